@@ -1,0 +1,156 @@
+"""One frozen dataclass per stage, nested in :class:`RunConfig`.
+
+Parameters are stored as given. Values derived from them (LSH bands and rows chosen
+from the threshold) are computed by the stage that needs them, never written back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dedup.errors import ConfigError
+
+ShingleKind = Literal["word", "char"]
+_SHINGLE_RE = re.compile(r"^(word|char):([1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class ShingleConfig:
+    """How a normalized text is cut into shingles."""
+
+    kind: ShingleKind = "word"
+    size: int = 5
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, spec: str) -> ShingleConfig:
+        """Parse a spec such as ``word:5`` or ``char:9``."""
+        m = _SHINGLE_RE.match(spec.strip().lower())
+        if m is None:
+            raise ConfigError(
+                f"unknown shingle spec {spec!r}: expected word:N or char:N with N >= 1"
+            )
+        kind: ShingleKind = "word" if m.group(1) == "word" else "char"
+        return cls(kind=kind, size=int(m.group(2)))
+
+    def spec(self) -> str:
+        return f"{self.kind}:{self.size}"
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """MinHash signatures (datasketch ``affine32`` scheme)."""
+
+    num_perm: int = 128
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class LSHConfig:
+    """Banding. ``bands``/``rows`` override the choice made from the threshold."""
+
+    threshold: float = 0.5
+    bands: int | None = None
+    rows: int | None = None
+    false_positive_weight: float = 0.5
+    false_negative_weight: float = 0.5
+    max_bucket: int = 200
+
+
+@dataclass(frozen=True)
+class OverlapConfig:
+    """Candidates from shared rare shingles, for partial reuse (containment)."""
+
+    enabled: bool = True
+    containment: float = 0.5
+    min_shared: int = 3
+    max_df: int = 50
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """Paraphrase channel over sentence embeddings (needs the ``semantic`` extra)."""
+
+    enabled: bool | None = None  # None: on when the extra is installed
+    model: str | None = None  # None: the bundled all-MiniLM-L6-v2
+    doc_threshold: float = 0.8
+    sentence_threshold: float = 0.75
+    max_docs_cpu: int = 20_000
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Sentence alignment of verified pairs."""
+
+    enabled: bool = True
+    max_pairs: int = 100_000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a scan needs."""
+
+    shingle: ShingleConfig = field(default_factory=ShingleConfig)
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    lsh: LSHConfig = field(default_factory=LSHConfig)
+    overlap: OverlapConfig = field(default_factory=OverlapConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    workers: int = 0  # 0: all cores
+    batch_size: int = 2_000
+
+    def validate(self) -> RunConfig:
+        """Raise :class:`ConfigError` for any out-of-range value; return self."""
+        lsh, mh = self.lsh, self.minhash
+        if not 0.0 < lsh.threshold <= 1.0:
+            raise ConfigError(f"threshold must be in (0, 1], got {lsh.threshold}")
+        if mh.num_perm < 1:
+            raise ConfigError(f"num_perm must be >= 1, got {mh.num_perm}")
+        if self.shingle.size < 1:
+            raise ConfigError(f"shingle size must be >= 1, got {self.shingle.size}")
+        if (lsh.bands is None) != (lsh.rows is None):
+            raise ConfigError("give both --bands and --rows, or neither")
+        if lsh.bands is not None and lsh.rows is not None:
+            if lsh.bands < 1 or lsh.rows < 1:
+                raise ConfigError("bands and rows must be >= 1")
+            if lsh.bands * lsh.rows > mh.num_perm:
+                raise ConfigError(
+                    f"bands x rows = {lsh.bands * lsh.rows} exceeds num_perm = {mh.num_perm}"
+                )
+        if not 0.0 < self.overlap.containment <= 1.0:
+            raise ConfigError(
+                f"containment threshold must be in (0, 1], got {self.overlap.containment}"
+            )
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def result_dict(self) -> dict[str, Any]:
+        """The parameters that change results (workers and batch size do not)."""
+        d = self.to_dict()
+        d.pop("workers")
+        d.pop("batch_size")
+        return d
+
+    def fingerprint(self) -> str:
+        """Short readable id such as ``word5_p128_t0.5_3f9a1c``: the results' parameters."""
+        lsh = self.lsh
+        bands = f"_b{lsh.bands}r{lsh.rows}" if lsh.bands is not None else ""
+        digest = hashlib.sha256(
+            json.dumps(self.result_dict(), sort_keys=True).encode()
+        ).hexdigest()[:6]
+        return (
+            f"{self.shingle.kind}{self.shingle.size}_p{self.minhash.num_perm}"
+            f"{bands}_t{lsh.threshold:g}_{digest}"
+        )

@@ -1,0 +1,27 @@
+"""Domain errors. The library raises these; the CLI turns each into one line and an exit code."""
+
+from __future__ import annotations
+
+
+class DedupError(Exception):
+    """Base class of every error `dedup` raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(DedupError):
+    """A parameter is out of range or inconsistent with another one."""
+
+    exit_code = 2
+
+
+class InputError(DedupError):
+    """An input path is missing or nothing could be read from the inputs."""
+
+    exit_code = 3
+
+
+class OutputError(DedupError):
+    """The output location cannot be used (a file, or a run with another config)."""
+
+    exit_code = 4
