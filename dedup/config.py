@@ -63,6 +63,14 @@ class LSHConfig:
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    """Which verified pairs are kept, and how they are labelled."""
+
+    near_duplicate: float = 0.8
+    max_exact_group: int = 50
+
+
+@dataclass(frozen=True)
 class OverlapConfig:
     """Candidates from shared rare shingles, for partial reuse (containment)."""
 
@@ -99,6 +107,7 @@ class RunConfig:
     shingle: ShingleConfig = field(default_factory=ShingleConfig)
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     lsh: LSHConfig = field(default_factory=LSHConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
     overlap: OverlapConfig = field(default_factory=OverlapConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     align: AlignConfig = field(default_factory=AlignConfig)

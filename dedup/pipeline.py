@@ -1,0 +1,289 @@
+"""The scan: read -> shingle -> minhash -> lsh/overlap/semantic -> verify -> cluster -> align -> write."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dedup import __version__, io, schema
+from dedup.candidates import lexical_pairs
+from dedup.config import RunConfig
+from dedup.errors import InputError, OutputError
+from dedup.minhash import signatures
+from dedup.lsh import band_keys, bands_rows
+from dedup.shingle import shingle_texts
+from dedup.store import ShingleStore
+
+MANIFEST = "manifest.json"
+
+
+class Progress(Protocol):
+    """What the pipeline reports progress to (the CLI draws bars; the API may pass none)."""
+
+    def stage(self, name: str, total: int | None = None) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class Timings:
+    """Seconds and row counts per stage, for the manifest."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - t0)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+
+@dataclass
+class Corpus:
+    """What the streaming stage keeps: one row per document, shingles spilled to disk."""
+
+    documents: pl.DataFrame
+    rows: npt.NDArray[np.int64]  # doc_id of each shingled ("ok") document, by row
+    hashes: npt.NDArray[np.uint32]
+    offsets: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.uint64]  # band keys, one row per shingled document
+    content: npt.NDArray[np.uint64]
+    texts: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class ScanResult:
+    """The tables of a finished scan, as written under ``out``."""
+
+    out: Path
+    documents: pl.DataFrame
+    pairs: pl.DataFrame
+    clusters: pl.DataFrame
+    manifest: dict[str, Any]
+
+
+def _doc_row(doc: io.RawDoc, doc_id: int) -> dict[str, Any]:
+    return {
+        "doc_id": doc_id, "path": doc.path, "external_id": doc.external_id,
+        "status": doc.status, "reason": doc.reason, "encoding": doc.encoding,
+        "n_bytes": doc.n_bytes, "n_chars": len(doc.text) if doc.text is not None else None,
+    }
+
+
+def _batches(docs: Iterator[io.RawDoc], size: int) -> Iterator[list[io.RawDoc]]:
+    batch: list[io.RawDoc] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _ingest(inputs: Sequence[str | Path], cfg: RunConfig, tmp: Path, *, text_column: str,
+            id_column: str | None, keep_texts: bool, progress: Progress,
+            timings: Timings) -> Corpus:
+    """Stream documents in batches: shingle, sign and band-key each batch."""
+    store = ShingleStore(tmp / "shingles.u32")
+    bands, rows_per_band = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+    meta: list[dict[str, Any]] = []
+    ok_rows: list[npt.NDArray[np.int64]] = []
+    keys: list[npt.NDArray[np.uint64]] = []
+    content: list[npt.NDArray[np.uint64]] = []
+    texts: dict[int, str] = {}
+    stream = io.iter_documents(inputs, text_column=text_column, id_column=id_column)
+    progress.stage("read + shingle + minhash")
+    t_read = time.perf_counter()
+    for batch in _batches(stream, cfg.batch_size):
+        t0 = time.perf_counter()
+        timings.add("read", t0 - t_read)
+        first = len(meta)
+        meta.extend(_doc_row(d, first + i) for i, d in enumerate(batch))
+        ok = [i for i, d in enumerate(batch) if d.status == "ok" and d.text is not None]
+        sb = shingle_texts([batch[i].text or "" for i in ok], cfg.shingle)
+        t1 = time.perf_counter()
+        timings.add("shingle", t1 - t0)
+        has_words = sb.n_tokens > 0
+        for j, i in enumerate(ok):
+            row = meta[first + i]
+            row["n_tokens"] = int(sb.n_tokens[j])
+            row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
+            row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
+            if not has_words[j]:
+                row["status"], row["reason"] = "skipped", "no words after normalization"
+        keep = np.flatnonzero(has_words)
+        ids = np.asarray(ok, dtype=np.int64)[keep] + first
+        hashes = np.concatenate([sb.doc(int(j)) for j in keep]) if len(keep) else sb.hashes[:0]
+        offsets = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(np.diff(sb.offsets)[keep], out=offsets[1:])
+        sig = signatures(hashes, offsets, cfg.minhash)
+        keys.append(band_keys(sig, bands, rows_per_band))
+        t2 = time.perf_counter()
+        timings.add("minhash", t2 - t1)
+        store.append(hashes, offsets)
+        ok_rows.append(ids)
+        content.append(sb.content_hash[keep])
+        if keep_texts:
+            texts.update((int(first + ok[int(j)]), batch[ok[int(j)]].text or "") for j in keep)
+        progress.advance(len(batch))
+        t_read = time.perf_counter()
+    timings.add("read", time.perf_counter() - t_read)
+    all_hashes, all_offsets = store.finish()
+    documents = schema.conform(pl.DataFrame(meta, infer_schema_length=None), "documents") \
+        if meta else schema.empty("documents")
+    return Corpus(
+        documents=documents,
+        rows=np.concatenate(ok_rows) if ok_rows else np.zeros(0, dtype=np.int64),
+        hashes=all_hashes, offsets=all_offsets,
+        keys=np.concatenate(keys) if keys else np.zeros((0, bands), dtype=np.uint64),
+        content=np.concatenate(content) if content else np.zeros(0, dtype=np.uint64),
+        texts=texts,
+    )
+
+
+def _check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a folder")
+    manifest = out / MANIFEST
+    if manifest.exists() and not overwrite:
+        prev = io.read_json(manifest).get("fingerprint")
+        if prev != cfg.fingerprint():
+            raise OutputError(
+                f"{out} holds a run with another config ({prev}); "
+                "choose another --out or pass --overwrite"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _clusters(corpus: Corpus, pairs: pl.DataFrame) -> pl.DataFrame:
+    from dedup.cluster import connected_components
+
+    n = int(corpus.documents.height)
+    labels = connected_components(n, pairs["doc_a"].to_numpy(), pairs["doc_b"].to_numpy())
+    frame = pl.DataFrame({"doc_id": np.arange(n, dtype=np.int64), "cluster_id": labels})
+    frame = frame.with_columns(pl.len().over("cluster_id").alias("cluster_size")).filter(
+        pl.col("cluster_size") > 1
+    )
+    frame = frame.join(corpus.documents.select("doc_id", "path"), on="doc_id", how="left")
+    return schema.conform(frame.sort("cluster_id", "doc_id"), "clusters")
+
+
+def scan(inputs: Sequence[str | Path], out: str | Path, *, config: RunConfig | None = None,
+         text_column: str = "text", id_column: str | None = None, overwrite: bool = False,
+         progress: Progress | None = None) -> ScanResult:
+    """Scan ``inputs`` for duplicates and derivatives; write the tables under ``out``.
+
+    Args:
+        inputs: folders (walked recursively), text files, JSONL or Parquet files.
+        out: run folder; created if missing.
+        config: parameters of every stage; defaults when ``None``.
+        text_column: text field of JSONL/Parquet inputs.
+        id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
+        overwrite: replace a run in ``out`` made with another config.
+        progress: receives stage names and progress; silent when ``None``.
+
+    Returns:
+        The tables, as written.
+    """
+    cfg = (config or RunConfig()).validate()
+    prog: Progress = progress or _Silent()
+    out = Path(out)
+    if not inputs:
+        raise InputError("no input given")
+    _check_out(out, cfg, overwrite=overwrite)
+    if cfg.workers:
+        import numba
+
+        numba.set_num_threads(min(cfg.workers, numba.config.NUMBA_NUM_THREADS))
+    timings = Timings()
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=out, prefix=".scan-") as tmp:
+        corpus = _ingest(inputs, cfg, Path(tmp), text_column=text_column, id_column=id_column,
+                         keep_texts=cfg.align.enabled, progress=prog, timings=timings)
+        with timings.stage("candidates+verify"):
+            prog.stage("candidates + verify")
+            pairs = lexical_pairs(rows=corpus.rows, hashes=corpus.hashes, offsets=corpus.offsets,
+                                  keys=corpus.keys, content=corpus.content, config=cfg)
+        pairs = _with_paths(pairs, corpus.documents)
+        with timings.stage("cluster"):
+            clusters = _clusters(corpus, pairs)
+        documents = corpus.documents
+        del corpus
+    with timings.stage("write"):
+        manifest = _write(out, cfg, documents, pairs, clusters, timings)
+    manifest["seconds_total"] = time.perf_counter() - t_start
+    return ScanResult(out, documents, pairs, clusters, manifest)
+
+
+def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    paths = documents.select("doc_id", "path")
+    pairs = pairs.join(paths.rename({"doc_id": "doc_a", "path": "path_a"}), on="doc_a",
+                       how="left")
+    pairs = pairs.join(paths.rename({"doc_id": "doc_b", "path": "path_b"}), on="doc_b",
+                       how="left")
+    return schema.conform(pairs.sort("doc_a", "doc_b"), "pairs")
+
+
+def _counts(documents: pl.DataFrame, pairs: pl.DataFrame, clusters: pl.DataFrame) -> dict[str, Any]:
+    by_rel = dict(pairs.group_by("relation").len().iter_rows()) if pairs.height else {}
+    return {
+        "documents": documents.height,
+        "skipped": int((documents["status"] == "skipped").sum()) if documents.height else 0,
+        "pairs": pairs.height,
+        "pairs_by_relation": {r: int(by_rel.get(r, 0)) for r in schema.RELATIONS},
+        "clusters": int(clusters["cluster_id"].n_unique()) if clusters.height else 0,
+        "documents_in_clusters": clusters.height,
+    }
+
+
+def _write(out: Path, cfg: RunConfig, documents: pl.DataFrame, pairs: pl.DataFrame,
+           clusters: pl.DataFrame, timings: Timings) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    for name, frame in (("documents", documents), ("pairs", pairs), ("clusters", clusters)):
+        io.write_parquet_atomic(frame, out / f"{name}.parquet")
+    timings.add("write", time.perf_counter() - t0)
+    bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+    manifest: dict[str, Any] = {
+        "tool": "dedup",
+        "version": __version__,
+        "fingerprint": cfg.fingerprint(),
+        "config": cfg.to_dict(),
+        "derived": {"bands": bands, "rows": rows},
+        "counts": _counts(documents, pairs, clusters),
+        "seconds": {k: round(v, 4) for k, v in timings.seconds.items()},
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    }
+    io.write_json_atomic(manifest, out / MANIFEST)
+    return manifest
