@@ -18,9 +18,9 @@ PAIR_COLUMNS = ["doc_a", "doc_b", "relation", "jaccard", "containment_a", "conta
                 "score", "channel", "source"]
 
 
-def exact_groups(content: npt.NDArray[np.uint64], *, max_group: int) -> tuple[pl.DataFrame,
-                                                                              npt.NDArray[np.bool_]]:
-    """Row pairs with equal content hash, and the mask of each group's first row.
+def exact_groups(content: npt.NDArray[np.uint64], *,
+                 max_group: int) -> tuple[pl.DataFrame, pl.DataFrame, npt.NDArray[np.bool_]]:
+    """Row pairs with equal content hash, copies of each group's first row, and its mask.
 
     Groups of up to ``max_group`` rows give all their pairs; a larger group gives only
     the pairs of its first row with every other (which keeps it one cluster).
@@ -38,7 +38,30 @@ def exact_groups(content: npt.NDArray[np.uint64], *, max_group: int) -> tuple[pl
         pairs.select(pl.col("row").alias("a"), pl.col("row_b").alias("b")),
         big.select(pl.col("first").alias("a"), pl.col("row").alias("b")),
     ])
-    return out, is_first
+    copies = dup.filter((pl.col("size") <= max_group) & (pl.col("row") != pl.col("first")))
+    return out, copies.select("first", "row"), is_first
+
+
+def _expand_copies(pairs: pl.DataFrame, copies: pl.DataFrame) -> pl.DataFrame:
+    """Give every exact copy the verified pairs of its group's first row."""
+    if copies.height == 0 or pairs.height == 0:
+        return pairs
+    members = pl.concat([copies, copies.select(pl.col("first"), pl.col("first").alias("row"))
+                         .unique()])
+    out = pairs.join(members, left_on="a", right_on="first", how="left").with_columns(
+        pl.coalesce("row", "a").alias("a")).drop("row")
+    out = out.join(members, left_on="b", right_on="first", how="left").with_columns(
+        pl.coalesce("row", "b").alias("b")).drop("row")
+    swap = pl.col("a") > pl.col("b")
+    out = out.with_columns(
+        pl.when(swap).then(pl.col("b")).otherwise(pl.col("a")).alias("a"),
+        pl.when(swap).then(pl.col("a")).otherwise(pl.col("b")).alias("b"),
+        pl.when(swap).then(pl.col("containment_b")).otherwise(pl.col("containment_a"))
+        .alias("containment_a"),
+        pl.when(swap).then(pl.col("containment_a")).otherwise(pl.col("containment_b"))
+        .alias("containment_b"),
+    )
+    return pl.concat([pairs, out.select(pairs.columns)]).unique(["a", "b"], keep="first")
 
 
 def _verify(pairs: pl.DataFrame, hashes: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64],
@@ -73,7 +96,7 @@ def lexical_pairs(*, rows: npt.NDArray[np.int64], hashes: npt.NDArray[np.uint32]
         One row per verified pair with ``doc_a < doc_b`` and the columns of
         :data:`PAIR_COLUMNS`.
     """
-    exact, first = exact_groups(content, max_group=config.verify.max_exact_group)
+    exact, copies, first = exact_groups(content, max_group=config.verify.max_exact_group)
     exact = exact.with_columns(
         pl.lit("exact").alias("relation"), pl.lit(1.0).alias("jaccard"),
         pl.lit(1.0).alias("containment_a"), pl.lit(1.0).alias("containment_b"),
@@ -92,7 +115,7 @@ def lexical_pairs(*, rows: npt.NDArray[np.int64], hashes: npt.NDArray[np.uint32]
     proposed = pl.concat(proposals).group_by("a", "b").agg(
         pl.col("channel").unique().sort().str.join(",")
     )
-    verified = _verify(proposed, hashes, offsets, config)
+    verified = _expand_copies(_verify(proposed, hashes, offsets, config), copies)
     both = pl.concat([exact, verified.select(exact.columns)])
     return _finish(both, rows)
 

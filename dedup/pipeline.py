@@ -111,65 +111,93 @@ def _batches(docs: Iterator[io.RawDoc], size: int) -> Iterator[list[io.RawDoc]]:
         yield batch
 
 
+class _Ingest:
+    """Accumulates the streaming stage's output, one batch of documents at a time."""
+
+    def __init__(self, cfg: RunConfig, tmp: Path, *, keep_texts: bool, timings: Timings) -> None:
+        self.cfg = cfg
+        self.store = ShingleStore(tmp / "shingles.u32")
+        self.bands, self.rows_per_band = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+        self.keep_texts = keep_texts
+        self.timings = timings
+        self.meta: list[dict[str, Any]] = []
+        self.ids: list[npt.NDArray[np.int64]] = []
+        self.keys: list[npt.NDArray[np.uint64]] = []
+        self.content: list[npt.NDArray[np.uint64]] = []
+        self.texts: dict[int, str] = {}
+
+    def add(self, batch: list[io.RawDoc]) -> None:
+        """Shingle, sign and band-key one batch; spill its shingles."""
+        t0 = time.perf_counter()
+        first = len(self.meta)
+        self.meta.extend(_doc_row(d, first + i) for i, d in enumerate(batch))
+        ok = [i for i, d in enumerate(batch) if d.status == "ok" and d.text is not None]
+        sb = shingle_texts([batch[i].text or "" for i in ok], self.cfg.shingle)
+        t1 = time.perf_counter()
+        self.timings.add("shingle", t1 - t0)
+        for j, i in enumerate(ok):
+            row = self.meta[first + i]
+            row["n_tokens"] = int(sb.n_tokens[j])
+            row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
+            row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
+            if sb.n_tokens[j] == 0:
+                row["status"], row["reason"] = "skipped", "no words after normalization"
+        keep = np.flatnonzero(sb.n_tokens > 0)
+        hashes = np.concatenate([sb.doc(int(j)) for j in keep]) if len(keep) else sb.hashes[:0]
+        offsets = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(np.diff(sb.offsets)[keep], out=offsets[1:])
+        sig = signatures(hashes, offsets, self.cfg.minhash)
+        self.keys.append(band_keys(sig, self.bands, self.rows_per_band))
+        self.timings.add("minhash", time.perf_counter() - t1)
+        self.store.append(hashes, offsets)
+        ids = np.asarray(ok, dtype=np.int64)[keep] + first
+        self.ids.append(ids)
+        self.content.append(sb.content_hash[keep])
+        if self.keep_texts:
+            self.texts.update((int(d), batch[int(d) - first].text or "") for d in ids)
+
+    def finish(self) -> Corpus:
+        """Close the spill file and assemble the corpus."""
+        hashes, offsets = self.store.finish()
+        documents = (schema.conform(pl.DataFrame(self.meta, infer_schema_length=None),
+                                    "documents") if self.meta else schema.empty("documents"))
+        return Corpus(
+            documents=documents,
+            rows=np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int64),
+            hashes=hashes, offsets=offsets,
+            keys=(np.concatenate(self.keys) if self.keys
+                  else np.zeros((0, self.bands), dtype=np.uint64)),
+            content=np.concatenate(self.content) if self.content else np.zeros(0, np.uint64),
+            texts=self.texts,
+        )
+
+
 def _ingest(inputs: Sequence[str | Path], cfg: RunConfig, tmp: Path, *, text_column: str,
             id_column: str | None, keep_texts: bool, progress: Progress,
             timings: Timings) -> Corpus:
     """Stream documents in batches: shingle, sign and band-key each batch."""
-    store = ShingleStore(tmp / "shingles.u32")
-    bands, rows_per_band = bands_rows(cfg.lsh, cfg.minhash.num_perm)
-    meta: list[dict[str, Any]] = []
-    ok_rows: list[npt.NDArray[np.int64]] = []
-    keys: list[npt.NDArray[np.uint64]] = []
-    content: list[npt.NDArray[np.uint64]] = []
-    texts: dict[int, str] = {}
+    acc = _Ingest(cfg, tmp, keep_texts=keep_texts, timings=timings)
     stream = io.iter_documents(inputs, text_column=text_column, id_column=id_column)
     progress.stage("read + shingle + minhash")
-    t_read = time.perf_counter()
-    for batch in _batches(stream, cfg.batch_size):
-        t0 = time.perf_counter()
-        timings.add("read", t0 - t_read)
-        first = len(meta)
-        meta.extend(_doc_row(d, first + i) for i, d in enumerate(batch))
-        ok = [i for i, d in enumerate(batch) if d.status == "ok" and d.text is not None]
-        sb = shingle_texts([batch[i].text or "" for i in ok], cfg.shingle)
-        t1 = time.perf_counter()
-        timings.add("shingle", t1 - t0)
-        has_words = sb.n_tokens > 0
-        for j, i in enumerate(ok):
-            row = meta[first + i]
-            row["n_tokens"] = int(sb.n_tokens[j])
-            row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
-            row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
-            if not has_words[j]:
-                row["status"], row["reason"] = "skipped", "no words after normalization"
-        keep = np.flatnonzero(has_words)
-        ids = np.asarray(ok, dtype=np.int64)[keep] + first
-        hashes = np.concatenate([sb.doc(int(j)) for j in keep]) if len(keep) else sb.hashes[:0]
-        offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(np.diff(sb.offsets)[keep], out=offsets[1:])
-        sig = signatures(hashes, offsets, cfg.minhash)
-        keys.append(band_keys(sig, bands, rows_per_band))
-        t2 = time.perf_counter()
-        timings.add("minhash", t2 - t1)
-        store.append(hashes, offsets)
-        ok_rows.append(ids)
-        content.append(sb.content_hash[keep])
-        if keep_texts:
-            texts.update((int(first + ok[int(j)]), batch[ok[int(j)]].text or "") for j in keep)
-        progress.advance(len(batch))
+    try:
         t_read = time.perf_counter()
-    timings.add("read", time.perf_counter() - t_read)
-    all_hashes, all_offsets = store.finish()
-    documents = schema.conform(pl.DataFrame(meta, infer_schema_length=None), "documents") \
-        if meta else schema.empty("documents")
-    return Corpus(
-        documents=documents,
-        rows=np.concatenate(ok_rows) if ok_rows else np.zeros(0, dtype=np.int64),
-        hashes=all_hashes, offsets=all_offsets,
-        keys=np.concatenate(keys) if keys else np.zeros((0, bands), dtype=np.uint64),
-        content=np.concatenate(content) if content else np.zeros(0, dtype=np.uint64),
-        texts=texts,
-    )
+        for batch in _batches(stream, cfg.batch_size):
+            timings.add("read", time.perf_counter() - t_read)
+            acc.add(batch)
+            progress.advance(len(batch))
+            t_read = time.perf_counter()
+        timings.add("read", time.perf_counter() - t_read)
+    finally:
+        acc.store.close()
+    return acc.finish()
+
+
+def _check_inputs(inputs: Sequence[str | Path]) -> None:
+    if not inputs:
+        raise InputError("no input given")
+    for path in inputs:
+        if not Path(path).exists():
+            raise InputError(f"input path does not exist: {path}")
 
 
 def _check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
@@ -219,8 +247,7 @@ def scan(inputs: Sequence[str | Path], out: str | Path, *, config: RunConfig | N
     cfg = (config or RunConfig()).validate()
     prog: Progress = progress or _Silent()
     out = Path(out)
-    if not inputs:
-        raise InputError("no input given")
+    _check_inputs(inputs)
     _check_out(out, cfg, overwrite=overwrite)
     if cfg.workers:
         import numba

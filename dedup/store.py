@@ -30,11 +30,15 @@ class ShingleStore:
         self._sizes.append(np.diff(offsets))
         self._total += len(hashes)
 
-    def finish(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
-        """Close for writing; return ``(hashes, offsets)`` over every document appended."""
+    def close(self) -> None:
+        """Close the file if still open (idempotent)."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+    def finish(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+        """Close for writing; return ``(hashes, offsets)`` over every document appended."""
+        self.close()
         sizes = np.concatenate(self._sizes) if self._sizes else np.zeros(0, dtype=np.int64)
         offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
