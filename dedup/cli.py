@@ -8,13 +8,26 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.progress import TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from dedup import __version__
-from dedup.config import LSHConfig, MinHashConfig, OverlapConfig, RunConfig, ShingleConfig
-from dedup.config import AlignConfig, SemanticConfig
+from dedup.config import (
+    AlignConfig,
+    LSHConfig,
+    MinHashConfig,
+    OverlapConfig,
+    RunConfig,
+    SemanticConfig,
+    ShingleConfig,
+)
 from dedup.errors import DedupError
 
 app = typer.Typer(
@@ -33,8 +46,13 @@ class BarProgress:
 
     def __init__(self, enabled: bool) -> None:
         self._bar = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
             disable=not enabled,
         )
         self._task: Any = None
@@ -45,8 +63,11 @@ class BarProgress:
 
     def __exit__(self, *exc: object) -> None:
         if self._task is not None:
-            self._bar.update(self._task, total=self._bar.tasks[-1].completed or 1,
-                             completed=self._bar.tasks[-1].completed or 1)
+            self._bar.update(
+                self._task,
+                total=self._bar.tasks[-1].completed or 1,
+                completed=self._bar.tasks[-1].completed or 1,
+            )
         self._bar.stop()
 
     def stage(self, name: str, total: int | None = None) -> None:
@@ -64,7 +85,7 @@ class BarProgress:
 
 
 def _fail(exc: DedupError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -76,8 +97,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """dedup: duplicates and derivatives, found at scale and explained sentence by sentence."""
 
@@ -104,25 +129,54 @@ def _summary(manifest: dict[str, Any], out_dir: Path) -> Table:
 
 @app.command()
 def scan(
-    inputs: Annotated[list[Path], typer.Argument(help="Folders, text files, JSONL or Parquet files.")],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Folders, text files, JSONL or Parquet files.")
+    ],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder for the tables.")],
-    threshold: Annotated[float, typer.Option(help="Jaccard threshold of LSH and verification.")] = 0.5,
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard threshold of LSH and verification.")
+    ] = 0.5,
     num_perm: Annotated[int, typer.Option(help="MinHash permutations.")] = 128,
     seed: Annotated[int, typer.Option(help="MinHash seed (datasketch-compatible).")] = 1,
     shingle: Annotated[str, typer.Option(help="Shingles: word:N or char:N.")] = "word:5",
-    bands: Annotated[int | None, typer.Option(help="LSH bands (with --rows; default: from threshold).")] = None,
+    bands: Annotated[
+        int | None, typer.Option(help="LSH bands (with --rows; default: from threshold).")
+    ] = None,
     rows: Annotated[int | None, typer.Option(help="LSH rows per band (with --bands).")] = None,
-    containment: Annotated[float, typer.Option(help="Containment that makes a pair partial/derivative.")] = 0.5,
-    overlap: Annotated[bool, typer.Option("--overlap/--no-overlap", help="Rare-shingle overlap channel (partial reuse).")] = True,
-    semantic: Annotated[bool | None, typer.Option("--semantic/--no-semantic", help="Paraphrase channel (default: on when the extra is installed).")] = None,
-    model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.")] = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="Sentence alignment of every pair.")] = True,
+    containment: Annotated[
+        float, typer.Option(help="Containment that makes a pair partial/derivative.")
+    ] = 0.5,
+    overlap: Annotated[
+        bool,
+        typer.Option(
+            "--overlap/--no-overlap", help="Rare-shingle overlap channel (partial reuse)."
+        ),
+    ] = True,
+    semantic: Annotated[
+        bool | None,
+        typer.Option(
+            "--semantic/--no-semantic",
+            help="Paraphrase channel (default: on when the extra is installed).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="sentence-transformers model name or path.")
+    ] = None,
+    align: Annotated[
+        bool, typer.Option("--align/--no-align", help="Sentence alignment of every pair.")
+    ] = True,
     text_column: Annotated[str, typer.Option(help="Text field of JSONL/Parquet input.")] = "text",
     id_column: Annotated[str | None, typer.Option(help="Id field of JSONL/Parquet input.")] = None,
-    workers: Annotated[int, typer.Option(help="Threads for the numeric kernels (0: all cores).")] = 0,
+    workers: Annotated[
+        int, typer.Option(help="Threads for the numeric kernels (0: all cores).")
+    ] = 0,
     batch_size: Annotated[int, typer.Option(help="Documents per streaming batch.")] = 2000,
-    overwrite: Annotated[bool, typer.Option(help="Replace a run with another config in --out.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a run with another config in --out.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")
+    ] = False,
 ) -> None:
     """Scan INPUTS for duplicates and derivatives; write Parquet tables to --out."""
     from dedup.pipeline import scan as run_scan
@@ -135,11 +189,19 @@ def scan(
             overlap=OverlapConfig(enabled=overlap, containment=containment),
             semantic=SemanticConfig(enabled=semantic, model=model),
             align=AlignConfig(enabled=align),
-            workers=workers, batch_size=batch_size,
+            workers=workers,
+            batch_size=batch_size,
         ).validate()
         with BarProgress(enabled=not quiet and err.is_terminal) as bar:
-            result = run_scan(inputs, out_dir, config=cfg, text_column=text_column,
-                              id_column=id_column, overwrite=overwrite, progress=bar)
+            result = run_scan(
+                inputs,
+                out_dir,
+                config=cfg,
+                text_column=text_column,
+                id_column=id_column,
+                overwrite=overwrite,
+                progress=bar,
+            )
     except DedupError as exc:
         raise _fail(exc) from None
     if not quiet:

@@ -20,7 +20,9 @@ def _find(parent: npt.NDArray[np.int64], x: int) -> int:
 
 
 @njit(cache=True)
-def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _components(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
     parent = np.arange(n, dtype=np.int64)
     for k in range(len(a)):
         ra, rb = _find(parent, a[k]), _find(parent, b[k])

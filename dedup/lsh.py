@@ -35,8 +35,9 @@ def _simpson(y: npt.NDArray[np.float64], width: float) -> float:
 
 
 @lru_cache(maxsize=256)
-def optimal_params(threshold: float, num_perm: int, fp_weight: float = 0.5,
-                   fn_weight: float = 0.5) -> tuple[int, int]:
+def optimal_params(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
     """``(bands, rows)`` minimizing ``fp_weight * FP + fn_weight * FN`` for ``threshold``."""
     lo = np.linspace(0.0, threshold, _GRID)
     hi = np.linspace(threshold, 1.0, _GRID)
@@ -55,8 +56,9 @@ def bands_rows(config: LSHConfig, num_perm: int) -> tuple[int, int]:
     """The configured override, or the optimal choice for the threshold."""
     if config.bands is not None and config.rows is not None:
         return config.bands, config.rows
-    return optimal_params(config.threshold, num_perm, config.false_positive_weight,
-                          config.false_negative_weight)
+    return optimal_params(
+        config.threshold, num_perm, config.false_positive_weight, config.false_negative_weight
+    )
 
 
 @njit(cache=True, parallel=True)
@@ -81,8 +83,9 @@ def band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray
     return _band_keys(np.ascontiguousarray(sig), bands, rows)
 
 
-def candidate_pairs(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64], *,
-                    max_bucket: int = 200) -> pl.DataFrame:
+def candidate_pairs(
+    keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64], *, max_bucket: int = 200
+) -> pl.DataFrame:
     """Pairs ``(doc_a < doc_b)`` that share at least one band key.
 
     A bucket larger than ``max_bucket`` (boilerplate, or many copies of one text) is not
@@ -90,11 +93,13 @@ def candidate_pairs(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]
     which keeps its members connected at linear cost.
     """
     n, bands = keys.shape
-    table = pl.DataFrame({
-        "band": np.tile(np.arange(bands, dtype=np.int32), n),
-        "key": keys.reshape(-1),
-        "doc": np.repeat(doc_ids, bands),
-    })
+    table = pl.DataFrame(
+        {
+            "band": np.tile(np.arange(bands, dtype=np.int32), n),
+            "key": keys.reshape(-1),
+            "doc": np.repeat(doc_ids, bands),
+        }
+    )
     table = table.with_columns(pl.len().over("band", "key").alias("size")).filter(
         pl.col("size") > 1
     )
@@ -102,11 +107,15 @@ def candidate_pairs(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]
     joined = small.join(small, on=["band", "key"], suffix="_b").filter(
         pl.col("doc") < pl.col("doc_b")
     )
-    large = table.filter(pl.col("size") > max_bucket).with_columns(
-        pl.col("doc").min().over("band", "key").alias("first")
-    ).filter(pl.col("doc") != pl.col("first"))
-    pairs = pl.concat([
-        joined.select(pl.col("doc").alias("doc_a"), pl.col("doc_b")),
-        large.select(pl.col("first").alias("doc_a"), pl.col("doc").alias("doc_b")),
-    ])
+    large = (
+        table.filter(pl.col("size") > max_bucket)
+        .with_columns(pl.col("doc").min().over("band", "key").alias("first"))
+        .filter(pl.col("doc") != pl.col("first"))
+    )
+    pairs = pl.concat(
+        [
+            joined.select(pl.col("doc").alias("doc_a"), pl.col("doc_b")),
+            large.select(pl.col("first").alias("doc_a"), pl.col("doc").alias("doc_b")),
+        ]
+    )
     return pairs.unique().sort("doc_a", "doc_b")

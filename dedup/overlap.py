@@ -27,8 +27,12 @@ def sampling_stride(n_entries: int) -> int:
     return stride
 
 
-def overlap_candidates(hashes: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64],
-                       rows: npt.NDArray[np.int64], config: OverlapConfig) -> pl.DataFrame:
+def overlap_candidates(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    config: OverlapConfig,
+) -> pl.DataFrame:
     """Row pairs ``(a < b)`` among ``rows`` sharing at least ``min_shared`` rare shingles.
 
     Args:
@@ -53,9 +57,11 @@ def overlap_candidates(hashes: npt.NDArray[np.uint32], offsets: npt.NDArray[np.i
     if stride > 1:
         mask &= (np.asarray(hashes) % stride) == 0
     index = pl.DataFrame({"h": np.asarray(hashes)[mask], "row": row_of[mask]})
-    index = index.with_columns(pl.len().over("h").alias("df")).filter(
-        (pl.col("df") > 1) & (pl.col("df") <= config.max_df)
-    ).select("h", "row")
+    index = (
+        index.with_columns(pl.len().over("h").alias("df"))
+        .filter((pl.col("df") > 1) & (pl.col("df") <= config.max_df))
+        .select("h", "row")
+    )
     if index.height == 0:
         return empty
     min_shared = max(1, config.min_shared // stride) if stride > 1 else config.min_shared

@@ -1,4 +1,4 @@
-"""The scan: read -> shingle -> minhash -> lsh/overlap/semantic -> verify -> cluster -> align -> write."""
+"""The scan: read, shingle, minhash, candidates, verify, cluster, align, write."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from dedup import __version__, io, schema
 from dedup.candidates import lexical_pairs
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
-from dedup.minhash import signatures
 from dedup.lsh import band_keys, bands_rows
+from dedup.minhash import signatures
 from dedup.shingle import shingle_texts
 from dedup.store import ShingleStore
 
@@ -94,9 +94,14 @@ class ScanResult:
 
 def _doc_row(doc: io.RawDoc, doc_id: int) -> dict[str, Any]:
     return {
-        "doc_id": doc_id, "path": doc.path, "external_id": doc.external_id,
-        "status": doc.status, "reason": doc.reason, "encoding": doc.encoding,
-        "n_bytes": doc.n_bytes, "n_chars": len(doc.text) if doc.text is not None else None,
+        "doc_id": doc_id,
+        "path": doc.path,
+        "external_id": doc.external_id,
+        "status": doc.status,
+        "reason": doc.reason,
+        "encoding": doc.encoding,
+        "n_bytes": doc.n_bytes,
+        "n_chars": len(doc.text) if doc.text is not None else None,
     }
 
 
@@ -159,22 +164,37 @@ class _Ingest:
     def finish(self) -> Corpus:
         """Close the spill file and assemble the corpus."""
         hashes, offsets = self.store.finish()
-        documents = (schema.conform(pl.DataFrame(self.meta, infer_schema_length=None),
-                                    "documents") if self.meta else schema.empty("documents"))
+        documents = (
+            schema.conform(pl.DataFrame(self.meta, infer_schema_length=None), "documents")
+            if self.meta
+            else schema.empty("documents")
+        )
         return Corpus(
             documents=documents,
             rows=np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int64),
-            hashes=hashes, offsets=offsets,
-            keys=(np.concatenate(self.keys) if self.keys
-                  else np.zeros((0, self.bands), dtype=np.uint64)),
+            hashes=hashes,
+            offsets=offsets,
+            keys=(
+                np.concatenate(self.keys)
+                if self.keys
+                else np.zeros((0, self.bands), dtype=np.uint64)
+            ),
             content=np.concatenate(self.content) if self.content else np.zeros(0, np.uint64),
             texts=self.texts,
         )
 
 
-def _ingest(inputs: Sequence[str | Path], cfg: RunConfig, tmp: Path, *, text_column: str,
-            id_column: str | None, keep_texts: bool, progress: Progress,
-            timings: Timings) -> Corpus:
+def _ingest(
+    inputs: Sequence[str | Path],
+    cfg: RunConfig,
+    tmp: Path,
+    *,
+    text_column: str,
+    id_column: str | None,
+    keep_texts: bool,
+    progress: Progress,
+    timings: Timings,
+) -> Corpus:
     """Stream documents in batches: shingle, sign and band-key each batch."""
     acc = _Ingest(cfg, tmp, keep_texts=keep_texts, timings=timings)
     stream = io.iter_documents(inputs, text_column=text_column, id_column=id_column)
@@ -227,9 +247,16 @@ def _clusters(corpus: Corpus, pairs: pl.DataFrame) -> pl.DataFrame:
     return schema.conform(frame.sort("cluster_id", "doc_id"), "clusters")
 
 
-def scan(inputs: Sequence[str | Path], out: str | Path, *, config: RunConfig | None = None,
-         text_column: str = "text", id_column: str | None = None, overwrite: bool = False,
-         progress: Progress | None = None) -> ScanResult:
+def scan(
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    config: RunConfig | None = None,
+    text_column: str = "text",
+    id_column: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ScanResult:
     """Scan ``inputs`` for duplicates and derivatives; write the tables under ``out``.
 
     Args:
@@ -252,16 +279,30 @@ def scan(inputs: Sequence[str | Path], out: str | Path, *, config: RunConfig | N
     if cfg.workers:
         import numba
 
-        numba.set_num_threads(min(cfg.workers, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(cfg.workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     timings = Timings()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=out, prefix=".scan-") as tmp:
-        corpus = _ingest(inputs, cfg, Path(tmp), text_column=text_column, id_column=id_column,
-                         keep_texts=cfg.align.enabled, progress=prog, timings=timings)
+        corpus = _ingest(
+            inputs,
+            cfg,
+            Path(tmp),
+            text_column=text_column,
+            id_column=id_column,
+            keep_texts=cfg.align.enabled,
+            progress=prog,
+            timings=timings,
+        )
         with timings.stage("candidates+verify"):
             prog.stage("candidates + verify")
-            pairs = lexical_pairs(rows=corpus.rows, hashes=corpus.hashes, offsets=corpus.offsets,
-                                  keys=corpus.keys, content=corpus.content, config=cfg)
+            pairs = lexical_pairs(
+                rows=corpus.rows,
+                hashes=corpus.hashes,
+                offsets=corpus.offsets,
+                keys=corpus.keys,
+                content=corpus.content,
+                config=cfg,
+            )
         pairs = _with_paths(pairs, corpus.documents)
         with timings.stage("cluster"):
             clusters = _clusters(corpus, pairs)
@@ -275,10 +316,8 @@ def scan(inputs: Sequence[str | Path], out: str | Path, *, config: RunConfig | N
 
 def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     paths = documents.select("doc_id", "path")
-    pairs = pairs.join(paths.rename({"doc_id": "doc_a", "path": "path_a"}), on="doc_a",
-                       how="left")
-    pairs = pairs.join(paths.rename({"doc_id": "doc_b", "path": "path_b"}), on="doc_b",
-                       how="left")
+    pairs = pairs.join(paths.rename({"doc_id": "doc_a", "path": "path_a"}), on="doc_a", how="left")
+    pairs = pairs.join(paths.rename({"doc_id": "doc_b", "path": "path_b"}), on="doc_b", how="left")
     return schema.conform(pairs.sort("doc_a", "doc_b"), "pairs")
 
 
@@ -294,8 +333,14 @@ def _counts(documents: pl.DataFrame, pairs: pl.DataFrame, clusters: pl.DataFrame
     }
 
 
-def _write(out: Path, cfg: RunConfig, documents: pl.DataFrame, pairs: pl.DataFrame,
-           clusters: pl.DataFrame, timings: Timings) -> dict[str, Any]:
+def _write(
+    out: Path,
+    cfg: RunConfig,
+    documents: pl.DataFrame,
+    pairs: pl.DataFrame,
+    clusters: pl.DataFrame,
+    timings: Timings,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     for name, frame in (("documents", documents), ("pairs", pairs), ("clusters", clusters)):
         io.write_parquet_atomic(frame, out / f"{name}.parquet")

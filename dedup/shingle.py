@@ -115,7 +115,9 @@ def _unit_starts(text: npt.NDArray[np.uint8], word: bool) -> npt.NDArray[np.int6
 
 
 @njit(cache=True)
-def _doc_hashes(text: npt.NDArray[np.uint8], word: bool, k: int, seed: np.uint64) -> npt.NDArray[np.uint32]:
+def _doc_hashes(
+    text: npt.NDArray[np.uint8], word: bool, k: int, seed: np.uint64
+) -> npt.NDArray[np.uint32]:
     """Sorted unique shingle hashes of one compacted canonical text."""
     if len(text) == 0:
         return np.empty(0, dtype=np.uint32)
@@ -139,7 +141,9 @@ def _doc_hashes(text: npt.NDArray[np.uint8], word: bool, k: int, seed: np.uint64
 @njit(cache=True, parallel=True)
 def _batch_kernel(
     buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], word: bool, k: int, seed: np.uint64
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+) -> tuple[
+    npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint64]
+]:
     nd = len(offsets) - 1
     parts = [np.empty(0, dtype=np.uint32) for _ in range(nd)]
     n_units = np.zeros(nd, dtype=np.int64)

@@ -12,6 +12,7 @@ SEEDS = ROOT / "seeds"
 def seeds_dir() -> Path:
     return SEEDS
 
+
 from hypothesis import settings  # noqa: E402
 
 # numba kernels compile (or load from cache) on first call: no per-example deadline.

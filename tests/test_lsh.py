@@ -45,8 +45,9 @@ def _brute_force(sig: np.ndarray, bands: int, rows: int) -> set[tuple[int, int]]
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 25), bands=st.integers(1, 6), rows=st.integers(1, 4),
-       seed=st.integers(0, 1000))
+@given(
+    n=st.integers(0, 25), bands=st.integers(1, 6), rows=st.integers(1, 4), seed=st.integers(0, 1000)
+)
 def test_candidates_equal_brute_force(n: int, bands: int, rows: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     # few distinct values so that many bands collide

@@ -20,8 +20,11 @@ def _datasketch(values: list[int], num_perm: int, seed: int) -> np.ndarray:
 
 
 @settings(max_examples=60, deadline=None)
-@given(docs=st.lists(HASHES, min_size=1, max_size=5), num_perm=st.integers(1, 300),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    docs=st.lists(HASHES, min_size=1, max_size=5),
+    num_perm=st.integers(1, 300),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_bit_identical_to_datasketch(docs: list[list[int]], num_perm: int, seed: int) -> None:
     flat = np.array([h for d in docs for h in sorted(d)], dtype=np.uint32)
     offsets = np.cumsum([0] + [len(d) for d in docs]).astype(np.int64)

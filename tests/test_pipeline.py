@@ -46,8 +46,10 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def _pairs(result_pairs: pl.DataFrame) -> dict[tuple[str, str], str]:
-    return {(Path(a).name, Path(b).name): rel
-            for a, b, rel in result_pairs.select("path_a", "path_b", "relation").iter_rows()}
+    return {
+        (Path(a).name, Path(b).name): rel
+        for a, b, rel in result_pairs.select("path_a", "path_b", "relation").iter_rows()
+    }
 
 
 def test_planted_kinds_are_found_and_nothing_else(corpus: Path, tmp_path: Path) -> None:
@@ -80,16 +82,24 @@ def test_tables_on_disk_have_the_schemas(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_without_overlap_the_passage_is_missed(corpus: Path, tmp_path: Path) -> None:
-    cfg = RunConfig(overlap=OverlapConfig(enabled=False), semantic=SemanticConfig(enabled=False),
-                    align=AlignConfig(enabled=False))
+    cfg = RunConfig(
+        overlap=OverlapConfig(enabled=False),
+        semantic=SemanticConfig(enabled=False),
+        align=AlignConfig(enabled=False),
+    )
     pairs = _pairs(scan([corpus], tmp_path / "run", config=cfg).pairs)
     assert ("d_passage.txt", "e_host.txt") not in pairs
 
 
 def test_same_tables_whatever_the_batch_size(corpus: Path, tmp_path: Path) -> None:
     a = scan([corpus], tmp_path / "a", config=LEXICAL)
-    b = scan([corpus], tmp_path / "b", config=RunConfig(
-        batch_size=3, semantic=SemanticConfig(enabled=False), align=AlignConfig(enabled=False)))
+    b = scan(
+        [corpus],
+        tmp_path / "b",
+        config=RunConfig(
+            batch_size=3, semantic=SemanticConfig(enabled=False), align=AlignConfig(enabled=False)
+        ),
+    )
     assert a.pairs.equals(b.pairs)
     assert a.clusters.equals(b.clusters)
 
@@ -110,8 +120,11 @@ def test_bad_config_and_paths_raise_domain_errors(corpus: Path, tmp_path: Path) 
 def test_rerun_with_another_config_needs_overwrite(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     scan([corpus], out, config=LEXICAL)
-    other = RunConfig(lsh=LSHConfig(threshold=0.7), semantic=SemanticConfig(enabled=False),
-                      align=AlignConfig(enabled=False))
+    other = RunConfig(
+        lsh=LSHConfig(threshold=0.7),
+        semantic=SemanticConfig(enabled=False),
+        align=AlignConfig(enabled=False),
+    )
     with pytest.raises(OutputError, match="another config"):
         scan([corpus], out, config=other)
     scan([corpus], out, config=other, overwrite=True)

@@ -9,9 +9,7 @@ from dedup.config import ShingleConfig
 from dedup.normalize import canonical, canonical_bytes
 from dedup.shingle import shingle_strings, shingle_texts, xxh32
 
-TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300
-)
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 WORDY = st.lists(
     st.sampled_from(["the", "The", "cat", "sat", "on", "mat.", "Straße", "ﬁne", "—", "3.5", "\n"]),
     max_size=60,
@@ -19,8 +17,9 @@ WORDY = st.lists(
 
 
 def _reference(text: str, cfg: ShingleConfig) -> list[int]:
-    return sorted({xxhash.xxh32_intdigest(s.encode("utf-8"), cfg.seed)
-                   for s in shingle_strings(text, cfg)})
+    return sorted(
+        {xxhash.xxh32_intdigest(s.encode("utf-8"), cfg.seed) for s in shingle_strings(text, cfg)}
+    )
 
 
 @given(data=st.binary(max_size=80), seed=st.integers(0, 2**32 - 1))
@@ -30,8 +29,11 @@ def test_xxh32_matches_xxhash(data: bytes, seed: int) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(texts=st.lists(st.one_of(TEXT, WORDY), max_size=6),
-       kind=st.sampled_from(["word", "char"]), size=st.integers(1, 6))
+@given(
+    texts=st.lists(st.one_of(TEXT, WORDY), max_size=6),
+    kind=st.sampled_from(["word", "char"]),
+    size=st.integers(1, 6),
+)
 def test_kernel_matches_reference(texts: list[str], kind: str, size: int) -> None:
     cfg = ShingleConfig(kind="word" if kind == "word" else "char", size=size)
     batch = shingle_texts(texts, cfg)

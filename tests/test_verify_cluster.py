@@ -15,8 +15,11 @@ SETS = st.lists(st.sets(st.integers(0, 40), max_size=30), min_size=2, max_size=8
 def test_set_stats_match_python_sets(sets: list[set[int]], data: st.DataObject) -> None:
     flat = np.array([h for s in sets for h in sorted(s)], dtype=np.uint32)
     offsets = np.cumsum([0] + [len(s) for s in sets]).astype(np.int64)
-    pairs = data.draw(st.lists(st.tuples(st.integers(0, len(sets) - 1),
-                                         st.integers(0, len(sets) - 1)), max_size=10))
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, len(sets) - 1), st.integers(0, len(sets) - 1)), max_size=10
+        )
+    )
     a = np.array([p[0] for p in pairs], dtype=np.int64)
     b = np.array([p[1] for p in pairs], dtype=np.int64)
     jac, ca, cb = set_stats(flat, offsets, a, b)
@@ -52,8 +55,15 @@ def _naive_components(n: int, edges: list[tuple[int, int]]) -> list[int]:
 
 @given(n=st.integers(0, 30), data=st.data())
 def test_components_match_naive_propagation(n: int, data: st.DataObject) -> None:
-    edges = data.draw(st.lists(st.tuples(st.integers(0, max(n - 1, 0)),
-                                         st.integers(0, max(n - 1, 0))), max_size=40)) if n else []
+    edges = (
+        data.draw(
+            st.lists(
+                st.tuples(st.integers(0, max(n - 1, 0)), st.integers(0, max(n - 1, 0))), max_size=40
+            )
+        )
+        if n
+        else []
+    )
     a = np.array([e[0] for e in edges], dtype=np.int64)
     b = np.array([e[1] for e in edges], dtype=np.int64)
     assert connected_components(n, a, b).tolist() == _naive_components(n, edges)
