@@ -78,6 +78,8 @@ class OverlapConfig:
     containment: float = 0.5
     min_shared: int = 3
     max_df: int = 50
+    sample: int = 8  # index one shingle in `sample` (by hash) ...
+    full_index_max: int = 2_000_000  # ... once the corpus has more shingles than this
 
 
 @dataclass(frozen=True)

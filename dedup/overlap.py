@@ -4,8 +4,9 @@ Finds partial reuse that whole-document MinHash misses: a 300-word passage insid
 5,000-word text shares ~300 shingles with its source, but their Jaccard is ~0.05. Every
 shingle hash that occurs in 2..``max_df`` documents links those documents; pairs linked
 by at least ``min_shared`` shingles become candidates and are verified on containment.
-On large corpora only the shingles whose hash is divisible by a sampling stride are
-indexed, so the index stays under :data:`MAX_ENTRIES` entries.
+A corpus of more than ``full_index_max`` shingles indexes only the shingles whose hash
+is divisible by ``sample`` (the same shingles in every document, so shared passages stay
+shared): a 300-word passage still has ~37 of its ~300 shingles indexed at the default 8.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ import polars as pl
 
 from dedup.config import OverlapConfig
 
-MAX_ENTRIES = 20_000_000
 
-
-def sampling_stride(n_entries: int) -> int:
-    """Power-of-two stride that keeps about ``n_entries / stride <= MAX_ENTRIES``."""
-    stride = 1
-    while n_entries // stride > MAX_ENTRIES:
-        stride *= 2
-    return stride
+def sampling_stride(n_entries: int, config: OverlapConfig) -> int:
+    """1 (index every shingle) for small corpora, else ``config.sample``."""
+    return 1 if n_entries <= config.full_index_max else max(1, config.sample)
 
 
 def overlap_candidates(
@@ -49,7 +45,7 @@ def overlap_candidates(
     empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     if n_entries == 0:
         return empty
-    stride = sampling_stride(n_entries)
+    stride = sampling_stride(n_entries, config)
     row_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     keep = np.zeros(len(sizes), dtype=bool)
     keep[rows] = True
@@ -64,7 +60,7 @@ def overlap_candidates(
     )
     if index.height == 0:
         return empty
-    min_shared = max(1, config.min_shared // stride) if stride > 1 else config.min_shared
+    min_shared = config.min_shared
     linked = index.join(index, on="h", suffix="_b").filter(pl.col("row") < pl.col("row_b"))
     counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= min_shared)
     return counted.select(pl.col("row").alias("a"), pl.col("row_b").alias("b"))

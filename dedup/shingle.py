@@ -1,8 +1,10 @@
 """Shingling: canonical text -> sorted unique 32-bit shingle hashes, per document.
 
 A shingle is ``k`` consecutive words (joined by single spaces) or ``k`` consecutive
-characters of the canonical form (see :mod:`dedup.normalize`). Its hash is
-``xxhash.xxh32(shingle_utf8, seed)``: stable across versions, machines and processes.
+characters of the canonical form (see :mod:`dedup.normalize`). A word is
+hashed with ``xxhash.xxh32(word_utf8, seed)``; a word shingle's hash is XXH32 of the
+little-endian bytes of its ``k`` word hashes, a character shingle's hash is XXH32 of its
+UTF-8. All are stable across versions, machines and processes (see :func:`reference_hashes`).
 A document shorter than ``k`` units has one shingle, the whole canonical text.
 
 The kernels run over a whole batch of documents at once (numba, parallel over
@@ -81,6 +83,57 @@ def xxh32(buf: npt.NDArray[np.uint8], start: int, end: int, seed: np.uint64) -> 
 
 
 @njit(cache=True)
+def xxh32_words(words: npt.NDArray[np.uint32], lo: int, hi: int, seed: np.uint64) -> np.uint64:
+    """XXH32 of the little-endian bytes of ``words[lo:hi]`` (same value as :func:`xxh32`)."""
+    n = hi - lo
+    i = lo
+    if n >= 4:
+        v1 = (seed + P1 + P2) & U32
+        v2 = (seed + P2) & U32
+        v3 = seed & U32
+        v4 = (seed - P1) & U32
+        while i + 4 <= hi:
+            v1 = (_rotl(v1 + np.uint64(words[i]) * P2, 13) * P1) & U32
+            v2 = (_rotl(v2 + np.uint64(words[i + 1]) * P2, 13) * P1) & U32
+            v3 = (_rotl(v3 + np.uint64(words[i + 2]) * P2, 13) * P1) & U32
+            v4 = (_rotl(v4 + np.uint64(words[i + 3]) * P2, 13) * P1) & U32
+            i += 4
+        acc = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & U32
+    else:
+        acc = (seed + P5) & U32
+    acc = (acc + np.uint64(4 * n)) & U32
+    while i < hi:
+        acc = (_rotl(acc + np.uint64(words[i]) * P3, 17) * P4) & U32
+        i += 1
+    acc ^= acc >> np.uint64(15)
+    acc = (acc * P2) & U32
+    acc ^= acc >> np.uint64(13)
+    acc = (acc * P3) & U32
+    acc ^= acc >> np.uint64(16)
+    return acc
+
+
+@njit(cache=True)
+def _word_hashes(
+    buf: npt.NDArray[np.uint8], lo: int, hi: int, seed: np.uint64
+) -> npt.NDArray[np.uint32]:
+    """XXH32 of every word of ``buf[lo:hi]``; words are separated by runs of spaces."""
+    out = np.empty((hi - lo + 1) // 2, dtype=np.uint32)
+    n = 0
+    i = lo
+    while i < hi:
+        while i < hi and buf[i] == SPACE:
+            i += 1
+        start = i
+        while i < hi and buf[i] != SPACE:
+            i += 1
+        if i > start:
+            out[n] = np.uint32(xxh32(buf, start, i, seed))
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
 def _compact(buf: npt.NDArray[np.uint8], lo: int, hi: int) -> npt.NDArray[np.uint8]:
     """Copy ``buf[lo:hi]`` with runs of spaces collapsed and ends trimmed."""
     out = np.empty(hi - lo, dtype=np.uint8)
@@ -97,45 +150,53 @@ def _compact(buf: npt.NDArray[np.uint8], lo: int, hi: int) -> npt.NDArray[np.uin
 
 
 @njit(cache=True)
-def _unit_starts(text: npt.NDArray[np.uint8], word: bool) -> npt.NDArray[np.int64]:
-    """Start offsets of words (or UTF-8 characters), plus ``len(text)+1`` (or len) at the end."""
+def _char_shingles(text: npt.NDArray[np.uint8], k: int, seed: np.uint64) -> npt.NDArray[np.uint32]:
+    """XXH32 of every ``k``-character substring of a compacted canonical text."""
     starts = np.empty(len(text) + 1, dtype=np.int64)
     n = 0
     for i in range(len(text)):
-        c = text[i]
-        if word:
-            if c != SPACE and (i == 0 or text[i - 1] == SPACE):
-                starts[n] = i
-                n += 1
-        elif (c & 0xC0) != 0x80:
+        if (text[i] & 0xC0) != 0x80:  # first byte of a UTF-8 character
             starts[n] = i
             n += 1
-    starts[n] = len(text) + 1 if word else len(text)
-    return starts[: n + 1]
+    starts[n] = len(text)
+    m = max(n - k + 1, 1)
+    out = np.empty(m, dtype=np.uint32)
+    for i in range(m):
+        out[i] = np.uint32(xxh32(text, starts[i], starts[min(i + k, n)], seed))
+    return out
+
+
+@njit(cache=True)
+def _sorted_unique(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    values.sort()
+    n = 1 if len(values) else 0
+    for i in range(1, len(values)):
+        if values[i] != values[n - 1]:
+            values[n] = values[i]
+            n += 1
+    return values[:n]
 
 
 @njit(cache=True)
 def _doc_hashes(
-    text: npt.NDArray[np.uint8], word: bool, k: int, seed: np.uint64
-) -> npt.NDArray[np.uint32]:
-    """Sorted unique shingle hashes of one compacted canonical text."""
-    if len(text) == 0:
-        return np.empty(0, dtype=np.uint32)
-    starts = _unit_starts(text, word)
-    units = len(starts) - 1
-    m = max(units - k + 1, 1)
-    gap = 1 if word else 0  # a word span ends before the separating space
-    out = np.empty(m, dtype=np.uint32)
-    for i in range(m):
-        j = min(i + k, units)
-        out[i] = np.uint32(xxh32(text, starts[i], starts[j] - gap, seed))
-    out.sort()
-    n = 1
-    for i in range(1, m):
-        if out[i] != out[n - 1]:
-            out[n] = out[i]
-            n += 1
-    return out[:n]
+    buf: npt.NDArray[np.uint8], lo: int, hi: int, word: bool, k: int, seed: np.uint64
+) -> tuple[npt.NDArray[np.uint32], int, np.uint64]:
+    """Sorted unique shingle hashes, word count and content hash of one document."""
+    words = _word_hashes(buf, lo, hi, seed)
+    n = len(words)
+    content = (xxh32_words(words, 0, n, np.uint64(0)) << np.uint64(32)) | xxh32_words(
+        words, 0, n, np.uint64(0x9E3779B9)
+    )
+    if n == 0:
+        return np.empty(0, dtype=np.uint32), 0, content
+    if word:
+        m = max(n - k + 1, 1)
+        out = np.empty(m, dtype=np.uint32)
+        for i in range(m):
+            out[i] = np.uint32(xxh32_words(words, i, min(i + k, n), seed))
+    else:
+        out = _char_shingles(_compact(buf, lo, hi), k, seed)
+    return _sorted_unique(out), n, content
 
 
 @njit(cache=True, parallel=True)
@@ -149,12 +210,8 @@ def _batch_kernel(
     n_units = np.zeros(nd, dtype=np.int64)
     content = np.zeros(nd, dtype=np.uint64)
     for d in prange(nd):
-        text = _compact(buf, offsets[d], offsets[d + 1])
-        parts[d] = _doc_hashes(text, word, k, seed)
-        if len(text) > 0:
-            n_units[d] = len(_unit_starts(text, True)) - 1
-        content[d] = (xxh32(text, 0, len(text), np.uint64(0)) << np.uint64(32)) | xxh32(
-            text, 0, len(text), np.uint64(0x9E3779B9)
+        parts[d], n_units[d], content[d] = _doc_hashes(
+            buf, offsets[d], offsets[d + 1], word, k, seed
         )
     out_off = np.zeros(nd + 1, dtype=np.int64)
     for d in range(nd):
@@ -209,14 +266,26 @@ def shingle_texts(texts: list[str], config: ShingleConfig) -> ShingleBatch:
     return ShingleBatch(out, out_off, n_units, content)
 
 
-def shingle_strings(text: str, config: ShingleConfig) -> list[str]:
-    """The shingles of one text as strings: the slow reference the kernel is tested against."""
+def reference_hashes(text: str, config: ShingleConfig) -> list[int]:
+    """Sorted unique shingle hashes of one text, computed the slow way with ``xxhash``.
+
+    This is the definition the kernel is tested against. A word shingle's hash is XXH32 of
+    the little-endian bytes of its ``k`` word hashes (each XXH32 of the word's UTF-8); a
+    character shingle's hash is XXH32 of its UTF-8.
+    """
+    import struct
+
+    import xxhash
+
     from dedup.normalize import canonical
 
     canon = canonical(text)
-    units: list[str] = canon.split(" ") if config.kind == "word" else list(canon)
     if not canon:
         return []
-    sep = " " if config.kind == "word" else ""
-    k = config.size
-    return [sep.join(units[i : i + k]) for i in range(max(len(units) - k + 1, 1))]
+    seed, k = config.seed, config.size
+    if config.kind == "char":
+        grams = [canon[i : i + k] for i in range(max(len(canon) - k + 1, 1))]
+        return sorted({xxhash.xxh32_intdigest(g.encode("utf-8"), seed) for g in grams})
+    words = [xxhash.xxh32_intdigest(w.encode("utf-8"), seed) for w in canon.split(" ")]
+    grams_w = [words[i : i + k] for i in range(max(len(words) - k + 1, 1))]
+    return sorted({xxhash.xxh32_intdigest(struct.pack(f"<{len(g)}I", *g), seed) for g in grams_w})

@@ -129,3 +129,13 @@ def test_rerun_with_another_config_needs_overwrite(corpus: Path, tmp_path: Path)
         scan([corpus], out, config=other)
     scan([corpus], out, config=other, overwrite=True)
     assert json.loads((out / "manifest.json").read_text())["fingerprint"] == other.fingerprint()
+
+
+def test_sampled_overlap_index_still_finds_the_passage(corpus: Path, tmp_path: Path) -> None:
+    cfg = RunConfig(
+        overlap=OverlapConfig(full_index_max=0, sample=8),
+        semantic=SemanticConfig(enabled=False),
+        align=AlignConfig(enabled=False),
+    )
+    pairs = _pairs(scan([corpus], tmp_path / "run", config=cfg).pairs)
+    assert pairs[("d_passage.txt", "e_host.txt")] == "partial"

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from dedup.config import ShingleConfig
 from dedup.normalize import canonical, canonical_bytes
-from dedup.shingle import shingle_strings, shingle_texts, xxh32
+from dedup.shingle import reference_hashes, shingle_texts, xxh32, xxh32_words
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 WORDY = st.lists(
@@ -17,15 +17,20 @@ WORDY = st.lists(
 
 
 def _reference(text: str, cfg: ShingleConfig) -> list[int]:
-    return sorted(
-        {xxhash.xxh32_intdigest(s.encode("utf-8"), cfg.seed) for s in shingle_strings(text, cfg)}
-    )
+    return reference_hashes(text, cfg)
 
 
 @given(data=st.binary(max_size=80), seed=st.integers(0, 2**32 - 1))
 def test_xxh32_matches_xxhash(data: bytes, seed: int) -> None:
     buf = np.frombuffer(data + b"\0", dtype=np.uint8)
     assert int(xxh32(buf, 0, len(data), np.uint64(seed))) == xxhash.xxh32_intdigest(data, seed)
+
+
+@given(words=st.lists(st.integers(0, 2**32 - 1), max_size=20), seed=st.integers(0, 2**32 - 1))
+def test_xxh32_words_matches_xxhash(words: list[int], seed: int) -> None:
+    arr = np.array([*words, 0], dtype=np.uint32)
+    expected = xxhash.xxh32_intdigest(arr[:-1].astype("<u4").tobytes(), seed)
+    assert int(xxh32_words(arr, 0, len(words), np.uint64(seed))) == expected
 
 
 @settings(max_examples=150, deadline=None)
