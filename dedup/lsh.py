@@ -61,7 +61,7 @@ def bands_rows(config: LSHConfig, num_perm: int) -> tuple[int, int]:
     )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
     n = sig.shape[0]
     keys = np.empty((n, bands), dtype=np.uint64)

@@ -41,7 +41,7 @@ def _fmix32(h: np.uint64) -> np.uint64:
     return h
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _signatures(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,7 +26,7 @@ from dedup.errors import InputError, OutputError
 from dedup.lsh import band_keys, bands_rows
 from dedup.minhash import signatures
 from dedup.shingle import shingle_texts
-from dedup.store import ShingleStore
+from dedup.store import ShingleStore, TextStore
 
 MANIFEST = "manifest.json"
 
@@ -78,7 +81,7 @@ class Corpus:
     offsets: npt.NDArray[np.int64]
     keys: npt.NDArray[np.uint64]  # band keys, one row per shingled document
     content: npt.NDArray[np.uint64]
-    texts: dict[int, str] = field(default_factory=dict)
+    texts: TextStore | None = None  # texts of shingled documents, for alignment
 
 
 @dataclass
@@ -116,6 +119,39 @@ def _batches(docs: Iterator[io.RawDoc], size: int) -> Iterator[list[io.RawDoc]]:
         yield batch
 
 
+def _prefetch(batches: Iterator[list[io.RawDoc]], depth: int = 2) -> Iterator[list[io.RawDoc]]:
+    """Read the next batches in a background thread while the kernels work on this one."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                queue.put(("batch", batch))
+            queue.put(("end", None))
+        except BaseException as exc:  # re-raised in the consuming thread
+            queue.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="dedup-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            worker.join(timeout=0.05)
+
+
 class _Ingest:
     """Accumulates the streaming stage's output, one batch of documents at a time."""
 
@@ -129,7 +165,7 @@ class _Ingest:
         self.ids: list[npt.NDArray[np.int64]] = []
         self.keys: list[npt.NDArray[np.uint64]] = []
         self.content: list[npt.NDArray[np.uint64]] = []
-        self.texts: dict[int, str] = {}
+        self.texts = TextStore(tmp / "texts.utf8") if keep_texts else None
 
     def add(self, batch: list[io.RawDoc]) -> None:
         """Shingle, sign and band-key one batch; spill its shingles."""
@@ -147,10 +183,12 @@ class _Ingest:
             row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
             if sb.n_tokens[j] == 0:
                 row["status"], row["reason"] = "skipped", "no words after normalization"
-        keep = np.flatnonzero(sb.n_tokens > 0)
-        hashes = np.concatenate([sb.doc(int(j)) for j in keep]) if len(keep) else sb.hashes[:0]
+        has_words = sb.n_tokens > 0
+        keep = np.flatnonzero(has_words)
+        sizes = np.diff(sb.offsets)
+        hashes = sb.hashes if has_words.all() else sb.hashes[np.repeat(has_words, sizes)]
         offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(np.diff(sb.offsets)[keep], out=offsets[1:])
+        np.cumsum(sizes[keep], out=offsets[1:])
         sig = signatures(hashes, offsets, self.cfg.minhash)
         self.keys.append(band_keys(sig, self.bands, self.rows_per_band))
         self.timings.add("minhash", time.perf_counter() - t1)
@@ -158,12 +196,20 @@ class _Ingest:
         ids = np.asarray(ok, dtype=np.int64)[keep] + first
         self.ids.append(ids)
         self.content.append(sb.content_hash[keep])
-        if self.keep_texts:
-            self.texts.update((int(d), batch[int(d) - first].text or "") for d in ids)
+        if self.texts is not None:
+            self.texts.append(ids, [batch[int(d) - first].text or "" for d in ids])
+
+    def close(self) -> None:
+        """Close the spill files (idempotent; also on error)."""
+        self.store.close()
+        if self.texts is not None:
+            self.texts.close()
 
     def finish(self) -> Corpus:
-        """Close the spill file and assemble the corpus."""
+        """Close the spill files and assemble the corpus."""
         hashes, offsets = self.store.finish()
+        if self.texts is not None:
+            self.texts.finish()
         documents = (
             schema.conform(pl.DataFrame(self.meta, infer_schema_length=None), "documents")
             if self.meta
@@ -201,14 +247,14 @@ def _ingest(
     progress.stage("read + shingle + minhash")
     try:
         t_read = time.perf_counter()
-        for batch in _batches(stream, cfg.batch_size):
+        for batch in _prefetch(_batches(stream, cfg.batch_size)):
             timings.add("read", time.perf_counter() - t_read)
             acc.add(batch)
             progress.advance(len(batch))
             t_read = time.perf_counter()
         timings.add("read", time.perf_counter() - t_read)
     finally:
-        acc.store.close()
+        acc.close()
     return acc.finish()
 
 

@@ -199,7 +199,7 @@ def _doc_hashes(
     return _sorted_unique(out), n, content
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _batch_kernel(
     buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], word: bool, k: int, seed: np.uint64
 ) -> tuple[

@@ -7,7 +7,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _intersections(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
