@@ -26,15 +26,14 @@ from typing import Any
 
 import polars as pl
 
+from dedup.decode import decode_bytes, shown
 from dedup.errors import InputError, OutputError
 from dedup.readers import (
     RawDoc,
-    decode_bytes,
     iter_jsonl,
     iter_parquet,
     os_reason,
     read_text_file,
-    shown,
     skipped,
 )
 
