@@ -66,7 +66,10 @@ _C1_TO_CP1252 = {
     c: bytes([c]).decode("cp1252") for c in range(0x80, 0xA0) if c not in _CP1252_UNDEFINED
 }
 _MAX_CONTROL_SHARE = 0.10
+# Western text in Windows-1252 is mostly ASCII; a file of some length with more
+# non-ASCII bytes than this is in another legacy encoding (Greek, Cyrillic, CJK ...).
 _MAX_LEGACY_HIGH_SHARE = 0.30
+_MIN_BYTES_FOR_SHARE = 64
 
 
 def _cp1252_for_bad_utf8(err: UnicodeError) -> tuple[str, int]:
@@ -175,7 +178,7 @@ def _decode_legacy(data: bytes, err: UnicodeDecodeError) -> Decoded:
             return _finish(data.decode("utf-8", errors="dedup-cp1252"), "utf-8+cp1252")
         except UnicodeDecodeError:
             return Decoded(None, None, f"undecodable: invalid UTF-8 ({where})")
-    if n_high > _MAX_LEGACY_HIGH_SHARE * n:
+    if n >= _MIN_BYTES_FOR_SHARE and n_high > _MAX_LEGACY_HIGH_SHARE * n:
         return Decoded(
             None, None, f"undecodable: not UTF-8 ({where}), {100 * n_high // n}% non-ASCII bytes"
         )

@@ -7,7 +7,6 @@ calls these readers.
 
 from __future__ import annotations
 
-import codecs
 import errno
 import json
 import os
@@ -210,8 +209,6 @@ def _jsonl_lines(
             n_docs += 1
             yield skipped(where, too_large(n, max_bytes), n)
             continue
-        if lineno == 1 and line.startswith(codecs.BOM_UTF8):
-            line = line[3:]
         if line.strip():
             n_docs += 1
             yield _jsonl_doc(where, line.rstrip(b"\r\n"), text_column, id_column)

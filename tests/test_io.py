@@ -121,6 +121,7 @@ def test_clough_full_corpus_reads_every_file() -> None:
         (bytes(range(1, 32)) * 20 + b"\xff", "control bytes"),
         (b"plain ascii \x81 then more", "undecodable"),
         ("日本語のテキストです。".encode("shift_jis") * 20, "undecodable"),
+        ("Καλημέρα κόσμε, αυτό είναι ελληνικό κείμενο.".encode("cp1253") * 3, "non-ASCII"),
         (b"\xff\xfeA\x00\x00\xd8", "undecodable"),  # UTF-16 BOM, lone surrogate
     ],
 )
@@ -178,6 +179,11 @@ def test_invalid_utf8_in_the_middle(tmp_path: Path) -> None:
     assert_clean(doc)
     assert doc.encoding == "utf-8+cp1252"
     assert doc.text == "UTF-8 caf\u00e9 na\u00efve \u00fcber, pasted \u201cquote\u201d here"
+
+
+def test_short_windows_1252_text_with_many_accents(tmp_path: Path) -> None:
+    doc = one(write(tmp_path / "a.txt", "\u00e9t\u00e9 \u00e0 Gr\u00fc\u00dfe".encode("cp1252")))
+    assert (doc.text, doc.encoding) == ("\u00e9t\u00e9 \u00e0 Gr\u00fc\u00dfe", "cp1252")
 
 
 def test_file_over_max_bytes_is_skipped(tmp_path: Path) -> None:
