@@ -123,6 +123,7 @@ def test_clough_full_corpus_reads_every_file() -> None:
         ("日本語のテキストです。".encode("shift_jis") * 20, "undecodable"),
         ("Καλημέρα κόσμε, αυτό είναι ελληνικό κείμενο.".encode("cp1253") * 3, "non-ASCII"),
         (b"\xff\xfeA\x00\x00\xd8", "undecodable"),  # UTF-16 BOM, lone surrogate
+        ("\ufeffsome text\x00more".encode("utf-16-le"), "NUL characters"),
     ],
 )
 def test_bad_file_is_skipped_with_reason(tmp_path: Path, data: bytes, reason: str) -> None:
@@ -191,6 +192,20 @@ def test_file_over_max_bytes_is_skipped(tmp_path: Path) -> None:
     assert doc.status == "skipped"
     assert doc.reason == "too large: 101 bytes > max_bytes=100"
     assert one(tmp_path / "big.txt", max_bytes=101).status == "ok"
+
+
+def test_huge_file_is_skipped_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as f:
+        f.truncate(300 * 1024 * 1024)  # sparse: no disk used
+
+    def no_read(fd: int, n: int) -> bytes:
+        raise AssertionError("a file over max_bytes was read")
+
+    monkeypatch.setattr(os, "read", no_read)
+    doc = one(path)
+    assert doc.reason == f"too large: {300 * 1024 * 1024} bytes > max_bytes={256 * 1024 * 1024}"
+    assert doc.n_bytes == 300 * 1024 * 1024
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -333,6 +348,7 @@ def test_jsonl_lines(tmp_path: Path) -> None:
         json.dumps(["a", "list"]),
         json.dumps({"id": "d", "body": "   "}),
         '{"id": "e", "body": "lone \\ud800 surrogate"}',
+        '{"id": "f", "body": "NUL \\u0000 inside"}',
         json.dumps({"body": "last, no id"}),
     ]
     path = write(tmp_path / "docs.jsonl", ("\n".join(lines) + "\n").encode())
@@ -352,7 +368,8 @@ def test_jsonl_lines(tmp_path: Path) -> None:
         ("6", None, "skipped", None, "line is an array, not a JSON object"),
         ("7", "d", "skipped", None, "empty: whitespace only"),
         ("8", "e", "skipped", None, "undecodable: text has unpaired surrogates"),
-        ("9", None, "ok", "last, no id", None),
+        ("9", "f", "skipped", None, "binary: NUL characters in utf-8 text"),
+        ("10", None, "ok", "last, no id", None),
     ]
     assert all(d.path.startswith(str(path) + ":") for d in docs)
 
