@@ -192,14 +192,15 @@ def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
     except OSError as err:
         raise OutputError(f"cannot write {str(target)!r}: {err.strerror or err}") from err
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        os.close(fd)
+        try:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0o600; give the usual mode
+                os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
         write(tmp)
         _fsync(tmp)
         Path(tmp).replace(target)
     except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.close(fd)
         with contextlib.suppress(OSError):
             Path(tmp).unlink()
         if isinstance(err, OSError):
