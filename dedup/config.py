@@ -81,7 +81,7 @@ class SemanticConfig:
     doc_threshold: float = 0.6  # candidate pairs: document cosine >= this
     top_k: int = 50  # candidate pairs: at most this many neighbours per document
     sentence_threshold: float = 0.75  # a sentence is matched when its best cosine >= this
-    score_threshold: float = 0.54  # a candidate is accepted when its score >= this
+    score_threshold: float = 0.53  # a candidate is accepted when its score >= this
     strong_doc_threshold: float = 0.87  # ... or when its document cosine >= this
     max_docs_cpu: int = 20_000  # on CPU, above this many documents only when asked
     batch_size: int = 64
