@@ -41,7 +41,7 @@ def write_run(run: Path, *, with_alignments: bool = True) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     docs = pl.DataFrame(
         {
-            "doc_id": list(range(4)) + [4],
+            "doc_id": [0, 1, 2, 3, 4],
             "path": [*PATHS, "corpus/empty.txt"],
             "status": ["ok"] * 4 + ["skipped"],
             "reason": [None] * 4 + ["empty file"],

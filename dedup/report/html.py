@@ -123,7 +123,8 @@ def pair_table(rows: Iterable[Mapping[str, Any]], *, key: str, label_a: str, lab
     key = _SAFE_KEY.sub("", key)
     body = "\n".join(_row_html(r, key) for r in display_rows(rows))
     return (
-        '<table class="align">\n<thead><tr>'
+        '<table class="align">\n<colgroup><col class="idx"><col class="mark"><col class="txt">'
+        '<col class="idx"><col class="mark"><col class="txt"></colgroup>\n<thead><tr>'
         f'<th colspan="3">A: {esc(label_a)}</th><th colspan="3">B: {esc(label_b)}</th>'
         f"</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
     )
