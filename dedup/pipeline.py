@@ -26,6 +26,7 @@ from dedup.errors import InputError, OutputError
 from dedup.lsh import band_keys, bands_rows
 from dedup.minhash import signatures
 from dedup.shingle import shingle_texts
+from dedup.stages import align_stage, semantic_stage
 from dedup.store import ShingleStore, TextStore
 
 MANIFEST = "manifest.json"
@@ -280,16 +281,17 @@ def _check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _clusters(corpus: Corpus, pairs: pl.DataFrame) -> pl.DataFrame:
+def clusters_of(documents: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Connected components of the pair graph, as the ``clusters`` table."""
     from dedup.cluster import connected_components
 
-    n = int(corpus.documents.height)
+    n = int(documents.height)
     labels = connected_components(n, pairs["doc_a"].to_numpy(), pairs["doc_b"].to_numpy())
     frame = pl.DataFrame({"doc_id": np.arange(n, dtype=np.int64), "cluster_id": labels})
     frame = frame.with_columns(pl.len().over("cluster_id").alias("cluster_size")).filter(
         pl.col("cluster_size") > 1
     )
-    frame = frame.join(corpus.documents.select("doc_id", "path"), on="doc_id", how="left")
+    frame = frame.join(documents.select("doc_id", "path"), on="doc_id", how="left")
     return schema.conform(frame.sort("cluster_id", "doc_id"), "clusters")
 
 
@@ -329,35 +331,70 @@ def scan(
     timings = Timings()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=out, prefix=".scan-") as tmp:
+        keep_texts = cfg.align.enabled or cfg.semantic.enabled is not False
         corpus = _ingest(
             inputs,
             cfg,
             Path(tmp),
             text_column=text_column,
             id_column=id_column,
-            keep_texts=cfg.align.enabled,
+            keep_texts=keep_texts,
             progress=prog,
             timings=timings,
         )
-        with timings.stage("candidates+verify"):
-            prog.stage("candidates + verify")
-            pairs = lexical_pairs(
-                rows=corpus.rows,
-                hashes=corpus.hashes,
-                offsets=corpus.offsets,
-                keys=corpus.keys,
-                content=corpus.content,
-                config=cfg,
-            )
-        pairs = _with_paths(pairs, corpus.documents)
-        with timings.stage("cluster"):
-            clusters = _clusters(corpus, pairs)
+        pairs, aligned, notes = _after_ingest(corpus, cfg, prog, timings)
         documents = corpus.documents
         del corpus
-    with timings.stage("write"):
-        manifest = _write(out, cfg, documents, pairs, clusters, timings)
-    manifest["seconds_total"] = time.perf_counter() - t_start
+    with timings.stage("cluster"):
+        clusters = clusters_of(documents, pairs)
+    manifest = _write(out, cfg, documents, pairs, clusters, aligned, timings, notes, t_start)
     return ScanResult(out, documents, pairs, clusters, manifest)
+
+
+def _after_ingest(
+    corpus: Corpus, cfg: RunConfig, prog: Progress, timings: Timings
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Candidates and verification, the semantic channel, alignment."""
+    notes: dict[str, Any] = {}
+    with timings.stage("candidates+verify"):
+        prog.stage("candidates + verify")
+        pairs = lexical_pairs(
+            rows=corpus.rows,
+            hashes=corpus.hashes,
+            offsets=corpus.offsets,
+            keys=corpus.keys,
+            content=corpus.content,
+            config=cfg,
+        )
+    model = None
+    if corpus.texts is not None and cfg.semantic.enabled is not False:
+        with timings.stage("semantic"):
+            prog.stage("semantic", total=len(corpus.rows))
+            outcome = semantic_stage(
+                pairs,
+                rows=corpus.rows,
+                texts=corpus.texts,
+                hashes=corpus.hashes,
+                offsets=corpus.offsets,
+                config=cfg,
+                message=prog.message,
+                advance=prog.advance,
+            )
+        pairs, model = outcome.pairs, outcome.model
+        notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason}
+    else:
+        notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
+    pairs = _with_paths(pairs, corpus.documents)
+    aligned = schema.empty("alignments")
+    if cfg.align.enabled and corpus.texts is not None:
+        with timings.stage("align"):
+            prog.stage("align", total=min(pairs.height, cfg.align.max_pairs))
+            pairs, aligned = align_stage(
+                pairs, texts=corpus.texts, config=cfg, model=model, advance=prog.advance
+            )
+        pairs = schema.conform(pairs, "pairs")
+        notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
+    return pairs, aligned, notes
 
 
 def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
@@ -385,10 +422,26 @@ def _write(
     documents: pl.DataFrame,
     pairs: pl.DataFrame,
     clusters: pl.DataFrame,
+    aligned: pl.DataFrame,
     timings: Timings,
+    notes: dict[str, Any],
+    t_start: float,
 ) -> dict[str, Any]:
+    """Write the tables, then the manifest last: a run folder with a manifest is complete.
+
+    The previous manifest is removed first, so a run killed while writing leaves a folder
+    without a manifest (incomplete, refused by ``dedup report``), never a manifest that
+    describes a mix of old and new tables. Each table is itself written atomically.
+    """
     t0 = time.perf_counter()
-    for name, frame in (("documents", documents), ("pairs", pairs), ("clusters", clusters)):
+    (out / MANIFEST).unlink(missing_ok=True)
+    tables = (
+        ("documents", documents),
+        ("pairs", pairs),
+        ("clusters", clusters),
+        ("alignments", aligned),
+    )
+    for name, frame in tables:
         io.write_parquet_atomic(frame, out / f"{name}.parquet")
     timings.add("write", time.perf_counter() - t0)
     bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
@@ -399,7 +452,9 @@ def _write(
         "config": cfg.to_dict(),
         "derived": {"bands": bands, "rows": rows},
         "counts": _counts(documents, pairs, clusters),
+        "stages": notes,
         "seconds": {k: round(v, 4) for k, v in timings.seconds.items()},
+        "seconds_total": round(time.perf_counter() - t_start, 4),
         "python": platform.python_version(),
         "pid": os.getpid(),
     }
