@@ -208,6 +208,114 @@ def scan(
         out.print(_summary(result.manifest, out_dir))
 
 
+def _read_one(path: Path) -> str:
+    from dedup.errors import InputError
+    from dedup.io import iter_documents
+
+    docs = list(iter_documents([path]))
+    if len(docs) != 1 or docs[0].text is None:
+        reason = docs[0].reason if docs else "no document"
+        raise InputError(f"cannot diff {path}: {reason}")
+    return docs[0].text
+
+
+def _diff_scorer(semantic: bool | None) -> Any:
+    from dedup import embed
+
+    if semantic is False:
+        return None
+    ok, reason = embed.is_available()
+    if not ok:
+        if semantic:
+            from dedup.errors import ModelError
+
+            raise ModelError(f"--semantic needs the semantic extra: {reason}")
+        return None
+    return embed.sentence_scorer(embed.load_model(None))
+
+
+@app.command()
+def diff(
+    file_a: Annotated[Path, typer.Argument(help="The first text (the likely source).")],
+    file_b: Annotated[Path, typer.Argument(help="The second text (the likely derivative).")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a side-by-side HTML page.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the alignment as JSON.")] = False,
+    color: Annotated[
+        bool | None,
+        typer.Option("--color/--no-color", help="Colour (default: when stdout is a terminal)."),
+    ] = None,
+    semantic: Annotated[
+        bool | None,
+        typer.Option(
+            "--semantic/--no-semantic",
+            help="Align with sentence embeddings (default: when installed).",
+        ),
+    ] = None,
+) -> None:
+    """Show two files side by side, sentence by sentence: same, edited, added, dropped, moved."""
+    import json
+
+    from dedup.align import align_texts
+    from dedup.render import diff_json, render_diff, render_diff_html
+
+    try:
+        text_a, text_b = _read_one(file_a), _read_one(file_b)
+        alignment = align_texts(text_a, text_b, scorer=_diff_scorer(semantic))
+        if html is not None:
+            from dedup.io import write_text_atomic
+
+            write_text_atomic(
+                render_diff_html(
+                    text_a, text_b, alignment, label_a=str(file_a), label_b=str(file_b)
+                ),
+                html,
+            )
+            err.print(f"wrote {html}")
+        if as_json:
+            print(json.dumps(diff_json(alignment), ensure_ascii=False, indent=1))
+        elif html is None:
+            use_color = out.is_terminal if color is None else color
+            console = Console(
+                no_color=not use_color, highlight=False, force_terminal=use_color or None
+            )
+            render_diff(
+                text_a,
+                text_b,
+                alignment,
+                console=console,
+                color=use_color,
+                label_a=str(file_a),
+                label_b=str(file_b),
+            )
+    except DedupError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="A run folder written by dedup scan.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN/report.html).")
+    ] = None,
+    max_pairs: Annotated[
+        int, typer.Option(help="Pairs shown side by side (highest score first).")
+    ] = 2000,
+) -> None:
+    """Write a static, self-contained HTML report of a scan: clusters, pairs, side-by-side views."""
+    from dedup.errors import InputError
+    from dedup.report import write_report
+
+    try:
+        if not (run / "manifest.json").exists():
+            raise InputError(f"{run} is not a complete dedup run (no manifest.json)")
+        path = write_report(run, output, max_pairs=max_pairs)
+    except DedupError as exc:
+        raise _fail(exc) from None
+    out.print(f"report: {path}")
+
+
 def main() -> None:
     """Entry point of the ``dedup`` console script."""
     try:
