@@ -88,3 +88,41 @@ def test_scan_as_a_subprocess_prints_a_summary(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["documents"] >= 4
+
+
+def test_diff_json_and_html_on_two_seeds(tmp_path: Path) -> None:
+    a = ROOT / "seeds" / "000_654cfb4831939a43.txt"
+    b = ROOT / "seeds" / "001_f8330044a3a1b8ed.txt"
+    res = runner.invoke(app, ["diff", str(a), str(b), "--json", "--no-semantic"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    ops = {op["op"] for op in data["ops"]}
+    assert {"added", "dropped"} <= ops  # lexical scorer: paraphrases do not match
+    html = tmp_path / "d.html"
+    res = runner.invoke(app, ["diff", str(a), str(b), "--html", str(html), "--no-semantic"])
+    assert res.exit_code == 0, res.output
+    assert "Mae Sot" in html.read_text()
+
+
+def test_diff_without_color_has_plain_markers() -> None:
+    a = ROOT / "seeds" / "000_654cfb4831939a43.txt"
+    b = ROOT / "seeds" / "002_5e9adce2734e71c8.txt"
+    res = runner.invoke(app, ["diff", str(a), str(b), "--no-color", "--no-semantic"])
+    assert res.exit_code == 0, res.output
+    assert "\x1b[" not in res.output
+    assert "~ " in res.output
+
+
+def test_report_of_a_scan(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = runner.invoke(
+        app,
+        ["scan", str(ROOT / "tests" / "data" / "clough"), "--out", str(out), "--no-semantic", "-q"],
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    res = runner.invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 3
+    assert "no manifest" in res.output
