@@ -88,34 +88,32 @@ def candidate_pairs(
 ) -> pl.DataFrame:
     """Pairs ``(doc_a < doc_b)`` that share at least one band key.
 
-    A bucket larger than ``max_bucket`` (boilerplate, or many copies of one text) is not
-    expanded into all its pairs: each member is paired with the bucket's smallest id,
-    which keeps its members connected at linear cost.
+    Bands are joined one at a time (a polars self-join on the key), so memory holds one
+    band's keys, not all of them. A bucket larger than ``max_bucket`` (boilerplate, or
+    many copies of one text) is not expanded into all its pairs: each member is paired
+    with the bucket's smallest id, which keeps its members connected at linear cost.
     """
-    n, bands = keys.shape
-    table = pl.DataFrame(
-        {
-            "band": np.tile(np.arange(bands, dtype=np.int32), n),
-            "key": keys.reshape(-1),
-            "doc": np.repeat(doc_ids, bands),
-        }
-    )
-    table = table.with_columns(pl.len().over("band", "key").alias("size")).filter(
-        pl.col("size") > 1
-    )
-    small = table.filter(pl.col("size") <= max_bucket).select("band", "key", "doc")
-    joined = small.join(small, on=["band", "key"], suffix="_b").filter(
-        pl.col("doc") < pl.col("doc_b")
-    )
+    parts = [_band_pairs(keys[:, j], doc_ids, max_bucket) for j in range(keys.shape[1])]
+    if not parts:
+        return pl.DataFrame(schema={"doc_a": pl.Int64, "doc_b": pl.Int64})
+    return pl.concat(parts).unique().sort("doc_a", "doc_b")
+
+
+def _band_pairs(
+    key: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64], max_bucket: int
+) -> pl.DataFrame:
+    table = pl.DataFrame({"key": key, "doc": doc_ids})
+    table = table.with_columns(pl.len().over("key").alias("size")).filter(pl.col("size") > 1)
+    small = table.filter(pl.col("size") <= max_bucket).select("key", "doc")
+    joined = small.join(small, on="key", suffix="_b").filter(pl.col("doc") < pl.col("doc_b"))
     large = (
         table.filter(pl.col("size") > max_bucket)
-        .with_columns(pl.col("doc").min().over("band", "key").alias("first"))
+        .with_columns(pl.col("doc").min().over("key").alias("first"))
         .filter(pl.col("doc") != pl.col("first"))
     )
-    pairs = pl.concat(
+    return pl.concat(
         [
             joined.select(pl.col("doc").alias("doc_a"), pl.col("doc_b")),
             large.select(pl.col("first").alias("doc_a"), pl.col("doc").alias("doc_b")),
         ]
     )
-    return pairs.unique().sort("doc_a", "doc_b")

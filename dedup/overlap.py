@@ -23,6 +23,29 @@ def sampling_stride(n_entries: int, config: OverlapConfig) -> int:
     return 1 if n_entries <= config.full_index_max else max(1, config.sample)
 
 
+CHUNK_ROWS = 20_000
+
+
+def _sampled_index(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    stride: int,
+) -> pl.DataFrame:
+    """``(h, row)`` for every indexed shingle, built a chunk of rows at a time."""
+    parts = []
+    for lo in range(0, len(offsets) - 1, CHUNK_ROWS):
+        hi = min(lo + CHUNK_ROWS, len(offsets) - 1)
+        sizes = np.diff(offsets[lo : hi + 1])
+        chunk = np.asarray(hashes[offsets[lo] : offsets[hi]])
+        row_of = np.repeat(np.arange(lo, hi, dtype=np.int64), sizes)
+        mask = keep[row_of]
+        if stride > 1:
+            mask &= (chunk % stride) == 0
+        parts.append(pl.DataFrame({"h": chunk[mask], "row": row_of[mask]}))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"h": pl.UInt32, "row": pl.Int64})
+
+
 def overlap_candidates(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
@@ -45,14 +68,9 @@ def overlap_candidates(
     empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     if n_entries == 0:
         return empty
-    stride = sampling_stride(n_entries, config)
-    row_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     keep = np.zeros(len(sizes), dtype=bool)
     keep[rows] = True
-    mask = keep[row_of]
-    if stride > 1:
-        mask &= (np.asarray(hashes) % stride) == 0
-    index = pl.DataFrame({"h": np.asarray(hashes)[mask], "row": row_of[mask]})
+    index = _sampled_index(hashes, offsets, keep, sampling_stride(n_entries, config))
     index = (
         index.with_columns(pl.len().over("h").alias("df"))
         .filter((pl.col("df") > 1) & (pl.col("df") <= config.max_df))
@@ -60,7 +78,6 @@ def overlap_candidates(
     )
     if index.height == 0:
         return empty
-    min_shared = config.min_shared
     linked = index.join(index, on="h", suffix="_b").filter(pl.col("row") < pl.col("row_b"))
-    counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= min_shared)
+    counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= config.min_shared)
     return counted.select(pl.col("row").alias("a"), pl.col("row_b").alias("b"))
