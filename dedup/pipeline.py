@@ -153,6 +153,9 @@ def _prefetch(batches: Iterator[list[io.RawDoc]], depth: int = 2) -> Iterator[li
             worker.join(timeout=0.05)
 
 
+_META_SCHEMA = {c: schema.DOCUMENTS[c] for c in schema.DOCUMENTS}
+
+
 class _Ingest:
     """Accumulates the streaming stage's output, one batch of documents at a time."""
 
@@ -162,7 +165,8 @@ class _Ingest:
         self.bands, self.rows_per_band = bands_rows(cfg.lsh, cfg.minhash.num_perm)
         self.keep_texts = keep_texts
         self.timings = timings
-        self.meta: list[dict[str, Any]] = []
+        self.frames: list[pl.DataFrame] = []  # documents table, one frame per batch
+        self.n_docs = 0
         self.ids: list[npt.NDArray[np.int64]] = []
         self.keys: list[npt.NDArray[np.uint64]] = []
         self.content: list[npt.NDArray[np.uint64]] = []
@@ -171,14 +175,14 @@ class _Ingest:
     def add(self, batch: list[io.RawDoc]) -> None:
         """Shingle, sign and band-key one batch; spill its shingles."""
         t0 = time.perf_counter()
-        first = len(self.meta)
-        self.meta.extend(_doc_row(d, first + i) for i, d in enumerate(batch))
+        first = self.n_docs
+        meta = [_doc_row(d, first + i) for i, d in enumerate(batch)]
         ok = [i for i, d in enumerate(batch) if d.status == "ok" and d.text is not None]
         sb = shingle_texts([batch[i].text or "" for i in ok], self.cfg.shingle)
         t1 = time.perf_counter()
         self.timings.add("shingle", t1 - t0)
         for j, i in enumerate(ok):
-            row = self.meta[first + i]
+            row = meta[i]
             row["n_tokens"] = int(sb.n_tokens[j])
             row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
             row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
@@ -199,6 +203,9 @@ class _Ingest:
         self.content.append(sb.content_hash[keep])
         if self.texts is not None:
             self.texts.append(ids, [batch[int(d) - first].text or "" for d in ids])
+        frame = pl.DataFrame(meta, schema=_META_SCHEMA, infer_schema_length=None)
+        self.frames.append(schema.conform(frame, "documents"))
+        self.n_docs += len(batch)
 
     def close(self) -> None:
         """Close the spill files (idempotent; also on error)."""
@@ -211,11 +218,7 @@ class _Ingest:
         hashes, offsets = self.store.finish()
         if self.texts is not None:
             self.texts.finish()
-        documents = (
-            schema.conform(pl.DataFrame(self.meta, infer_schema_length=None), "documents")
-            if self.meta
-            else schema.empty("documents")
-        )
+        documents = pl.concat(self.frames) if self.frames else schema.empty("documents")
         return Corpus(
             documents=documents,
             rows=np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int64),
