@@ -26,6 +26,14 @@ def sampling_stride(n_entries: int, config: OverlapConfig) -> int:
 CHUNK_ROWS = 20_000
 
 
+def _read(hashes: npt.NDArray[np.uint32], lo: int, hi: int) -> npt.NDArray[np.uint32]:
+    """``hashes[lo:hi]`` as an array in memory; from a memory-mapped spill file it is read
+    with a plain file read, so the scan does not leave the whole file resident."""
+    if isinstance(hashes, np.memmap) and hashes.filename is not None:
+        return np.fromfile(hashes.filename, dtype=np.uint32, count=hi - lo, offset=4 * lo)
+    return np.asarray(hashes[lo:hi])
+
+
 def _sampled_index(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
@@ -37,7 +45,7 @@ def _sampled_index(
     for lo in range(0, len(offsets) - 1, CHUNK_ROWS):
         hi = min(lo + CHUNK_ROWS, len(offsets) - 1)
         sizes = np.diff(offsets[lo : hi + 1])
-        chunk = np.asarray(hashes[offsets[lo] : offsets[hi]])
+        chunk = _read(hashes, int(offsets[lo]), int(offsets[hi]))
         row_of = np.repeat(np.arange(lo, hi, dtype=np.int64), sizes)
         mask = keep[row_of]
         if stride > 1:
