@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._dp import align_path
-from dedup.scorers import LexicalScorer, Scorer, default_threshold, lexical_ratio
+from dedup.scorers import LexicalScorer, Scorer, default_threshold, lexical_ratio, same_words
 from dedup.segment import Sentence, split_sentences
 from dedup.words import word_opcodes
 
@@ -123,8 +123,12 @@ def _matrix(scorer: Scorer, a: Sequence[str], b: Sequence[str]) -> npt.NDArray[n
     return np.ascontiguousarray(np.clip(sim, 0.0, 1.0))
 
 
-def _pair_score(scorer: Scorer, x: str, y: str) -> float:
-    return float(np.asarray(scorer([x], [y]), dtype=np.float64)[0, 0])
+def _pairwise(scorer: Scorer, xs: list[str], ys: list[str]) -> list[float]:
+    """Similarity of ``xs[k]`` with ``ys[k]`` for every k, in one scorer call."""
+    pairwise = getattr(scorer, "pairwise", None)
+    if callable(pairwise):
+        return [float(v) for v in pairwise(xs, ys)]
+    return [float(v) for v in np.diagonal(np.asarray(scorer(xs, ys), dtype=np.float64))]
 
 
 @dataclass
@@ -136,33 +140,54 @@ class _Match:
     score: float
 
 
-def _extend(
-    m: _Match,
+_Span = tuple[int, int, int, int]
+
+
+def _neighbours(m: _Match, free_a: set[int], free_b: set[int]) -> list[tuple[str, int, _Span]]:
+    """Ways to grow ``m`` by one unmatched neighbouring sentence: (side, index, new span)."""
+    out = []
+    for side, idx in (("b", m.b_hi), ("b", m.b_lo - 1), ("a", m.a_hi), ("a", m.a_lo - 1)):
+        if idx not in (free_b if side == "b" else free_a):
+            continue
+        if side == "b":
+            span = (m.a_lo, m.a_hi, min(m.b_lo, idx), max(m.b_hi, idx + 1))
+        else:
+            span = (min(m.a_lo, idx), max(m.a_hi, idx + 1), m.b_lo, m.b_hi)
+        out.append((side, idx, span))
+    return out
+
+
+def _extend_all(
+    matches: list[_Match],
     a: Sequence[str],
     b: Sequence[str],
     free_a: set[int],
     free_b: set[int],
     scorer: Scorer,
 ) -> None:
-    """Grow ``m`` over unmatched neighbours while the joined text scores clearly higher."""
-    grew = True
-    while grew:
-        grew = False
-        for side, idx in (("b", m.b_hi), ("b", m.b_lo - 1), ("a", m.a_hi), ("a", m.a_lo - 1)):
+    """Merges and splits: grow matches over unmatched neighbours while the joined text scores
+    clearly higher. Candidates of all matches are scored together, round by round."""
+    active = list(matches)
+    while active:
+        cands = [(m, *c) for m in active for c in _neighbours(m, free_a, free_b)]
+        if not cands:
+            return
+        scores = _pairwise(
+            scorer,
+            [" ".join(a[sp[0] : sp[1]]) for _, _, _, sp in cands],
+            [" ".join(b[sp[2] : sp[3]]) for _, _, _, sp in cands],
+        )
+        grown: list[_Match] = []
+        done: set[int] = set()
+        for (m, side, idx, sp), sc in sorted(zip(cands, scores, strict=True), key=lambda t: -t[1]):
             free = free_b if side == "b" else free_a
-            if idx not in free:
+            if id(m) in done or idx not in free or sc < m.score + _MERGE_MARGIN:
                 continue
-            lo_a, hi_a, lo_b, hi_b = m.a_lo, m.a_hi, m.b_lo, m.b_hi
-            if side == "b":
-                lo_b, hi_b = min(lo_b, idx), max(hi_b, idx + 1)
-            else:
-                lo_a, hi_a = min(lo_a, idx), max(hi_a, idx + 1)
-            s = _pair_score(scorer, " ".join(a[lo_a:hi_a]), " ".join(b[lo_b:hi_b]))
-            if s >= m.score + _MERGE_MARGIN:
-                m.a_lo, m.a_hi, m.b_lo, m.b_hi, m.score = lo_a, hi_a, lo_b, hi_b, s
-                free.discard(idx)
-                grew = True
-                break
+            m.a_lo, m.a_hi, m.b_lo, m.b_hi, m.score = (*sp, sc)
+            free.discard(idx)
+            grown.append(m)
+            done.add(id(m))
+        active = grown
 
 
 def _moves(
@@ -196,7 +221,7 @@ def _matched_op(
     m: _Match, a: Sequence[str], b: Sequence[str], same_threshold: float, *, moved: bool
 ) -> Op:
     x, y = " ".join(a[m.a_lo : m.a_hi]), " ".join(b[m.b_lo : m.b_hi])
-    lex = lexical_ratio(x, y)
+    lex = 1.0 if same_words(x, y) else lexical_ratio(x, y) if same_threshold < 1.0 else 0.0
     if lex >= same_threshold and not moved:
         return Op("same", m.a_lo, m.a_hi, m.b_lo, m.b_hi, 1.0 if lex >= 1.0 else m.score)
     words = () if lex >= 1.0 else _word_ops(x, y)
@@ -271,8 +296,7 @@ def align_sentences(
     free_a = set(range(len(a))) - {i for i, _ in pairs}
     free_b = set(range(len(b))) - {j for _, j in pairs}
     if merges:
-        for mt in matches:
-            _extend(mt, a, b, free_a, free_b, scorer)
+        _extend_all(matches, a, b, free_a, free_b, scorer)
     move_t = min(1.0, threshold + 0.1) if move_threshold is None else move_threshold
     moved = _moves(sim, free_a, free_b, float(move_t)) if moves else []
     ops = _assemble(len(a), len(b), matches, moved, a, b, same_threshold)

@@ -7,6 +7,7 @@ two sentences count as the same sentence, possibly edited (see :func:`default_th
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ __all__ = [
     "embedding_scorer",
     "lexical_ratio",
     "norm_words",
+    "same_words",
 ]
 
 DEFAULT_MATCH_THRESHOLD = 0.5
@@ -46,14 +48,24 @@ def default_threshold(scorer: object) -> float:
     return float(value)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _norm_words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
 def norm_words(text: str) -> list[str]:
-    """Words of ``text`` after NFKC and case folding, punctuation dropped."""
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    """Words of ``text`` after NFKC and case folding, punctuation dropped (memoized)."""
+    return list(_norm_words(text))
+
+
+def same_words(x: str, y: str) -> bool:
+    """Whether two sentences have the same words after case and punctuation folding."""
+    return x == y or _norm_words(x) == _norm_words(y)
 
 
 def lexical_ratio(x: str, y: str) -> float:
     """Word-level Indel similarity of two sentences (1.0: the same words in the same order)."""
-    ex, ey = encode_words([norm_words(x), norm_words(y)])
+    ex, ey = encode_words([_norm_words(x), _norm_words(y)])
     return float(Indel.normalized_similarity(ex, ey))
 
 
@@ -74,7 +86,7 @@ class LexicalScorer:
 
     def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
         """Similarity matrix of ``a`` against ``b``."""
-        enc = encode_words([norm_words(s) for s in (*a, *b)])
+        enc = encode_words([_norm_words(s) for s in (*a, *b)])
         sim = process.cdist(
             enc[: len(a)],
             enc[len(a) :],
@@ -83,6 +95,10 @@ class LexicalScorer:
             workers=self.workers,
         )
         return np.asarray(sim, dtype=np.float32)
+
+    def pairwise(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Similarity of ``a[k]`` with ``b[k]`` for each k."""
+        return np.array([lexical_ratio(x, y) for x, y in zip(a, b, strict=True)], np.float32)
 
 
 class EmbeddingScorer:
@@ -136,6 +152,16 @@ class EmbeddingScorer:
             return np.zeros((len(a), len(b)), dtype=np.float32)
         ea, eb = self.embed(list(a)), self.embed(list(b))
         sim: npt.NDArray[np.float32] = np.clip(ea @ eb.T, 0.0, 1.0).astype(np.float32)
+        return sim
+
+    def pairwise(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Cosine of ``a[k]`` with ``b[k]`` for each k (texts encoded in one batch)."""
+        if not a:
+            return np.zeros(0, dtype=np.float32)
+        emb = self.embed([*a, *b])
+        sim: npt.NDArray[np.float32] = np.clip(
+            np.einsum("ij,ij->i", emb[: len(a)], emb[len(a) :]), 0.0, 1.0
+        ).astype(np.float32)
         return sim
 
 

@@ -69,7 +69,6 @@ _OPENERS = _words(
 
 # A candidate end: terminal marks, optional closing quotes/brackets, then white space.
 _END = re.compile(r"(?:\.{3}|…|[.!?])+[\"'”’)\]»]*(?=\s)")
-_WORD_BEFORE = re.compile(r"(\S+)$")
 _NEXT = re.compile(r"\s+([\"'“‘(\[«]*)(\S*)")
 _ACRONYM = re.compile(r"^(?:[A-Za-z]\.){2,}$")
 _CLOSERS = "\"'”’)]»"
@@ -77,8 +76,10 @@ _CLOSERS = "\"'”’)]»"
 
 def _token_before(line: str, pos: int) -> str:
     """The word that ends at ``pos`` (where the terminal mark starts), without quotes."""
-    m = _WORD_BEFORE.search(line, 0, pos)
-    return m.group(1).lstrip("\"'“‘([«") if m else ""
+    lo = pos
+    while lo > 0 and not line[lo - 1].isspace():
+        lo -= 1
+    return line[lo:pos].lstrip("\"'“‘([«")
 
 
 def _is_boundary(line: str, mark_start: int, mark_end: int) -> bool:

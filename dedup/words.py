@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rapidfuzz.distance import Indel
 
@@ -35,7 +36,17 @@ def _code(i: int) -> str:
     return chr(_BASE + i if i < _SURROGATES else _BASE + i + 0x800)
 
 
-def encode_words(seqs: list[list[str]]) -> list[str]:
+_CODES = [_code(i) for i in range(4096)]
+
+
+def _codes(n: int) -> list[str]:
+    """At least ``n`` code characters (grown on demand)."""
+    if n > len(_CODES):
+        _CODES.extend(_code(i) for i in range(len(_CODES), n))
+    return _CODES
+
+
+def encode_words(seqs: Sequence[Sequence[str]]) -> list[str]:
     """Encode word lists as strings, one character per distinct word, shared vocabulary.
 
     Character-level edit distances between the encodings are word-level distances between the
@@ -47,16 +58,14 @@ def encode_words(seqs: list[list[str]]) -> list[str]:
     Returns:
         One string per list.
     """
-    vocab: dict[str, str] = {}
-    out = []
+    flat = [w for seq in seqs for w in seq]
+    distinct = dict.fromkeys(flat)
+    vocab = dict(zip(distinct, _codes(len(distinct)), strict=False))
+    joined = "".join(map(vocab.__getitem__, flat))
+    out, pos = [], 0
     for seq in seqs:
-        chars = []
-        for w in seq:
-            c = vocab.get(w)
-            if c is None:
-                c = vocab[w] = _code(len(vocab))
-            chars.append(c)
-        out.append("".join(chars))
+        out.append(joined[pos : pos + len(seq)])
+        pos += len(seq)
     return out
 
 
