@@ -231,7 +231,9 @@ def _diff_scorer(semantic: bool | None) -> Any:
 
             raise ModelError(f"--semantic needs the semantic extra: {reason}")
         return None
-    return embed.sentence_scorer(embed.load_model(None))
+    from dedup.scorers import embedding_scorer
+
+    return embedding_scorer(None)
 
 
 @app.command()

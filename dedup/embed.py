@@ -273,41 +273,6 @@ def verify_candidates(
     ]
 
 
-def sentence_scorer(
-    model: Model, *, batch_size: int = 64
-) -> Callable[[Sequence[str], Sequence[str]], FloatArray]:
-    """A scorer for the aligner: ``(a_sents, b_sents) -> (len(a), len(b))`` cosine matrix
-    clipped to [0, 1]. Embeddings are cached per sentence text (bounded cache).
-
-    Args:
-        model: From :func:`load_model`.
-        batch_size: Sentences per forward pass.
-
-    Returns:
-        The scoring function.
-    """
-    cache: dict[str, FloatArray] = {}
-    limit = 100_000
-
-    def vectors(sentences: Sequence[str]) -> FloatArray:
-        missing = list(dict.fromkeys(s for s in sentences if s not in cache))
-        if missing:
-            if len(cache) + len(missing) > limit:
-                cache.clear()
-            vecs = embed_sentences(model, missing, batch_size=batch_size)
-            cache.update(zip(missing, vecs, strict=True))
-        dim = _dimension(model)
-        if not sentences:
-            return np.zeros((0, dim), dtype=np.float32)
-        return np.stack([cache[s] for s in sentences])
-
-    def score(a_sents: Sequence[str], b_sents: Sequence[str]) -> FloatArray:
-        sims: FloatArray = np.clip(vectors(a_sents) @ vectors(b_sents).T, 0.0, 1.0)
-        return sims.astype(np.float32)
-
-    return score
-
-
 def estimate_seconds(n_docs: int, n_chars: int, device: str = "cpu") -> float:
     """Rough wall time of the channel: document chunks plus the sentences of the documents
     assumed to end up in candidate pairs (:data:`VERIFY_SHARE`).

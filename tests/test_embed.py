@@ -231,8 +231,10 @@ def test_seed_rewrites_found_and_verified(model: Any, seeds: list[list[str]]) ->
 
 
 @pytest.mark.semantic
-def test_sentence_scorer(model: Any) -> None:
-    score = embed.sentence_scorer(model)
+def test_embedding_scorer_on_a_loaded_model(model: Any) -> None:
+    from dedup.scorers import embedding_scorer
+
+    score = embedding_scorer(model)
     a = ["The cat sat on the mat.", "Stock markets fell sharply on Monday."]
     b = ["Shares dropped steeply at the start of the week.", "A cat was sitting on the rug."]
     m = score(a, b)
