@@ -174,6 +174,13 @@ def scan(
     overwrite: Annotated[
         bool, typer.Option(help="Replace a run with another config in --out.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse what an earlier run of the same config on the same inputs finished "
+            "in --out (stage checkpoints, or the complete run)."
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")
     ] = False,
@@ -200,6 +207,7 @@ def scan(
                 text_column=text_column,
                 id_column=id_column,
                 overwrite=overwrite,
+                resume=resume,
                 progress=bar,
             )
     except DedupError as exc:
