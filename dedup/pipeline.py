@@ -117,10 +117,7 @@ def scan(
     if resume and (done := _finished(out, cfg, sig)) is not None:
         prog.message(f"{out} already holds this run (same config and inputs): nothing to do")
         return done
-    if cfg.workers:
-        import numba
-
-        numba.set_num_threads(min(cfg.workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    _set_threads(cfg.workers)
     timings = Timings()
     stages = Stages(out, fingerprint=cfg.fingerprint(), inputs=sig.digest, resume=resume)
     corpus, token = _corpus(stages, inputs, cfg, text_column, id_column, prog, timings)
@@ -141,6 +138,14 @@ def scan(
     manifest = _write(out, cfg, documents, pairs, clusters, aligned, timings, notes, t_start, sig)
     stages.clear()
     return ScanResult(out, documents, pairs, clusters, manifest)
+
+
+def _set_threads(workers: int) -> None:
+    """Threads of the numba kernels: ``workers``, or all (0); reset on every scan."""
+    import numba
+
+    most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    numba.set_num_threads(min(workers, most) if workers else most)
 
 
 def _finished(out: Path, cfg: RunConfig, sig: InputSignature) -> ScanResult | None:
