@@ -221,9 +221,10 @@ def _read_one(path: Path) -> str:
     from dedup.io import iter_documents
 
     docs = list(iter_documents([path]))
-    if len(docs) != 1 or docs[0].text is None:
-        reason = docs[0].reason if docs else "no document"
-        raise InputError(f"cannot diff {path}: {reason}")
+    if len(docs) != 1:
+        raise InputError(f"cannot diff {path}: it holds {len(docs)} documents, not one")
+    if docs[0].text is None:
+        raise InputError(f"cannot diff {path}: {docs[0].reason}")
     return docs[0].text
 
 
