@@ -81,7 +81,7 @@ class BarProgress:
             self._bar.advance(self._task, n)
 
     def message(self, text: str) -> None:
-        self._bar.console.print(text)
+        self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(exc: DedupError) -> typer.Exit:

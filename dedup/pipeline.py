@@ -114,12 +114,13 @@ def scan(
     _check_out(out, cfg, overwrite=overwrite)
     t_start = time.perf_counter()
     sig = input_signature(list(inputs), text_column=text_column, id_column=id_column)
+    stages = Stages(out, fingerprint=cfg.fingerprint(), inputs=sig.digest, resume=resume)
     if resume and (done := _finished(out, cfg, sig)) is not None:
+        stages.clear()  # left by a run killed after its manifest was written
         prog.message(f"{out} already holds this run (same config and inputs): nothing to do")
         return done
     _set_threads(cfg.workers)
     timings = Timings()
-    stages = Stages(out, fingerprint=cfg.fingerprint(), inputs=sig.digest, resume=resume)
     corpus, token = _corpus(stages, inputs, cfg, text_column, id_column, prog, timings)
     pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
     aligned = schema.empty("alignments")
