@@ -29,7 +29,8 @@ def edited(rng: random.Random, text: str, n_edits: int) -> str:
 
 
 def corpus_texts(n_files: int, *, seed: int = 0, words: int = 60) -> dict[str, str]:
-    """Relative path -> text: random documents, one in eight with an edited copy."""
+    """Relative path -> text: random documents, some with an edited copy, an exact copy
+    (other case) or a longer text that holds them as a passage."""
     rng = random.Random(seed)
     texts: dict[str, str] = {}
     i = 0
@@ -38,6 +39,11 @@ def corpus_texts(n_files: int, *, seed: int = 0, words: int = 60) -> dict[str, s
         texts[f"d{i // 500:02d}/f{i:05d}.txt"] = text
         if i % 8 == 0 and len(texts) < n_files:
             texts[f"d{i // 500:02d}/f{i:05d}_copy.txt"] = edited(rng, text, 3)
+        if i % 16 == 4 and len(texts) < n_files:
+            texts[f"d{i // 500:02d}/f{i:05d}_same.txt"] = text.upper() + "\n"
+        if i % 32 == 12 and len(texts) < n_files:  # the text as a passage of a longer one
+            host = f"{sentences(rng, 4 * words)} {text} {sentences(rng, 4 * words)}"
+            texts[f"d{i // 500:02d}/f{i:05d}_host.txt"] = host
         i += 1
     return texts
 
