@@ -45,14 +45,10 @@ def overlap_candidates(
     empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     if n_entries == 0:
         return empty
-    stride = sampling_stride(n_entries, config)
-    row_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     keep = np.zeros(len(sizes), dtype=bool)
     keep[rows] = True
-    mask = keep[row_of]
-    if stride > 1:
-        mask &= (np.asarray(hashes) % stride) == 0
-    index = pl.DataFrame({"h": np.asarray(hashes)[mask], "row": row_of[mask]})
+    h, row = _entries(hashes, offsets, keep, sampling_stride(n_entries, config))
+    index = pl.DataFrame({"h": h, "row": row})
     index = (
         index.with_columns(pl.len().over("h").alias("df"))
         .filter((pl.col("df") > 1) & (pl.col("df") <= config.max_df))
@@ -64,3 +60,33 @@ def overlap_candidates(
     linked = index.join(index, on="h", suffix="_b").filter(pl.col("row") < pl.col("row_b"))
     counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= min_shared)
     return counted.select(pl.col("row").alias("a"), pl.col("row_b").alias("b"))
+
+
+def _entries(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    stride: int,
+    chunk: int = 1 << 22,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """The indexed ``(hash, row)`` entries: rows in ``keep``, hashes divisible by ``stride``.
+
+    Works through the shingles ``chunk`` at a time, so the temporary arrays stay small
+    whatever the corpus (or one huge document) holds; only the kept entries grow.
+    """
+    out_h: list[npt.NDArray[np.uint32]] = [np.zeros(0, dtype=np.uint32)]
+    out_r: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+    total = int(offsets[-1])
+    for lo in range(0, total, chunk):
+        hi = min(lo + chunk, total)
+        first = int(np.searchsorted(offsets, lo, side="right")) - 1
+        last = int(np.searchsorted(offsets, hi, side="left"))  # rows first..last-1 meet it
+        sizes = np.minimum(offsets[first + 1 : last + 1], hi) - np.maximum(offsets[first:last], lo)
+        row = np.repeat(np.arange(first, last, dtype=np.int64), sizes)
+        h = np.asarray(hashes[lo:hi])
+        mask = keep[row]
+        if stride > 1:
+            mask &= (h % stride) == 0
+        out_h.append(h[mask])
+        out_r.append(row[mask])
+    return np.concatenate(out_h), np.concatenate(out_r)

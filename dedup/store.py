@@ -26,7 +26,7 @@ class ShingleStore:
         """Add a batch in CSR layout (``offsets`` starts at 0)."""
         if self._fh is None:
             raise RuntimeError("store is closed")
-        self._fh.write(np.ascontiguousarray(hashes, dtype=np.uint32).tobytes())
+        self._fh.write(np.ascontiguousarray(hashes, dtype=np.uint32).data)  # no copy
         self._sizes.append(np.diff(offsets))
         self._total += len(hashes)
 
