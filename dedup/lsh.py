@@ -92,17 +92,7 @@ def candidate_pairs(
     expanded into all its pairs: each member is paired with the bucket's smallest id,
     which keeps its members connected at linear cost.
     """
-    n, bands = keys.shape
-    table = pl.DataFrame(
-        {
-            "band": np.tile(np.arange(bands, dtype=np.int32), n),
-            "key": keys.reshape(-1),
-            "doc": np.repeat(doc_ids, bands),
-        }
-    )
-    table = table.with_columns(pl.len().over("band", "key").alias("size")).filter(
-        pl.col("size") > 1
-    )
+    table = _shared(keys, doc_ids).with_columns(pl.len().over("band", "key").alias("size"))
     small = table.filter(pl.col("size") <= max_bucket).select("band", "key", "doc")
     joined = small.join(small, on=["band", "key"], suffix="_b").filter(
         pl.col("doc") < pl.col("doc_b")
@@ -119,3 +109,34 @@ def candidate_pairs(
         ]
     )
     return pairs.unique().sort("doc_a", "doc_b")
+
+
+def _shared(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]) -> pl.DataFrame:
+    """``(band, key, doc)`` of every document whose band key another document shares.
+
+    One band at a time, with a sort: memory stays at a few bytes per document (a table
+    of every band of every document would cost ~20 bytes per band per document, and
+    a hash-based window over it several times that); only shared keys are kept.
+    """
+    n, bands = keys.shape
+    parts = [pl.DataFrame(schema={"band": pl.Int32, "key": pl.UInt64, "doc": pl.Int64})]
+    for band in range(bands):
+        column = np.ascontiguousarray(keys[:, band])
+        order = np.argsort(column, kind="stable")
+        ordered = column[order]
+        same = ordered[1:] == ordered[:-1]
+        if not same.any():
+            continue
+        member = np.zeros(n, dtype=bool)
+        member[1:] |= same
+        member[:-1] |= same
+        parts.append(
+            pl.DataFrame(
+                {
+                    "band": np.full(int(member.sum()), band, dtype=np.int32),
+                    "key": ordered[member],
+                    "doc": doc_ids[order[member]],
+                }
+            )
+        )
+    return pl.concat(parts)
