@@ -94,9 +94,11 @@ def baseline() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=200_000, help="small files (case a)")
+    parser.add_argument("--files", type=int, default=200_000, help="small files (case a; 0: skip)")
     parser.add_argument("--file-bytes", type=int, default=200, help="size of each small file")
-    parser.add_argument("--mb", type=int, default=200, help="size of the huge file (case b)")
+    parser.add_argument(
+        "--mb", type=int, default=200, help="size of the huge file, MB (case b; 0: skip)"
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "memory.json")
     args = parser.parse_args()
@@ -109,24 +111,33 @@ def main() -> None:
         "imports_only": baseline(),
     }
     try:
-        t0 = time.perf_counter()
-        n_bytes = make_small_files(work / "small", args.files, args.file_bytes)
-        print(
-            f"wrote {args.files} files ({n_bytes / 1e6:.1f} MB) in {time.perf_counter() - t0:.0f} s"
-        )
-        case = measure(work / "small", work / "run_small")
-        results["small_files"] = {"files": args.files, "input_mb": round(n_bytes / 1e6, 1), **case}
-        print("small files:", json.dumps(results["small_files"]))
-        shutil.rmtree(work / "small")
-
-        n_bytes = make_huge_file(work / "huge" / "huge.txt", args.mb)
-        case = measure(work / "huge", work / "run_huge")
-        results["huge_file"] = {
-            "input_mb": round(n_bytes / 1e6, 1),
-            **case,
-            "peak_over_input": round(case["peak_rss_mb"] / (n_bytes / 1e6), 2),
-        }
-        print("huge file:", json.dumps(results["huge_file"]))
+        if args.files:
+            t0 = time.perf_counter()
+            n_bytes = make_small_files(work / "small", args.files, args.file_bytes)
+            took = time.perf_counter() - t0
+            print(f"wrote {args.files} files ({n_bytes / 1e6:.1f} MB) in {took:.0f} s")
+            case = measure(work / "small", work / "run_small")
+            results["small_files"] = {
+                "files": args.files,
+                "input_mb": round(n_bytes / 1e6, 1),
+                **case,
+            }
+            print("small files:", json.dumps(results["small_files"]))
+            shutil.rmtree(work / "small")
+        if args.mb:
+            n_bytes = make_huge_file(work / "huge" / "huge.txt", args.mb)
+            case = measure(work / "huge", work / "run_huge")
+            results["huge_file"] = {
+                "input_mb": round(n_bytes / 1e6, 1),
+                **case,
+                "peak_over_input": round(case["peak_rss_mb"] / (n_bytes / 1e6), 2),
+                "peak_above_imports_over_input": round(
+                    (case["peak_rss_mb"] - results["imports_only"]["peak_rss_mb"])
+                    / (n_bytes / 1e6),
+                    2,
+                ),
+            }
+            print("huge file:", json.dumps(results["huge_file"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
