@@ -81,7 +81,7 @@ class BarProgress:
             self._bar.advance(self._task, n)
 
     def message(self, text: str) -> None:
-        self._bar.console.print(text)
+        self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(exc: DedupError) -> typer.Exit:
@@ -174,6 +174,13 @@ def scan(
     overwrite: Annotated[
         bool, typer.Option(help="Replace a run with another config in --out.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse what an earlier run of the same config on the same inputs finished "
+            "in --out (stage checkpoints, or the complete run)."
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")
     ] = False,
@@ -200,6 +207,7 @@ def scan(
                 text_column=text_column,
                 id_column=id_column,
                 overwrite=overwrite,
+                resume=resume,
                 progress=bar,
             )
     except DedupError as exc:
@@ -213,9 +221,10 @@ def _read_one(path: Path) -> str:
     from dedup.io import iter_documents
 
     docs = list(iter_documents([path]))
-    if len(docs) != 1 or docs[0].text is None:
-        reason = docs[0].reason if docs else "no document"
-        raise InputError(f"cannot diff {path}: {reason}")
+    if len(docs) != 1:
+        raise InputError(f"cannot diff {path}: it holds {len(docs)} documents, not one")
+    if docs[0].text is None:
+        raise InputError(f"cannot diff {path}: {docs[0].reason}")
     return docs[0].text
 
 

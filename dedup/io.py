@@ -41,7 +41,9 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "RawDoc",
     "decode_bytes",
+    "fsync_path",
     "iter_documents",
+    "iter_input_files",
     "write_json_atomic",
     "write_parquet_atomic",
     "write_text_atomic",
@@ -96,12 +98,31 @@ def iter_documents(
 
 
 def _iter_inputs(paths: list[str], opts: _Options) -> Iterator[RawDoc]:
+    for path, reason in _iter_paths(paths):
+        if reason is not None:
+            yield skipped(shown(path), reason)
+        else:
+            yield from _read_file(path, opts)
+
+
+def _iter_paths(paths: list[str]) -> Iterator[tuple[str, str | None]]:
+    """Every file the reader opens, in reading order: ``(path, None)``, or a folder that
+    cannot be walked as ``(path, reason)``."""
     seen: dict[tuple[int, int], str] = {}  # (device, inode) of each folder entered
     for path in paths:
         if Path(path).is_dir():
-            yield from _walk(path, seen, opts)
+            yield from _walk(path, seen)
         else:
-            yield from _read_file(path, opts)
+            yield path, None
+
+
+def iter_input_files(inputs: Sequence[str | Path]) -> Iterator[tuple[str, str | None]]:
+    """The files :func:`iter_documents` would read from ``inputs``, in the same order.
+
+    Walks folders with the same rules (sorted names, no dot names, loops cut) without
+    opening any file: ``(path, None)`` per file, ``(path, reason)`` per folder it skips.
+    """
+    return _iter_paths([os.fspath(p) for p in inputs])
 
 
 def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
@@ -123,12 +144,12 @@ def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
     )
 
 
-def _walk(root: str, seen: dict[tuple[int, int], str], opts: _Options) -> Iterator[RawDoc]:
+def _walk(root: str, seen: dict[tuple[int, int], str]) -> Iterator[tuple[str, str | None]]:
     """Depth-first walk of ``root`` in sorted name order, without recursion."""
     stack: list[tuple[tuple[int, int], Iterator[os.DirEntry[str]]]] = []
     reason = _enter(root, seen, stack)
     if reason is not None:
-        yield skipped(shown(root), reason)
+        yield root, reason
     while stack:
         entry = next(stack[-1][1], None)
         if entry is None:
@@ -141,11 +162,11 @@ def _walk(root: str, seen: dict[tuple[int, int], str], opts: _Options) -> Iterat
         except OSError:  # symlink loop: reading it reports the reason
             is_dir = False
         if not is_dir:
-            yield from _read_file(entry.path, opts)
+            yield entry.path, None
             continue
         reason = _enter(entry.path, seen, stack)
         if reason is not None:
-            yield skipped(shown(entry.path), reason)
+            yield entry.path, reason
 
 
 def _enter(
@@ -207,6 +228,18 @@ def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
             raise OutputError(f"cannot write {str(target)!r}: {err.strerror or err}") from err
         raise
     _fsync(str(target.parent), required=False)
+
+
+def fsync_path(path: str | Path) -> None:
+    """Flush a file written without the atomic writers to disk.
+
+    Raises:
+        OutputError: it cannot be opened or synced.
+    """
+    try:
+        _fsync(os.fspath(path))
+    except OSError as err:
+        raise OutputError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
 
 
 def _fsync(path: str, *, required: bool = True) -> None:

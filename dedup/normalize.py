@@ -17,6 +17,11 @@ _ASCII_NONWORD = bytes(
     c if c < 128 and (chr(c).isalnum() or c == ord("_")) else ord(" ") for c in range(256)
 )
 
+# ... and A-Z lower-cased as well, for texts that are ASCII before folding.
+_ASCII_FOLD_NONWORD = _ASCII_NONWORD.translate(
+    bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+)
+
 
 def fold(text: str) -> str:
     """NFKC-normalize and case-fold ``text``."""
@@ -37,6 +42,8 @@ def canonical_bytes(text: str) -> bytes:
     space. Word boundaries are then the same as those of :func:`words`, and the shingle
     kernel treats any run of spaces as one separator.
     """
+    if text.isascii():  # one copy: ASCII case folding is lower-casing A-Z
+        return text.encode("ascii").translate(_ASCII_FOLD_NONWORD)
     folded = fold(text)
     if folded.isascii():
         return folded.encode("ascii").translate(_ASCII_NONWORD)

@@ -23,37 +23,6 @@ def sampling_stride(n_entries: int, config: OverlapConfig) -> int:
     return 1 if n_entries <= config.full_index_max else max(1, config.sample)
 
 
-CHUNK_ROWS = 20_000
-
-
-def _read(hashes: npt.NDArray[np.uint32], lo: int, hi: int) -> npt.NDArray[np.uint32]:
-    """``hashes[lo:hi]`` as an array in memory; from a memory-mapped spill file it is read
-    with a plain file read, so the scan does not leave the whole file resident."""
-    if isinstance(hashes, np.memmap) and hashes.filename is not None:
-        return np.fromfile(hashes.filename, dtype=np.uint32, count=hi - lo, offset=4 * lo)
-    return np.asarray(hashes[lo:hi])
-
-
-def _sampled_index(
-    hashes: npt.NDArray[np.uint32],
-    offsets: npt.NDArray[np.int64],
-    keep: npt.NDArray[np.bool_],
-    stride: int,
-) -> pl.DataFrame:
-    """``(h, row)`` for every indexed shingle, built a chunk of rows at a time."""
-    parts = []
-    for lo in range(0, len(offsets) - 1, CHUNK_ROWS):
-        hi = min(lo + CHUNK_ROWS, len(offsets) - 1)
-        sizes = np.diff(offsets[lo : hi + 1])
-        chunk = _read(hashes, int(offsets[lo]), int(offsets[hi]))
-        row_of = np.repeat(np.arange(lo, hi, dtype=np.int64), sizes)
-        mask = keep[row_of]
-        if stride > 1:
-            mask &= (chunk % stride) == 0
-        parts.append(pl.DataFrame({"h": chunk[mask], "row": row_of[mask]}))
-    return pl.concat(parts) if parts else pl.DataFrame(schema={"h": pl.UInt32, "row": pl.Int64})
-
-
 def overlap_candidates(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
@@ -78,7 +47,8 @@ def overlap_candidates(
         return empty
     keep = np.zeros(len(sizes), dtype=bool)
     keep[rows] = True
-    index = _sampled_index(hashes, offsets, keep, sampling_stride(n_entries, config))
+    h, row = _entries(hashes, offsets, keep, sampling_stride(n_entries, config))
+    index = pl.DataFrame({"h": h, "row": row})
     index = (
         index.with_columns(pl.len().over("h").alias("df"))
         .filter((pl.col("df") > 1) & (pl.col("df") <= config.max_df))
@@ -86,6 +56,45 @@ def overlap_candidates(
     )
     if index.height == 0:
         return empty
+    min_shared = config.min_shared
     linked = index.join(index, on="h", suffix="_b").filter(pl.col("row") < pl.col("row_b"))
-    counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= config.min_shared)
+    counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= min_shared)
     return counted.select(pl.col("row").alias("a"), pl.col("row_b").alias("b"))
+
+
+def _read(hashes: npt.NDArray[np.uint32], lo: int, hi: int) -> npt.NDArray[np.uint32]:
+    """``hashes[lo:hi]`` in memory; from a memory-mapped spill file it is read with a plain
+    file read, so the scan does not leave the whole file resident."""
+    if isinstance(hashes, np.memmap) and hashes.filename is not None:
+        return np.fromfile(hashes.filename, dtype=np.uint32, count=hi - lo, offset=4 * lo)
+    return np.asarray(hashes[lo:hi])
+
+
+def _entries(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    stride: int,
+    chunk: int = 1 << 22,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """The indexed ``(hash, row)`` entries: rows in ``keep``, hashes divisible by ``stride``.
+
+    Works through the shingles ``chunk`` at a time, so the temporary arrays stay small
+    whatever the corpus (or one huge document) holds; only the kept entries grow.
+    """
+    out_h: list[npt.NDArray[np.uint32]] = [np.zeros(0, dtype=np.uint32)]
+    out_r: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+    total = int(offsets[-1])
+    for lo in range(0, total, chunk):
+        hi = min(lo + chunk, total)
+        first = int(np.searchsorted(offsets, lo, side="right")) - 1
+        last = int(np.searchsorted(offsets, hi, side="left"))  # rows first..last-1 meet it
+        sizes = np.minimum(offsets[first + 1 : last + 1], hi) - np.maximum(offsets[first:last], lo)
+        row = np.repeat(np.arange(first, last, dtype=np.int64), sizes)
+        h = _read(hashes, lo, hi)
+        mask = keep[row]
+        if stride > 1:
+            mask &= (h % stride) == 0
+        out_h.append(h[mask])
+        out_r.append(row[mask])
+    return np.concatenate(out_h), np.concatenate(out_r)

@@ -2,87 +2,30 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
-import tempfile
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty, Queue
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from dedup import __version__, io, schema
 from dedup.candidates import lexical_pairs
+from dedup.checkpoint import InputSignature, Stages, input_signature, load_corpus, load_frame
+from dedup.checkpoint import save_corpus as save_corpus_checkpoint
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
-from dedup.lsh import band_keys, bands_rows
-from dedup.minhash import signatures
-from dedup.shingle import shingle_texts
+from dedup.ingest import Corpus, Progress, Silent, Timings, ingest
+from dedup.lsh import bands_rows
 from dedup.stages import align_stage, semantic_stage
-from dedup.store import ShingleStore, TextStore
+
+__all__ = ["MANIFEST", "Corpus", "Progress", "ScanResult", "Timings", "clusters_of", "scan"]
 
 MANIFEST = "manifest.json"
-
-
-class Progress(Protocol):
-    """What the pipeline reports progress to (the CLI draws bars; the API may pass none)."""
-
-    def stage(self, name: str, total: int | None = None) -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-    def message(self, text: str) -> None: ...
-
-
-class _Silent:
-    def stage(self, name: str, total: int | None = None) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
-
-
-@dataclass
-class Timings:
-    """Seconds and row counts per stage, for the manifest."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(name, time.perf_counter() - t0)
-
-    def add(self, name: str, seconds: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-
-
-@dataclass
-class Corpus:
-    """What the streaming stage keeps: one row per document, shingles spilled to disk."""
-
-    documents: pl.DataFrame
-    rows: npt.NDArray[np.int64]  # doc_id of each shingled ("ok") document, by row
-    hashes: npt.NDArray[np.uint32]
-    offsets: npt.NDArray[np.int64]
-    keys: npt.NDArray[np.uint64]  # band keys, one row per shingled document
-    content: npt.NDArray[np.uint64]
-    texts: TextStore | None = None  # texts of shingled documents, for alignment
 
 
 @dataclass
@@ -94,172 +37,6 @@ class ScanResult:
     pairs: pl.DataFrame
     clusters: pl.DataFrame
     manifest: dict[str, Any]
-
-
-def _doc_row(doc: io.RawDoc, doc_id: int) -> dict[str, Any]:
-    return {
-        "doc_id": doc_id,
-        "path": doc.path,
-        "external_id": doc.external_id,
-        "status": doc.status,
-        "reason": doc.reason,
-        "encoding": doc.encoding,
-        "n_bytes": doc.n_bytes,
-        "n_chars": len(doc.text) if doc.text is not None else None,
-    }
-
-
-def _batches(docs: Iterator[io.RawDoc], size: int) -> Iterator[list[io.RawDoc]]:
-    batch: list[io.RawDoc] = []
-    for doc in docs:
-        batch.append(doc)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _prefetch(batches: Iterator[list[io.RawDoc]], depth: int = 2) -> Iterator[list[io.RawDoc]]:
-    """Read the next batches in a background thread while the kernels work on this one."""
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if stop.is_set():
-                    return
-                queue.put(("batch", batch))
-            queue.put(("end", None))
-        except BaseException as exc:  # re-raised in the consuming thread
-            queue.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="dedup-reader", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, item = queue.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(Empty):
-                queue.get_nowait()
-            worker.join(timeout=0.05)
-
-
-_META_SCHEMA = {c: schema.DOCUMENTS[c] for c in schema.DOCUMENTS}
-
-
-class _Ingest:
-    """Accumulates the streaming stage's output, one batch of documents at a time."""
-
-    def __init__(self, cfg: RunConfig, tmp: Path, *, keep_texts: bool, timings: Timings) -> None:
-        self.cfg = cfg
-        self.store = ShingleStore(tmp / "shingles.u32")
-        self.bands, self.rows_per_band = bands_rows(cfg.lsh, cfg.minhash.num_perm)
-        self.keep_texts = keep_texts
-        self.timings = timings
-        self.frames: list[pl.DataFrame] = []  # documents table, one frame per batch
-        self.n_docs = 0
-        self.ids: list[npt.NDArray[np.int64]] = []
-        self.keys: list[npt.NDArray[np.uint64]] = []
-        self.content: list[npt.NDArray[np.uint64]] = []
-        self.texts = TextStore(tmp / "texts.utf8") if keep_texts else None
-
-    def add(self, batch: list[io.RawDoc]) -> None:
-        """Shingle, sign and band-key one batch; spill its shingles."""
-        t0 = time.perf_counter()
-        first = self.n_docs
-        meta = [_doc_row(d, first + i) for i, d in enumerate(batch)]
-        ok = [i for i, d in enumerate(batch) if d.status == "ok" and d.text is not None]
-        sb = shingle_texts([batch[i].text or "" for i in ok], self.cfg.shingle)
-        t1 = time.perf_counter()
-        self.timings.add("shingle", t1 - t0)
-        for j, i in enumerate(ok):
-            row = meta[i]
-            row["n_tokens"] = int(sb.n_tokens[j])
-            row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
-            row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
-            if sb.n_tokens[j] == 0:
-                row["status"], row["reason"] = "skipped", "no words after normalization"
-        has_words = sb.n_tokens > 0
-        keep = np.flatnonzero(has_words)
-        sizes = np.diff(sb.offsets)
-        hashes = sb.hashes if has_words.all() else sb.hashes[np.repeat(has_words, sizes)]
-        offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(sizes[keep], out=offsets[1:])
-        sig = signatures(hashes, offsets, self.cfg.minhash)
-        self.keys.append(band_keys(sig, self.bands, self.rows_per_band))
-        self.timings.add("minhash", time.perf_counter() - t1)
-        self.store.append(hashes, offsets)
-        ids = np.asarray(ok, dtype=np.int64)[keep] + first
-        self.ids.append(ids)
-        self.content.append(sb.content_hash[keep])
-        if self.texts is not None:
-            self.texts.append(ids, [batch[int(d) - first].text or "" for d in ids])
-        frame = pl.DataFrame(meta, schema=_META_SCHEMA, infer_schema_length=None)
-        self.frames.append(schema.conform(frame, "documents"))
-        self.n_docs += len(batch)
-
-    def close(self) -> None:
-        """Close the spill files (idempotent; also on error)."""
-        self.store.close()
-        if self.texts is not None:
-            self.texts.close()
-
-    def finish(self) -> Corpus:
-        """Close the spill files and assemble the corpus."""
-        hashes, offsets = self.store.finish()
-        if self.texts is not None:
-            self.texts.finish()
-        documents = pl.concat(self.frames) if self.frames else schema.empty("documents")
-        return Corpus(
-            documents=documents,
-            rows=np.concatenate(self.ids) if self.ids else np.zeros(0, dtype=np.int64),
-            hashes=hashes,
-            offsets=offsets,
-            keys=(
-                np.concatenate(self.keys)
-                if self.keys
-                else np.zeros((0, self.bands), dtype=np.uint64)
-            ),
-            content=np.concatenate(self.content) if self.content else np.zeros(0, np.uint64),
-            texts=self.texts,
-        )
-
-
-def _ingest(
-    inputs: Sequence[str | Path],
-    cfg: RunConfig,
-    tmp: Path,
-    *,
-    text_column: str,
-    id_column: str | None,
-    keep_texts: bool,
-    progress: Progress,
-    timings: Timings,
-) -> Corpus:
-    """Stream documents in batches: shingle, sign and band-key each batch."""
-    acc = _Ingest(cfg, tmp, keep_texts=keep_texts, timings=timings)
-    stream = io.iter_documents(inputs, text_column=text_column, id_column=id_column)
-    progress.stage("read + shingle + minhash")
-    try:
-        t_read = time.perf_counter()
-        for batch in _prefetch(_batches(stream, cfg.batch_size)):
-            timings.add("read", time.perf_counter() - t_read)
-            acc.add(batch)
-            progress.advance(len(batch))
-            t_read = time.perf_counter()
-        timings.add("read", time.perf_counter() - t_read)
-    finally:
-        acc.close()
-    return acc.finish()
 
 
 def _check_inputs(inputs: Sequence[str | Path]) -> None:
@@ -282,6 +59,8 @@ def _check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
                 "choose another --out or pass --overwrite"
             )
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in out.glob(".*.tmp"):  # of an atomic write killed halfway
+        leftover.unlink(missing_ok=True)
 
 
 def clusters_of(documents: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
@@ -306,9 +85,13 @@ def scan(
     text_column: str = "text",
     id_column: str | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     progress: Progress | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` for duplicates and derivatives; write the tables under ``out``.
+
+    Every stage leaves a checkpoint under ``out/.stages/`` (removed once the run is
+    complete), so a run that was killed can be resumed.
 
     Args:
         inputs: folders (walked recursively), text files, JSONL or Parquet files.
@@ -317,47 +100,148 @@ def scan(
         text_column: text field of JSONL/Parquet inputs.
         id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
         overwrite: replace a run in ``out`` made with another config.
+        resume: reuse the checkpoints (or the finished run) in ``out`` made with the same
+            config from the same inputs (same paths, sizes and modification times).
         progress: receives stage names and progress; silent when ``None``.
 
     Returns:
         The tables, as written.
     """
     cfg = (config or RunConfig()).validate()
-    prog: Progress = progress or _Silent()
+    prog: Progress = progress or Silent()
     out = Path(out)
     _check_inputs(inputs)
     _check_out(out, cfg, overwrite=overwrite)
-    if cfg.workers:
-        import numba
-
-        numba.set_num_threads(min(cfg.workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-    timings = Timings()
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out, prefix=".scan-") as tmp:
-        keep_texts = cfg.align.enabled or cfg.semantic.enabled is not False
-        corpus = _ingest(
-            inputs,
-            cfg,
-            Path(tmp),
-            text_column=text_column,
-            id_column=id_column,
-            keep_texts=keep_texts,
-            progress=prog,
-            timings=timings,
-        )
-        pairs, aligned, notes = _after_ingest(corpus, cfg, prog, timings)
-        documents = corpus.documents
-        del corpus
+    sig = input_signature(list(inputs), text_column=text_column, id_column=id_column)
+    stages = Stages(out, fingerprint=cfg.fingerprint(), inputs=sig.digest, resume=resume)
+    if resume and (done := _finished(out, cfg, sig)) is not None:
+        stages.clear()  # left by a run killed after its manifest was written
+        prog.message(f"{out} already holds this run (same config and inputs): nothing to do")
+        return done
+    _set_threads(cfg.workers)
+    timings = Timings()
+    corpus, token = _corpus(stages, inputs, cfg, text_column, id_column, prog, timings)
+    pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
+    aligned = schema.empty("alignments")
+    if cfg.align.enabled and corpus.texts is not None:
+        with timings.stage("align"):
+            prog.stage("align", total=min(pairs.height, cfg.align.max_pairs))
+            pairs, aligned = align_stage(
+                pairs, texts=corpus.texts, config=cfg, model=model, advance=prog.advance
+            )
+        pairs = schema.conform(pairs, "pairs")
+        notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
+    documents = corpus.documents
+    del corpus
     with timings.stage("cluster"):
         clusters = clusters_of(documents, pairs)
-    manifest = _write(out, cfg, documents, pairs, clusters, aligned, timings, notes, t_start)
+    manifest = _write(out, cfg, documents, pairs, clusters, aligned, timings, notes, t_start, sig)
+    stages.clear()
     return ScanResult(out, documents, pairs, clusters, manifest)
 
 
-def _after_ingest(
+def _set_threads(workers: int) -> None:
+    """Threads of the numba kernels: ``workers``, or all (0); reset on every scan."""
+    import numba
+
+    most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    numba.set_num_threads(min(workers, most) if workers else most)
+
+
+def _finished(out: Path, cfg: RunConfig, sig: InputSignature) -> ScanResult | None:
+    """The complete run in ``out``, if it was made with this config from these inputs."""
+    try:
+        manifest = io.read_json(out / MANIFEST)
+    except OutputError:
+        return None
+    inputs = manifest.get("inputs") if isinstance(manifest, dict) else None
+    if manifest.get("fingerprint") != cfg.fingerprint() or not isinstance(inputs, dict):
+        return None
+    if inputs.get("signature") != sig.digest:
+        return None
+    tables = [load_frame(out / f"{name}.parquet") for name in ("documents", "pairs", "clusters")]
+    documents, pairs, clusters = tables
+    if documents is None or pairs is None or clusters is None:
+        return None
+    if _counts(documents, pairs, clusters) != manifest.get("counts"):
+        return None
+    return ScanResult(out, documents, pairs, clusters, manifest)
+
+
+def _corpus(
+    stages: Stages,
+    inputs: Sequence[str | Path],
+    cfg: RunConfig,
+    text_column: str,
+    id_column: str | None,
+    prog: Progress,
+    timings: Timings,
+) -> tuple[Corpus, str]:
+    """The ingest stage, or its checkpoint; and the checkpoint's token."""
+    marker = stages.valid("ingest")
+    if marker is not None:
+        with timings.stage("resume"):
+            corpus = load_corpus(stages.root / "ingest")
+        if corpus is not None:
+            prog.message("resumed: documents read, shingled and signed (checkpoint)")
+            return corpus, str(marker["token"])
+    work = stages.begin("ingest")
+    corpus = ingest(
+        inputs,
+        cfg,
+        work,
+        text_column=text_column,
+        id_column=id_column,
+        keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
+        progress=prog,
+        timings=timings,
+    )
+    with timings.stage("checkpoint"):
+        save_corpus_checkpoint(work, corpus)
+        marker = stages.finish("ingest")
+    return corpus, str(marker["token"])
+
+
+def _pairs(
+    stages: Stages,
+    upstream: str,
+    corpus: Corpus,
+    cfg: RunConfig,
+    prog: Progress,
+    timings: Timings,
+) -> tuple[pl.DataFrame, dict[str, Any], Any]:
+    """Verified pairs before alignment (or their checkpoint), notes, the semantic model."""
+    marker = stages.valid("pairs", upstream)
+    if marker is not None:
+        pairs = load_frame(stages.root / "pairs" / "pairs.parquet")
+        if pairs is not None:
+            prog.message("resumed: verified pairs (checkpoint)")
+            notes: dict[str, Any] = dict(marker["notes"])
+            return pairs, notes, _model_for(pairs, notes, cfg)
+    pairs, notes, model = _lexical_and_semantic(corpus, cfg, prog, timings)
+    with timings.stage("checkpoint"):
+        folder = stages.begin("pairs")
+        pairs.write_parquet(folder / "pairs.parquet")
+        stages.finish("pairs", upstream, notes=notes)
+    return pairs, notes, model
+
+
+def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> Any:
+    """The semantic model again, when resumed pairs hold paraphrases to align."""
+    if not (cfg.align.enabled and notes.get("semantic", {}).get("ran")):
+        return None
+    if not (pairs["relation"] == "paraphrase").any():
+        return None
+    from dedup import embed
+
+    return embed.load_model(cfg.semantic.model)
+
+
+def _lexical_and_semantic(
     corpus: Corpus, cfg: RunConfig, prog: Progress, timings: Timings
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
-    """Candidates and verification, the semantic channel, alignment."""
+) -> tuple[pl.DataFrame, dict[str, Any], Any]:
+    """Candidates and verification, then the semantic channel."""
     notes: dict[str, Any] = {}
     with timings.stage("candidates+verify"):
         prog.stage("candidates + verify")
@@ -387,17 +271,7 @@ def _after_ingest(
         notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason}
     else:
         notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
-    pairs = _with_paths(pairs, corpus.documents)
-    aligned = schema.empty("alignments")
-    if cfg.align.enabled and corpus.texts is not None:
-        with timings.stage("align"):
-            prog.stage("align", total=min(pairs.height, cfg.align.max_pairs))
-            pairs, aligned = align_stage(
-                pairs, texts=corpus.texts, config=cfg, model=model, advance=prog.advance
-            )
-        pairs = schema.conform(pairs, "pairs")
-        notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
-    return pairs, aligned, notes
+    return _with_paths(pairs, corpus.documents), notes, model
 
 
 def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
@@ -429,6 +303,7 @@ def _write(
     timings: Timings,
     notes: dict[str, Any],
     t_start: float,
+    sig: InputSignature,
 ) -> dict[str, Any]:
     """Write the tables, then the manifest last: a run folder with a manifest is complete.
 
@@ -453,6 +328,7 @@ def _write(
         "version": __version__,
         "fingerprint": cfg.fingerprint(),
         "config": cfg.to_dict(),
+        "inputs": {"signature": sig.digest, "files": sig.files},
         "derived": {"bands": bands, "rows": rows},
         "counts": _counts(documents, pairs, clusters),
         "stages": notes,

@@ -118,7 +118,11 @@ def _word_hashes(
     buf: npt.NDArray[np.uint8], lo: int, hi: int, seed: np.uint64
 ) -> npt.NDArray[np.uint32]:
     """XXH32 of every word of ``buf[lo:hi]``; words are separated by runs of spaces."""
-    out = np.empty((hi - lo + 1) // 2, dtype=np.uint32)
+    n = 0  # count first: allocating the bound, (hi - lo + 1) // 2, costs 2 bytes per byte
+    for i in range(lo, hi):
+        if buf[i] != SPACE and (i == lo or buf[i - 1] == SPACE):
+            n += 1
+    out = np.empty(n, dtype=np.uint32)
     n = 0
     i = lo
     while i < hi:
@@ -194,6 +198,7 @@ def _doc_hashes(
         out = np.empty(m, dtype=np.uint32)
         for i in range(m):
             out[i] = np.uint32(xxh32_words(words, i, min(i + k, n), seed))
+        words = np.empty(0, dtype=np.uint32)  # free it before sorting (a huge text)
     else:
         out = _char_shingles(_compact(buf, lo, hi), k, seed)
     return _sorted_unique(out), n, content
@@ -216,6 +221,8 @@ def _batch_kernel(
     out_off = np.zeros(nd + 1, dtype=np.int64)
     for d in range(nd):
         out_off[d + 1] = out_off[d] + len(parts[d])
+    if nd == 1:  # no copy (a batch of one huge document)
+        return parts[0], out_off, n_units, content
     out = np.empty(out_off[nd], dtype=np.uint32)
     for d in prange(nd):
         out[out_off[d] : out_off[d + 1]] = parts[d]

@@ -26,7 +26,7 @@ class ShingleStore:
         """Add a batch in CSR layout (``offsets`` starts at 0)."""
         if self._fh is None:
             raise RuntimeError("store is closed")
-        self._fh.write(np.ascontiguousarray(hashes, dtype=np.uint32).tobytes())
+        self._fh.write(np.ascontiguousarray(hashes, dtype=np.uint32).data)  # no copy
         self._sizes.append(np.diff(offsets))
         self._total += len(hashes)
 
@@ -44,8 +44,21 @@ class ShingleStore:
         np.cumsum(sizes, out=offsets[1:])
         if self._total == 0:
             return np.zeros(0, dtype=np.uint32), offsets
-        hashes = np.memmap(self.path, dtype=np.uint32, mode="r", shape=(self._total,))
-        return hashes, offsets
+        return self.open(self.path, offsets), offsets
+
+    @staticmethod
+    def open(path: Path, offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
+        """Map the hashes of a finished store back, given its ``offsets``.
+
+        Raises:
+            ValueError: the file is shorter than ``offsets`` say.
+        """
+        total = int(offsets[-1]) if len(offsets) else 0
+        if total == 0:
+            return np.zeros(0, dtype=np.uint32)
+        if path.stat().st_size < 4 * total:
+            raise ValueError(f"{path} holds fewer than {total} hashes")
+        return np.memmap(path, dtype=np.uint32, mode="r", shape=(total,))
 
 
 class TextStore:
@@ -79,6 +92,28 @@ class TextStore:
         self.close()
         if self._pos:
             self._map = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self._pos,))
+
+    def index(self) -> npt.NDArray[np.int64]:
+        """Where each text lies in the file: rows of ``(doc_id, start, size)``."""
+        rows = [(d, start, size) for d, (start, size) in self._where.items()]
+        return np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+
+    @classmethod
+    def open(cls, path: Path, index: npt.NDArray[np.int64]) -> TextStore:
+        """Reopen a finished store for reading from its file and :meth:`index`.
+
+        Raises:
+            ValueError: the file is shorter than the index says.
+        """
+        store = cls.__new__(cls)
+        store.path, store._fh = path, None
+        store._where = {int(d): (int(a), int(n)) for d, a, n in index.tolist()}
+        store._pos = int((index[:, 1] + index[:, 2]).max()) if len(index) else 0
+        if store._pos and path.stat().st_size < store._pos:
+            raise ValueError(f"{path} is shorter than its index")
+        store._map = None
+        store.finish()
+        return store
 
     def get(self, doc_id: int) -> str:
         """The text of ``doc_id`` (KeyError if it was not stored)."""

@@ -41,6 +41,9 @@ def test_every_command_has_help_and_a_readme_entry() -> None:
         (["--bands", "20", "--rows", "10"], 2, "exceeds num_perm"),
         (["--bands", "4"], 2, "--rows"),
         (["--shingle", "sentence:3"], 2, "shingle spec"),
+        (["--batch-size", "0"], 2, "batch size must be >= 1"),
+        (["--workers", "-1"], 2, "workers must be >= 0"),
+        (["--containment", "1.5"], 2, "containment"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code(
@@ -50,6 +53,7 @@ def test_bad_arguments_give_one_line_and_exit_code(
     assert res.exit_code == code
     assert message in res.output
     assert "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
 
 
@@ -126,3 +130,48 @@ def test_report_of_a_scan(tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", str(tmp_path)])
     assert res.exit_code == 3
     assert "no manifest" in res.output
+
+
+def _one_line_error(args: list[str], code: int, message: str) -> None:
+    res = runner.invoke(app, args)
+    assert res.exit_code == code, res.output
+    assert res.output.startswith("error: ")
+    assert message in res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert "Traceback" not in res.output
+
+
+def test_output_folder_with_a_run_of_another_config(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    base = ["scan", str(ROOT / "seeds"), "--out", str(out), "--no-semantic", "--no-align", "-q"]
+    assert runner.invoke(app, base).exit_code == 0
+    before = (out / "manifest.json").read_text()
+    _one_line_error([*base, "--threshold", "0.7"], 4, "holds a run with another config")
+    _one_line_error([*base, "--threshold", "0.7", "--resume"], 4, "--overwrite")
+    assert (out / "manifest.json").read_text() == before
+    res = runner.invoke(app, [*base, "--threshold", "0.7", "--overwrite"])
+    assert res.exit_code == 0
+    assert json.loads((out / "manifest.json").read_text())["config"]["lsh"]["threshold"] == 0.7
+
+
+def test_resume_says_when_there_is_nothing_to_do(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    base = ["scan", str(ROOT / "seeds"), "--out", str(out), "--no-semantic", "--no-align", "-q"]
+    assert runner.invoke(app, base).exit_code == 0
+    res = runner.invoke(app, [*base, "--resume"])
+    assert res.exit_code == 0
+    assert "nothing to do" in res.output
+
+
+def test_report_needs_a_complete_run(tmp_path: Path) -> None:
+    _one_line_error(["report", str(tmp_path)], 3, "not a complete dedup run")
+    _one_line_error(["report", str(tmp_path / "missing")], 3, "not a complete dedup run")
+
+
+def test_diff_of_missing_binary_or_folder(tmp_path: Path) -> None:
+    good = sorted((ROOT / "seeds").glob("0*.txt"))[0]
+    _one_line_error(["diff", str(tmp_path / "nope.txt"), str(good)], 3, "input not found")
+    png = tmp_path / "image.txt"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    _one_line_error(["diff", str(good), str(png)], 3, "binary")
+    _one_line_error(["diff", str(ROOT / "seeds"), str(good)], 3, "documents, not one")

@@ -4,12 +4,12 @@ import itertools
 from collections import Counter
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import overlap
 from dedup.config import OverlapConfig
+from dedup.overlap import _entries
 
 SETS = st.lists(st.sets(st.integers(0, 60), max_size=25), min_size=1, max_size=12)
 
@@ -31,7 +31,6 @@ def _brute_force(sets: list[set[int]], rows: list[int], cfg: OverlapConfig, stri
     min_shared=st.integers(1, 4),
     max_df=st.integers(2, 6),
     sample=st.sampled_from([1, 2, 4]),
-    chunk=st.integers(1, 5),
 )
 def test_candidates_equal_brute_force(
     sets: list[set[int]],
@@ -39,15 +38,12 @@ def test_candidates_equal_brute_force(
     min_shared: int,
     max_df: int,
     sample: int,
-    chunk: int,
 ) -> None:
     rows = sorted(data.draw(st.sets(st.integers(0, len(sets) - 1))))
     cfg = OverlapConfig(min_shared=min_shared, max_df=max_df, sample=sample, full_index_max=0)
     flat = np.array([h for s in sets for h in sorted(s)], dtype=np.uint32)
     offsets = np.cumsum([0] + [len(s) for s in sets]).astype(np.int64)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(overlap, "CHUNK_ROWS", chunk)
-        got = overlap.overlap_candidates(flat, offsets, np.array(rows, dtype=np.int64), cfg)
+    got = overlap.overlap_candidates(flat, offsets, np.array(rows, dtype=np.int64), cfg)
     assert set(got.iter_rows()) == _brute_force(sets, rows, cfg, sample)
 
 
@@ -55,3 +51,24 @@ def test_small_corpora_index_every_shingle() -> None:
     cfg = OverlapConfig(sample=8, full_index_max=100)
     assert overlap.sampling_stride(100, cfg) == 1
     assert overlap.sampling_stride(101, cfg) == 8
+
+
+@given(
+    sizes=st.lists(st.integers(0, 9), min_size=1, max_size=30),
+    chunk=st.integers(1, 20),
+    stride=st.sampled_from([1, 2, 3, 8]),
+    seed=st.integers(0, 1000),
+)
+def test_chunked_entries_match_the_whole_array_way(
+    sizes: list[int], chunk: int, stride: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    hashes = rng.integers(0, 2**32, size=int(offsets[-1]), dtype=np.uint64).astype(np.uint32)
+    keep = rng.random(len(sizes)) < 0.7
+    row_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    mask = keep[row_of] & ((hashes % stride) == 0)
+    h, row = _entries(hashes, offsets, keep, stride, chunk=chunk)
+    assert h.tolist() == hashes[mask].tolist()
+    assert row.tolist() == row_of[mask].tolist()

@@ -1,0 +1,137 @@
+"""Stage checkpoints under ``RUN/.stages/<name>/``, so that ``--resume`` skips finished work.
+
+A stage writes its files into its own folder, flushes them to disk, and writes
+``done.json`` last, atomically. The marker holds the config fingerprint, the input
+signature and the token of the checkpoint the stage was computed from; a folder whose
+marker is missing or disagrees is stale, and the stage is computed again.
+
+The input signature hashes the path, size and ``mtime_ns`` of every file the reader
+would open, in reading order (folders walked with the reader's own rules), plus the
+text and id columns: it is cheap (no file is opened) and changes when any input does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from dedup import io
+from dedup.ingest import Corpus
+from dedup.store import ShingleStore, TextStore
+
+STAGES = ".stages"
+MARKER = "done.json"
+_ARRAYS = ("rows", "offsets", "keys", "content")
+
+
+@dataclass(frozen=True)
+class InputSignature:
+    """A digest of the inputs as they are on disk, and how many files it covers."""
+
+    digest: str
+    files: int
+
+
+def input_signature(
+    inputs: list[str | Path] | tuple[str | Path, ...],
+    *,
+    text_column: str,
+    id_column: str | None,
+) -> InputSignature:
+    """Hash the path, size and mtime of each input file, in the reader's order."""
+    h = hashlib.sha256(json.dumps([text_column, id_column]).encode())
+    files = 0
+    for path, reason in io.iter_input_files(inputs):
+        try:
+            st = Path(path).stat()
+            item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+            files += reason is None
+        except OSError as err:
+            item = f"{path}\0{reason or err.errno}"
+        h.update(os.fsencode(item) + b"\0\n")
+    return InputSignature(h.hexdigest()[:32], files)
+
+
+class Stages:
+    """The checkpoint folders of one run, keyed by config fingerprint and input signature."""
+
+    def __init__(self, run: Path, *, fingerprint: str, inputs: str, resume: bool) -> None:
+        self.root = run / STAGES
+        self.key = {"fingerprint": fingerprint, "inputs": inputs}
+        self.resume = resume
+
+    def valid(self, name: str, upstream: str = "") -> dict[str, Any] | None:
+        """The marker of stage ``name`` when resuming and it matches this run, else None."""
+        if not self.resume:
+            return None
+        try:
+            marker = json.loads((self.root / name / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        want = {**self.key, "upstream": upstream}
+        if not isinstance(marker, dict) or any(marker.get(k) != v for k, v in want.items()):
+            return None
+        return marker
+
+    def begin(self, name: str) -> Path:
+        """An empty folder for stage ``name`` (any older checkpoint there is removed)."""
+        folder = self.root / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
+    def finish(self, name: str, upstream: str = "", **extra: Any) -> dict[str, Any]:
+        """Flush the stage's files, then write its marker; return the marker."""
+        folder = self.root / name
+        for path in sorted(folder.iterdir()):
+            io.fsync_path(path)
+        marker = {**self.key, "upstream": upstream, "token": uuid.uuid4().hex, **extra}
+        io.write_json_atomic(marker, folder / MARKER)
+        return marker
+
+    def clear(self) -> None:
+        """Remove every checkpoint (the run is complete)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def save_corpus(folder: Path, corpus: Corpus) -> None:
+    """Write the in-memory part of ``corpus`` next to its spill files in ``folder``."""
+    corpus.documents.write_parquet(folder / "documents.parquet")
+    for name in _ARRAYS:
+        np.save(folder / f"{name}.npy", getattr(corpus, name))
+    if corpus.texts is not None:
+        np.save(folder / "texts_index.npy", corpus.texts.index())
+
+
+def load_corpus(folder: Path) -> Corpus | None:
+    """The corpus saved in ``folder`` (spill files mapped), or None if it cannot be read."""
+    try:
+        arrays = {name: np.load(folder / f"{name}.npy") for name in _ARRAYS}
+        texts = None
+        if (folder / "texts_index.npy").exists():
+            texts = TextStore.open(folder / "texts.utf8", np.load(folder / "texts_index.npy"))
+        return Corpus(
+            documents=pl.read_parquet(folder / "documents.parquet"),
+            hashes=ShingleStore.open(folder / "shingles.u32", arrays["offsets"]),
+            texts=texts,
+            **arrays,
+        )
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return None
+
+
+def load_frame(path: Path) -> pl.DataFrame | None:
+    """A Parquet table, or None if it is missing or unreadable."""
+    with contextlib.suppress(OSError, pl.exceptions.PolarsError):
+        return pl.read_parquet(path)
+    return None
