@@ -127,7 +127,7 @@ def lexical_pairs(
 
     Args:
         rows: ``doc_id`` of each shingled document (row ``i`` of the arrays below).
-        hashes: sorted unique shingle hashes, CSR with ``offsets``.
+        hashes: distinct shingle hashes per document, CSR with ``offsets``.
         offsets: row ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
         keys: LSH band keys, one row per document.
         content: content hash per row.

@@ -53,7 +53,7 @@ def input_signature(
     files = 0
     for path, reason in io.iter_input_files(inputs):
         try:
-            st = Path(path).stat()
+            st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
             item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
             files += reason is None
         except OSError as err:

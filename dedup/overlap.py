@@ -32,7 +32,7 @@ def overlap_candidates(
     """Row pairs ``(a < b)`` among ``rows`` sharing at least ``min_shared`` rare shingles.
 
     Args:
-        hashes: sorted unique shingle hashes, CSR with ``offsets``.
+        hashes: distinct shingle hashes per document, CSR with ``offsets``.
         offsets: row ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
         rows: the rows to index (exact-duplicate copies are left out by the caller).
         config: document-frequency cut-off and minimum number of shared shingles.

@@ -171,21 +171,33 @@ def _char_shingles(text: npt.NDArray[np.uint8], k: int, seed: np.uint64) -> npt.
 
 
 @njit(cache=True)
-def _sorted_unique(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
-    values.sort()
-    n = 1 if len(values) else 0
-    for i in range(1, len(values)):
-        if values[i] != values[n - 1]:
-            values[n] = values[i]
-            n += 1
-    return values[:n]
+def _unique(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """Distinct values in order of first occurrence (open-addressing hash set, O(n))."""
+    n = len(values)
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slots = np.zeros(size, dtype=np.uint64)  # value + 1; 0 marks an empty slot
+    out = np.empty(n, dtype=np.uint32)
+    m = 0
+    for i in range(n):
+        v = np.uint64(values[i])
+        k = ((v * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+        while slots[k] != 0 and slots[k] != v + np.uint64(1):
+            k = (k + np.uint64(1)) & mask
+        if slots[k] == 0:
+            slots[k] = v + np.uint64(1)
+            out[m] = values[i]
+            m += 1
+    return out[:m]
 
 
 @njit(cache=True)
 def _doc_hashes(
     buf: npt.NDArray[np.uint8], lo: int, hi: int, word: bool, k: int, seed: np.uint64
 ) -> tuple[npt.NDArray[np.uint32], int, np.uint64]:
-    """Sorted unique shingle hashes, word count and content hash of one document."""
+    """Distinct shingle hashes, word count and content hash of one document."""
     words = _word_hashes(buf, lo, hi, seed)
     n = len(words)
     content = (xxh32_words(words, 0, n, np.uint64(0)) << np.uint64(32)) | xxh32_words(
@@ -201,7 +213,7 @@ def _doc_hashes(
         words = np.empty(0, dtype=np.uint32)  # free it before sorting (a huge text)
     else:
         out = _char_shingles(_compact(buf, lo, hi), k, seed)
-    return _sorted_unique(out), n, content
+    return _unique(out), n, content
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -234,7 +246,8 @@ class ShingleBatch:
     """Shingles of a batch of documents in CSR layout.
 
     Attributes:
-        hashes: sorted unique shingle hashes of every document, concatenated.
+        hashes: distinct shingle hashes of every document (in order of first occurrence),
+            concatenated.
         offsets: document ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
         n_tokens: number of words of each document's canonical form.
         content_hash: 64-bit hash of each canonical form (equal texts, equal hashes).

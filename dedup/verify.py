@@ -16,11 +16,13 @@ def _intersections(
 ) -> npt.NDArray[np.int64]:
     out = np.zeros(len(a), dtype=np.int64)
     for k in prange(len(a)):
-        i, i_end = offsets[a[k]], offsets[a[k] + 1]
-        j, j_end = offsets[b[k]], offsets[b[k] + 1]
+        xs = np.sort(hashes[offsets[a[k]] : offsets[a[k] + 1]])
+        ys = np.sort(hashes[offsets[b[k]] : offsets[b[k] + 1]])
+        i, i_end = 0, len(xs)
+        j, j_end = 0, len(ys)
         n = 0
         while i < i_end and j < j_end:
-            x, y = hashes[i], hashes[j]
+            x, y = xs[i], ys[j]
             if x == y:
                 n += 1
                 i += 1
@@ -42,7 +44,7 @@ def set_stats(
     """Jaccard, containment of A in B and of B in A for each pair ``(a[k], b[k])``.
 
     Args:
-        hashes: sorted unique shingle hashes of every document, concatenated.
+        hashes: distinct shingle hashes of every document (any order), concatenated.
         offsets: document ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
         a: row index of the first document of each pair.
         b: row index of the second document of each pair.

@@ -44,7 +44,7 @@ def test_kernel_matches_reference(texts: list[str], kind: str, size: int) -> Non
     batch = shingle_texts(texts, cfg)
     assert len(batch) == len(texts)
     for i, text in enumerate(texts):
-        assert batch.doc(i).tolist() == _reference(text, cfg)
+        assert sorted(batch.doc(i).tolist()) == _reference(text, cfg)
         assert batch.n_tokens[i] == len(canonical(text).split())
 
 
