@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,16 @@ import numpy.typing as npt
 
 from dedup.errors import ConfigError
 from dedup.synth_io import Sinks, doc_path
+from dedup.synth_lang import Language, render, sentence_spans
 
 KINDS = ("exact", "near_duplicate", "derivative", "partial")
 FORMATS = ("txt", "jsonl", "parquet")
 _WORD_RE = re.compile(r"\w+")
+_ASCII_NONWORD = {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
 _WINDOW = 128  # unused originals kept as possible sources
-_ONSETS = "b c d f g h j k l m n p r s t v w z br ch cr dr fl gr pl pr sh st th tr".split() + [""]
-_NUCLEI = "a e i o u a e i o ai ea ou ie".split()
-_CODAS = ["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "rt"]
+_BATCH = 4096  # kinds drawn at a time
+_VOCABULARY = 50_000
+_ZIPF_S = 1.0
 _BOILERPLATE = (
     "This article was originally published by {0} and is republished with permission.",
     "Copyright {0} Media. All rights reserved.",
@@ -94,124 +96,53 @@ def exact_word_shingle_stats(a: str, b: str, k: int = 5) -> tuple[float, float, 
     Args:
         a: First text.
         b: Second text.
-        k: Words per shingle.
+        k: Words per shingle (>= 1).
 
     Returns:
         ``(jaccard, containment_a, containment_b)``, where ``containment_a`` is the share of
         ``a``'s shingles found in ``b``. Empty sets give 0.0.
     """
-    sa, sb = word_shingles(a, k), word_shingles(b, k)
-    inter = len(sa & sb)
-    union = len(sa) + len(sb) - inter
+    if k < 1:
+        raise ConfigError(f"shingle size must be >= 1, got {k}")
+    wa, wb = words(a), words(b)
+    first: dict[str, int] = {}  # word -> position of its first occurrence in a + b
+    ids_a = np.fromiter(map(first.setdefault, wa, range(len(wa))), np.uint64, len(wa))
+    ids_b = np.fromiter(map(first.setdefault, wb, range(len(wa), len(wa) + len(wb))), np.uint64)
+    n_ids = len(wa) + len(wb)
+    sa, sb = _shingle_keys(ids_a, k, n_ids), _shingle_keys(ids_b, k, n_ids)
+    inter = int(np.intersect1d(sa, sb, assume_unique=True).size) if sa.size and sb.size else 0
+    union = sa.size + sb.size - inter
     return (
         inter / union if union else 0.0,
-        inter / len(sa) if sa else 0.0,
-        inter / len(sb) if sb else 0.0,
+        inter / sa.size if sa.size else 0.0,
+        inter / sb.size if sb.size else 0.0,
     )
 
 
-def word_shingles(text: str, k: int = 5) -> set[tuple[str, ...]]:
-    """The set of word k-shingles of ``text`` (see :func:`exact_word_shingle_stats`)."""
-    words = _WORD_RE.findall(text.lower())
-    if len(words) < k:
-        return {tuple(words)} if words else set()
-    return set(zip(*(words[i:] for i in range(k)), strict=False))
+def words(text: str) -> list[str]:
+    """The ``\\w+`` runs of the lower-cased text (a split, not a regex, for ASCII text)."""
+    low = text.lower()
+    if low.isascii():
+        return low.translate(_ASCII_NONWORD).split()
+    return _WORD_RE.findall(low)
 
 
-class _Language:
-    """Pseudo-words drawn from a Zipf law, rendered as sentences and paragraphs."""
-
-    def __init__(self, rng: np.random.Generator, vocab: int, zipf_s: float = 1.0) -> None:
-        self.rng = rng
-        words = _vocabulary(rng, vocab)
-        self.vocab = len(words)
-        cap = [w.capitalize() for w in words]
-        # forms[variant * V + word]: variant = cap bit + 2 * comma bit; 4-6 end a sentence.
-        forms = words + cap + [w + "," for w in words] + [w + "," for w in cap]
-        forms += [w + p for p in ".?!" for w in words]
-        self.forms = np.array(forms, dtype=object)
-        weights = 1.0 / np.arange(1, self.vocab + 1, dtype=np.float64) ** zipf_s
-        self.cdf = np.cumsum(weights / weights.sum())
-        self.cdf[-1] = 1.0
-        lengths = np.array([len(w) for w in words], dtype=np.float64)
-        self.chars_per_word = float((weights / weights.sum()) @ lengths) + 1.1
-
-    def word_ids(self, n: int) -> npt.NDArray[np.intp]:
-        """``n`` Zipf-distributed word ranks."""
-        return np.searchsorted(self.cdf, self.rng.random(n), side="right")
-
-    def sentences(self, n_words: int) -> list[str]:
-        """Sentences of 5-30 words, about ``n_words`` words in all (at least one sentence)."""
-        rng = self.rng
-        lens = rng.integers(5, 31, size=n_words // 5 + 1)
-        ends = np.cumsum(lens)
-        n_sent = int(np.searchsorted(ends, n_words)) + 1
-        ends = ends[:n_sent]
-        total = int(ends[-1])
-        u = rng.random(total)
-        variant = (u < 0.03).astype(np.intp) + 2 * (u > 0.95)
-        variant[ends - lens[:n_sent]] |= 1
-        variant[ends - 1] = 4 + (u[ends - 1] > 0.9) + (u[ends - 1] > 0.95)
-        toks: list[str] = self.forms[variant * self.vocab + self.word_ids(total)].tolist()
-        starts = [0, *ends[:-1].tolist()]
-        return [" ".join(toks[s:e]) for s, e in zip(starts, ends.tolist(), strict=True)]
-
-    def paragraphs(self, n_words: int) -> list[list[str]]:
-        """About ``n_words`` words of sentences, grouped 1-6 sentences to a paragraph."""
-        sents = self.sentences(n_words)
-        sizes = self.rng.integers(1, 7, size=len(sents)).tolist()
-        paras, i = [], 0
-        for size in sizes:
-            if i >= len(sents):
-                break
-            paras.append(sents[i : i + size])
-            i += size
-        return paras
-
-    def reword(self, sentence: str, n: int) -> str:
-        """Replace ``n`` words of ``sentence``, keeping capitals and punctuation."""
-        toks = sentence.split(" ")
-        picks = self.rng.choice(len(toks), size=min(n, len(toks)), replace=False)
-        for pos, wid in zip(picks.tolist(), self.word_ids(len(picks)).tolist(), strict=True):
-            old = toks[pos]
-            word = str(self.forms[wid])
-            if old[:1].isupper():
-                word = word.capitalize()
-            toks[pos] = word + old[len(old.rstrip(".,?!")) :]
-        return " ".join(toks)
-
-    def name(self) -> str:
-        """A capitalized pseudo-word of middling frequency."""
-        return str(self.forms[self.vocab + int(self.rng.integers(100, 5000))])
-
-
-def _vocabulary(rng: np.random.Generator, size: int) -> list[str]:
-    """``size`` distinct pseudo-words of 1-4 syllables, shortest first (to get high ranks)."""
-    syllables = np.array([o + n + c for o in _ONSETS for n in _NUCLEI for c in _CODAS])
-    seen: dict[str, None] = {}
-    while len(seen) < size:
-        n_syl = rng.choice(4, size=size, p=[0.2, 0.4, 0.3, 0.1]) + 1
-        picks = syllables[rng.integers(0, len(syllables), size=(size, 4))]
-        for row, n in zip(picks.tolist(), n_syl.tolist(), strict=True):
-            seen.setdefault("".join(row[:n]), None)
-    words = list(seen)[:size]
-    return sorted(words, key=len)
-
-
-def render(paras: Sequence[Sequence[str]]) -> str:
-    """Paragraphs of sentences as text: sentences joined by spaces, paragraphs by a blank line."""
-    return "\n\n".join(" ".join(p) for p in paras)
-
-
-def _sentence_spans(paras: Sequence[Sequence[str]]) -> list[tuple[int, int]]:
-    """Character span of each sentence of ``render(paras)``, in order."""
-    spans, pos = [], 0
-    for p in paras:
-        for s in p:
-            spans.append((pos, pos + len(s)))
-            pos += len(s) + 1
-        pos += 1
-    return spans
+def _shingle_keys(ids: npt.NDArray[np.uint64], k: int, n_ids: int) -> npt.NDArray[Any]:
+    """Sorted distinct keys, one per k-shingle of word ids below ``n_ids``."""
+    a = ids
+    if a.size == 0:
+        return a
+    if a.size < k:  # one short shingle, padded with an id no word has
+        a = np.concatenate([a, np.full(k - a.size, n_ids, dtype=np.uint64)])
+    bits = n_ids.bit_length()
+    n = a.size - k + 1
+    if bits * k <= 64:  # pack the k ids into one integer
+        key = np.zeros(n, dtype=np.uint64)
+        for j in range(k):
+            key = (key << np.uint64(bits)) | a[j : j + n]
+        return np.unique(key)
+    rows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(a, k))
+    return np.unique(rows.view(np.dtype((np.void, 8 * k))).ravel())
 
 
 @dataclass
@@ -231,7 +162,7 @@ class _Planted:
 class _Planter:
     """Makes each kind of derivative from a source document."""
 
-    def __init__(self, lang: _Language, mean_words: float) -> None:
+    def __init__(self, lang: Language, mean_words: float) -> None:
         self.lang = lang
         self.rng = lang.rng
         self.mean_words = mean_words
@@ -273,14 +204,14 @@ class _Planter:
         items = [it for it, k in zip(items, keep.tolist(), strict=True) if k]
         for j in np.flatnonzero(rng.random(len(items)) < 0.2).tolist():
             items[j] = (items[j][0], lang.reword(items[j][1], int(rng.integers(1, 3))))
-        for _ in range(int(len(items) * rng.uniform(0.05, 0.2)) + 1):
+        new = lang.sentences(int(len(items) * rng.uniform(0.05, 0.2) * 17) + 5)
+        for sentence in new:
             j = int(rng.integers(len(items) + 1))
-            near = items[min(j, len(items) - 1)][0]
-            items.insert(j, (near, lang.sentences(int(rng.integers(5, 25)))[0]))
+            items.insert(j, (items[min(j, len(items) - 1)][0], sentence))
         for _ in range(int(rng.integers(1, 3))):
-            s = items.pop(int(rng.integers(len(items))))
+            _, moved = items.pop(int(rng.integers(len(items))))
             j = int(rng.integers(len(items) + 1))
-            items.insert(j, (items[min(j, len(items) - 1)][0], s[1]))
+            items.insert(j, (items[min(j, len(items) - 1)][0], moved))
         out: list[list[str]] = []
         for n, (p, s) in enumerate(items):
             if n and p == items[n - 1][0]:
@@ -292,20 +223,60 @@ class _Planter:
     def partial(self, src: _Source) -> _Planted:
         """A passage of about 300 words of ``src`` inside a new text about 6x the mean length."""
         rng = self.rng
-        spans = _sentence_spans(src.paras)
-        words = np.array([len(src.text[a:b].split(" ")) for a, b in spans])
+        spans = sentence_spans(src.paras)
+        n_words = np.array([src.text.count(" ", a, b) + 1 for a, b in spans])
         target = int(rng.integers(200, 400))
-        tail = np.cumsum(words[::-1])[::-1]  # words from each sentence to the end
+        tail = np.cumsum(n_words[::-1])[::-1]  # words from each sentence to the end
         first = int(rng.integers(max(1, int(np.count_nonzero(tail >= target)))))
-        last = first + int(np.searchsorted(np.cumsum(words[first:]), target))
+        last = first + int(np.searchsorted(np.cumsum(n_words[first:]), target))
         a = (spans[first][0], spans[min(last, len(spans) - 1)][1])
-        host = self.lang.paragraphs(int(rng.lognormal(np.log(6 * self.mean_words), 0.3)))
+        size = int(rng.lognormal(np.log(6 * self.mean_words), 0.3))
+        host = self.lang.documents(np.array([size]))[0]
         cut = int(rng.integers(len(host) + 1))
         before, after = render(host[:cut]), render(host[cut:])
         start = len(before) + 2 if before else 0
         passage = src.text[a[0] : a[1]]
         text = "\n\n".join(t for t in (before, passage, after) if t)
         return _Planted(text, a, (start, start + len(passage)))
+
+
+@dataclass
+class _Doc:
+    """One generated document; ``source`` and ``planted`` are set for planted derivatives."""
+
+    doc_id: int
+    kind: str
+    text: str
+    source: _Source | None = None
+    planted: _Planted | None = None
+
+
+def _stream(docs: int, seed: int, mean_chars: int, rates: PlantRates) -> Iterator[_Doc]:
+    """Generate ``docs`` documents in id order, holding only a bounded window of sources."""
+    kind_seq, text_seq = np.random.SeedSequence(seed).spawn(2)
+    kind_rng = np.random.default_rng(kind_seq)
+    lang = Language(np.random.default_rng(text_seq), _VOCABULARY, _ZIPF_S)
+    mean_words = mean_chars / lang.chars_per_word
+    planter = _Planter(lang, mean_words)
+    probs = np.array([1 - rates.total(), *(getattr(rates, k) for k in KINDS)])
+    window: deque[_Source] = deque(maxlen=_WINDOW)
+    fresh: deque[list[list[str]]] = deque()
+    for start in range(0, docs, _BATCH):
+        kinds = kind_rng.choice(probs.size, size=_BATCH, p=probs / probs.sum()).tolist()
+        for doc_id in range(start, min(docs, start + _BATCH)):
+            k = kinds[doc_id - start]
+            if k and window:
+                src = window[int(lang.rng.integers(len(window)))]
+                window.remove(src)
+                planted = planter.plant(KINDS[k - 1], src)
+                yield _Doc(doc_id, KINDS[k - 1], planted.text, src, planted)
+                continue
+            if not fresh:
+                n = lang.rng.lognormal(np.log(mean_words) - 0.125, 0.5, size=64)
+                fresh.extend(lang.documents(np.maximum(n, 5).astype(np.int64)))
+            paras = fresh.popleft()
+            window.append(_Source(doc_id, paras, render(paras)))
+            yield _Doc(doc_id, "original", window[-1].text)
 
 
 def synthesize(
@@ -350,12 +321,12 @@ def synthesize(
         )
     params: dict[str, Any] = {
         "docs": docs, "seed": seed, "formats": list(fmts), "mean_chars": mean_chars,
-        "rates": asdict(rates), "vocabulary": 50_000, "zipf_s": 1.0, "shingle_words": 5,
+        "rates": asdict(rates), "vocabulary": _VOCABULARY, "zipf_s": _ZIPF_S, "shingle_words": 5,
         "window": _WINDOW,
     }  # fmt: skip
     t0 = time.perf_counter()
     with Sinks(Path(out), fmts, docs) as sinks:
-        counts, n_bytes = _generate(sinks, docs, seed, mean_chars, rates, progress)
+        counts, n_bytes = _write(sinks, docs, seed, mean_chars, rates, progress)
         summary = SynthSummary(
             Path(out), docs, seed, fmts, dict(counts), sinks.pairs, n_bytes,
             time.perf_counter() - t0, params,
@@ -364,7 +335,7 @@ def synthesize(
     return summary
 
 
-def _generate(
+def _write(
     sinks: Sinks,
     docs: int,
     seed: int,
@@ -373,36 +344,18 @@ def _generate(
     progress: Callable[[int], None] | None,
 ) -> tuple[Counter[str], int]:
     """Generate ``docs`` documents into ``sinks``; return the count per kind and text bytes."""
-    kind_seq, text_seq = np.random.SeedSequence(seed).spawn(2)
-    kind_rng = np.random.default_rng(kind_seq)
-    lang = _Language(np.random.default_rng(text_seq), 50_000)
-    mean_words = mean_chars / lang.chars_per_word
-    planter = _Planter(lang, mean_words)
-    probs = np.array([1 - rates.total(), *(getattr(rates, k) for k in KINDS)])
-    window: deque[_Source] = deque(maxlen=_WINDOW)
     counts: Counter[str] = Counter()
     n_bytes = 0
-    for i in range(docs):
-        if i % 4096 == 0:
-            kinds = kind_rng.choice(len(probs), size=4096, p=probs / probs.sum()).tolist()
-        kind = "original" if kinds[i % 4096] == 0 or not window else KINDS[kinds[i % 4096] - 1]
-        if kind == "original":
-            n_words = max(5, int(lang.rng.lognormal(np.log(mean_words) - 0.125, 0.5)))
-            paras = lang.paragraphs(n_words)
-            text = render(paras)
-            window.append(_Source(i, paras, text))
-        else:
-            src = window[int(lang.rng.integers(len(window)))]
-            window.remove(src)
-            planted = planter.plant(kind, src)
-            text = planted.text
-            stats = exact_word_shingle_stats(src.text, text)
-            sinks.pair(src.doc_id, i, kind, stats, planted.span_a, planted.span_b)
-        sinks.doc(i, text)
-        counts[kind] += 1
-        n_bytes += len(text)  # ASCII: characters are bytes
-        if progress is not None and (i + 1) % 1000 == 0:
-            progress(i + 1)
+    for doc in _stream(docs, seed, mean_chars, rates):
+        sinks.doc(doc.doc_id, doc.text)
+        if doc.source is not None and doc.planted is not None:
+            stats = exact_word_shingle_stats(doc.source.text, doc.text)
+            span_a, span_b = doc.planted.span_a, doc.planted.span_b
+            sinks.pair(doc.source.doc_id, doc.doc_id, doc.kind, stats, span_a, span_b)
+        counts[doc.kind] += 1
+        n_bytes += len(doc.text)  # ASCII: characters are bytes
+        if progress is not None and (doc.doc_id + 1) % 1000 == 0:
+            progress(doc.doc_id + 1)
     if progress is not None and docs % 1000:
         progress(docs)
     return counts, n_bytes

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -24,6 +26,8 @@ OUTPUTS = {"txt": "docs", "jsonl": "docs.jsonl", "parquet": "docs.parquet"}
 _OWN = {*OUTPUTS.values(), "truth.parquet", "synth.json"}
 _TMP = ".synth-tmp-"
 _DOC_ROWS = 8192
+_WRITERS = 4
+_FILE_BATCH = 128
 _TRUTH_ROWS = 65536
 DOCS_SCHEMA = pa.schema([("id", pa.int64()), ("text", pa.string())])
 TRUTH_SCHEMA = pa.schema(
@@ -64,17 +68,14 @@ class Sinks:
         self._parquet: Any = None
         self._doc_buf: tuple[list[int], list[str]] = ([], [])
         self._truth_buf: dict[str, list[Any]] = {n: [] for n in TRUTH_SCHEMA.names}
-        if "txt" in self.formats:
-            self._tmp("docs").mkdir()
+        self._files = _FileWriter(self._tmp("docs"), docs) if "txt" in self.formats else None
         if "jsonl" in self.formats:
             self._jsonl = self._tmp("docs.jsonl").open("w", encoding="utf-8", newline="\n")
         if "parquet" in self.formats:
             self._parquet = pq.ParquetWriter(
                 self._tmp("docs.parquet"), DOCS_SCHEMA, compression="zstd"
             )
-        self._truth = pq.ParquetWriter(
-            self._tmp("truth.parquet"), TRUTH_SCHEMA, compression="zstd"
-        )
+        self._truth = pq.ParquetWriter(self._tmp("truth.parquet"), TRUTH_SCHEMA, compression="zstd")
 
     def _tmp(self, name: str) -> Path:
         return self.out / f"{_TMP}{name}"
@@ -94,15 +95,8 @@ class Sinks:
 
     def doc(self, doc_id: int, text: str) -> None:
         """Write document ``doc_id`` (documents come in id order, from 0)."""
-        if "txt" in self.formats:
-            rel = doc_path(doc_id, self.docs)[len("docs/") :]
-            if doc_id % 1000 == 0:
-                (self._tmp("docs") / rel).parent.mkdir()
-            fd = os.open(f"{self.out}/{_TMP}docs/{rel}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, text.encode("utf-8"))
-            finally:
-                os.close(fd)
+        if self._files is not None:
+            self._files.add(doc_id, text)
         if self._jsonl is not None:
             self._jsonl.write(json.dumps({"id": doc_id, "text": text}) + "\n")
         if self._parquet is not None:
@@ -143,6 +137,9 @@ class Sinks:
             self._truth_buf = {n: [] for n in TRUTH_SCHEMA.names}
 
     def _close(self) -> None:
+        if self._files is not None:
+            self._files.close()
+            self._files = None
         if self._jsonl is not None:
             self._jsonl.close()
             self._jsonl = None
@@ -166,6 +163,50 @@ class Sinks:
             _move_into_place(self._tmp(name), self.out / name)
         self._tmp("synth.json").write_text(summary_json + "\n", encoding="utf-8")
         self._tmp("synth.json").replace(self.out / "synth.json")
+
+
+class _FileWriter:
+    """One file per document, written by a few threads (file creation is mostly waiting)."""
+
+    def __init__(self, root: Path, docs: int) -> None:
+        self.root, self.docs = root, docs
+        root.mkdir()
+        self._pool = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="synth-txt")
+        self._pending: deque[Future[None]] = deque()
+        self._batch: list[tuple[str, bytes]] = []
+
+    def add(self, doc_id: int, text: str) -> None:
+        rel = doc_path(doc_id, self.docs)[len("docs/") :]
+        if doc_id % 1000 == 0:
+            (self.root / rel).parent.mkdir()
+        self._batch.append((f"{self.root}/{rel}", text.encode("utf-8")))
+        if len(self._batch) >= _FILE_BATCH:
+            self._pending.append(self._pool.submit(_write_files, self._batch))
+            self._batch = []
+            while len(self._pending) > 2 * _WRITERS:  # bounded memory; raises a writer's error
+                self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Write what is left and wait for every writer; raise the first error."""
+        try:
+            if self._batch:
+                self._pending.append(self._pool.submit(_write_files, self._batch))
+                self._batch = []
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_files(batch: list[tuple[str, bytes]]) -> None:
+    for path, data in batch:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
 
 
 def _prepare(out: Path) -> None:

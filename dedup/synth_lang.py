@@ -1,0 +1,144 @@
+"""The pseudo-language of :mod:`dedup.synth`: Zipf-distributed pseudo-words in sentences.
+
+Drawing is vectorized with numpy (Walker's alias method for the Zipf law, one fancy-index for
+the written forms of a whole batch of documents); Python only joins the strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+# fmt: off
+_ONSETS = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v",
+           "w", "z", "br", "ch", "cr", "dr", "fl", "gr", "pl", "pr", "sh", "st", "th", "tr"]
+# fmt: on
+_NUCLEI = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou", "ie"]
+_CODAS = ["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "rt"]
+
+
+class Language:
+    """Pseudo-words drawn from a Zipf law, rendered as sentences and paragraphs."""
+
+    def __init__(self, rng: np.random.Generator, vocab: int, zipf_s: float = 1.0) -> None:
+        self.rng = rng
+        vocab_words = _vocabulary(rng, vocab)
+        self.vocab = len(vocab_words)
+        cap = [w.capitalize() for w in vocab_words]
+        # forms[variant * V + word]: variant = cap bit + 2 * comma bit; 4-6 end a sentence.
+        forms = vocab_words + cap + [w + "," for w in vocab_words] + [w + "," for w in cap]
+        forms += [w + p for p in ".?!" for w in vocab_words]
+        self.forms = np.array(forms, dtype=object)
+        p = 1.0 / np.arange(1, self.vocab + 1, dtype=np.float64) ** zipf_s
+        p /= p.sum()
+        self.accept, self.alias = _alias_table(p)
+        lengths = np.array([len(w) for w in vocab_words], dtype=np.float64)
+        self.chars_per_word = float(p @ lengths) + 1.1
+
+    def word_ids(self, n: int) -> npt.NDArray[np.int64]:
+        """``n`` Zipf-distributed word ranks (Walker's alias method)."""
+        i = self.rng.integers(0, self.vocab, size=n)
+        return np.where(self.rng.random(n) < self.accept[i], i, self.alias[i])
+
+    def _sentences(self, lens: npt.NDArray[np.int64]) -> list[str]:
+        """One sentence per entry of ``lens`` (its number of words)."""
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        u = self.rng.random(int(ends[-1]))
+        variant = (u < 0.03).astype(np.int64) + 2 * (u > 0.95)
+        variant[starts] |= 1
+        variant[ends - 1] = 4 + (u[ends - 1] > 0.9) + (u[ends - 1] > 0.95)
+        toks: list[str] = self.forms[variant * self.vocab + self.word_ids(u.size)].tolist()
+        return [" ".join(toks[s:e]) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+    def documents(self, n_words: npt.NDArray[np.int64]) -> list[list[list[str]]]:
+        """One document (paragraphs of sentences) of about ``n`` words per ``n`` in ``n_words``.
+
+        Sentences have 5-30 words, paragraphs 1-6 sentences; every document has a sentence.
+        """
+        rng = self.rng
+        lens = rng.integers(5, 31, size=int(n_words.sum()) // 5 + n_words.size + 1)
+        last = np.searchsorted(np.cumsum(lens), np.cumsum(n_words))
+        order = np.arange(n_words.size)
+        last = np.maximum.accumulate(last - order) + order  # at least one sentence each
+        sents = self._sentences(lens[: int(last[-1]) + 1])
+        sizes = rng.integers(1, 7, size=len(sents)).tolist()
+        docs: list[list[list[str]]] = []
+        s, p = 0, 0
+        for end in (last + 1).tolist():
+            paras = []
+            while s < end:
+                paras.append(sents[s : min(s + sizes[p], end)])
+                s, p = min(s + sizes[p], end), p + 1
+            docs.append(paras)
+        return docs
+
+    def sentences(self, n_words: int) -> list[str]:
+        """Sentences of about ``n_words`` words in all."""
+        return [s for p in self.documents(np.array([n_words]))[0] for s in p]
+
+    def reword(self, sentence: str, n: int) -> str:
+        """Replace ``n`` words of ``sentence`` (fewer if a word is drawn twice)."""
+        toks = sentence.split(" ")
+        picks = self.rng.integers(len(toks), size=n).tolist()
+        for pos, wid in zip(picks, self.word_ids(n).tolist(), strict=True):
+            old = toks[pos]
+            word = str(self.forms[wid])
+            if old[:1].isupper():
+                word = word.capitalize()
+            toks[pos] = word + old[len(old.rstrip(".,?!")) :]
+        return " ".join(toks)
+
+    def name(self) -> str:
+        """A capitalized pseudo-word of middling frequency."""
+        return str(self.forms[self.vocab + int(self.rng.integers(100, 5000))])
+
+
+def _alias_table(
+    p: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Walker/Vose alias table of the distribution ``p``: (acceptance, alias) per outcome."""
+    n = p.size
+    scaled = p * n
+    accept = np.ones(n)
+    alias = np.arange(n)
+    small = np.flatnonzero(scaled < 1.0).tolist()
+    large = np.flatnonzero(scaled >= 1.0).tolist()
+    while small and large:
+        s, g = small.pop(), large[-1]
+        accept[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        if scaled[g] < 1.0:
+            small.append(large.pop())
+    return accept, alias
+
+
+def _vocabulary(rng: np.random.Generator, size: int) -> list[str]:
+    """``size`` distinct pseudo-words of 1-4 syllables, shortest first (to get high ranks)."""
+    syllables = np.array([o + n + c for o in _ONSETS for n in _NUCLEI for c in _CODAS])
+    seen: dict[str, None] = {}
+    while len(seen) < size:
+        n_syl = rng.choice(4, size=size, p=[0.2, 0.4, 0.3, 0.1]) + 1
+        picks = syllables[rng.integers(0, len(syllables), size=(size, 4))]
+        for row, n in zip(picks.tolist(), n_syl.tolist(), strict=True):
+            seen.setdefault("".join(row[:n]), None)
+    words = list(seen)[:size]
+    return sorted(words, key=len)
+
+
+def render(paras: Sequence[Sequence[str]]) -> str:
+    """Paragraphs of sentences as text: sentences joined by spaces, paragraphs by a blank line."""
+    return "\n\n".join(" ".join(p) for p in paras)
+
+
+def sentence_spans(paras: Sequence[Sequence[str]]) -> list[tuple[int, int]]:
+    """Character span of each sentence of ``render(paras)``, in order."""
+    spans, pos = [], 0
+    for p in paras:
+        for s in p:
+            spans.append((pos, pos + len(s)))
+            pos += len(s) + 1
+        pos += 1
+    return spans
