@@ -11,11 +11,13 @@ similar by construction. Generation streams: only a bounded window of unused ori
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import numpy.typing as npt
 
 from dedup.errors import ConfigError
 from dedup.synth_io import Sinks, doc_path
-from dedup.synth_lang import Language, render, sentence_spans
+from dedup.synth_lang import Language, render, sentence_spans, split_text
 
 KINDS = ("exact", "near_duplicate", "derivative", "partial")
 FORMATS = ("txt", "jsonl", "parquet")
@@ -110,7 +112,9 @@ def exact_word_shingle_stats(a: str, b: str, k: int = 5) -> tuple[float, float, 
     ids_b = np.fromiter(map(first.setdefault, wb, range(len(wa), len(wa) + len(wb))), np.uint64)
     n_ids = len(wa) + len(wb)
     sa, sb = _shingle_keys(ids_a, k, n_ids), _shingle_keys(ids_b, k, n_ids)
-    inter = int(np.intersect1d(sa, sb, assume_unique=True).size) if sa.size and sb.size else 0
+    inter = 0
+    if sa.size and sb.size:  # both sorted and distinct
+        inter = int(np.count_nonzero(sa[np.minimum(np.searchsorted(sa, sb), sa.size - 1)] == sb))
     union = sa.size + sb.size - inter
     return (
         inter / union if union else 0.0,
@@ -140,15 +144,20 @@ def _shingle_keys(ids: npt.NDArray[np.uint64], k: int, n_ids: int) -> npt.NDArra
         key = np.zeros(n, dtype=np.uint64)
         for j in range(k):
             key = (key << np.uint64(bits)) | a[j : j + n]
-        return np.unique(key)
+        return _distinct(key)
     rows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(a, k))
-    return np.unique(rows.view(np.dtype((np.void, 8 * k))).ravel())
+    return _distinct(rows.view(np.dtype((np.void, 8 * k))).ravel())
+
+
+def _distinct(keys: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Sorted distinct values (``np.unique`` is several times slower on small arrays)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
 
 
 @dataclass
 class _Source:
     doc_id: int
-    paras: list[list[str]]
     text: str
 
 
@@ -163,9 +172,7 @@ class _Planter:
     """Makes each kind of derivative from a source document."""
 
     def __init__(self, lang: Language, mean_words: float) -> None:
-        self.lang = lang
-        self.rng = lang.rng
-        self.mean_words = mean_words
+        self.lang, self.py, self.mean_words = lang, lang.py, mean_words
         fill = [lang.name() for _ in range(2 * len(_BOILERPLATE))]
         self.boilerplate = [t.format(*fill[2 * i : 2 * i + 2]) for i, t in enumerate(_BOILERPLATE)]
 
@@ -173,44 +180,41 @@ class _Planter:
         if kind == "exact":
             return _Planted(src.text)
         if kind == "near_duplicate":
-            return _Planted(self.near_duplicate(src.paras))
+            return _Planted(self.near_duplicate(split_text(src.text)))
         if kind == "derivative":
-            return _Planted(self.derivative(src.paras))
-        return self.partial(src)
+            return _Planted(self.derivative(split_text(src.text)))
+        return self.partial(src.text)
 
     def near_duplicate(self, paras: list[list[str]]) -> str:
         """A few words changed; a boilerplate footer and/or header added."""
-        rng, out = self.rng, [list(p) for p in paras]
-        for _ in range(int(rng.integers(1, 5))):
-            p = int(rng.integers(len(out)))
-            s = int(rng.integers(len(out[p])))
-            out[p][s] = self.lang.reword(out[p][s], 1)
-        u = rng.random()
+        py = self.py
+        for _ in range(py.randrange(1, 5)):
+            para = paras[py.randrange(len(paras))]
+            s = py.randrange(len(para))
+            para[s] = self.lang.reword(para[s], 1)
+        u = py.random()
         if u < 0.3:
-            out.insert(0, [self._boiler()])
+            paras.insert(0, [py.choice(self.boilerplate)])
         if u > 0.2:
-            out.append([self._boiler()])
-        return render(out)
-
-    def _boiler(self) -> str:
-        return self.boilerplate[int(self.rng.integers(len(self.boilerplate)))]
+            paras.append([py.choice(self.boilerplate)])
+        return render(paras)
 
     def derivative(self, paras: list[list[str]]) -> str:
         """Sentences dropped, added, moved and lightly reworded, paragraphs kept where they can."""
-        rng, lang = self.rng, self.lang
+        py, lang = self.py, self.lang
         items = [(i, s) for i, p in enumerate(paras) for s in p]
-        keep = rng.random(len(items)) >= rng.uniform(0.05, 0.25)
-        keep[int(rng.integers(len(items)))] = True
-        items = [it for it, k in zip(items, keep.tolist(), strict=True) if k]
-        for j in np.flatnonzero(rng.random(len(items)) < 0.2).tolist():
-            items[j] = (items[j][0], lang.reword(items[j][1], int(rng.integers(1, 3))))
-        new = lang.sentences(int(len(items) * rng.uniform(0.05, 0.2) * 17) + 5)
-        for sentence in new:
-            j = int(rng.integers(len(items) + 1))
+        keep = py.randrange(len(items))
+        drop = py.uniform(0.05, 0.25)
+        items = [it for j, it in enumerate(items) if j == keep or py.random() >= drop]
+        for j, (p, s) in enumerate(items):
+            if py.random() < 0.2:
+                items[j] = (p, lang.reword(s, py.randrange(1, 3)))
+        for sentence in lang.sentences(int(len(items) * py.uniform(0.05, 0.2) * 17) + 5):
+            j = py.randrange(len(items) + 1)
             items.insert(j, (items[min(j, len(items) - 1)][0], sentence))
-        for _ in range(int(rng.integers(1, 3))):
-            _, moved = items.pop(int(rng.integers(len(items))))
-            j = int(rng.integers(len(items) + 1))
+        for _ in range(py.randrange(1, 3)):
+            _, moved = items.pop(py.randrange(len(items)))
+            j = py.randrange(len(items) + 1)
             items.insert(j, (items[min(j, len(items) - 1)][0], moved))
         out: list[list[str]] = []
         for n, (p, s) in enumerate(items):
@@ -220,22 +224,25 @@ class _Planter:
                 out.append([s])
         return render(out)
 
-    def partial(self, src: _Source) -> _Planted:
-        """A passage of about 300 words of ``src`` inside a new text about 6x the mean length."""
-        rng = self.rng
-        spans = sentence_spans(src.paras)
-        n_words = np.array([src.text.count(" ", a, b) + 1 for a, b in spans])
-        target = int(rng.integers(200, 400))
-        tail = np.cumsum(n_words[::-1])[::-1]  # words from each sentence to the end
-        first = int(rng.integers(max(1, int(np.count_nonzero(tail >= target)))))
-        last = first + int(np.searchsorted(np.cumsum(n_words[first:]), target))
-        a = (spans[first][0], spans[min(last, len(spans) - 1)][1])
-        size = int(rng.lognormal(np.log(6 * self.mean_words), 0.3))
-        host = self.lang.documents(np.array([size]))[0]
-        cut = int(rng.integers(len(host) + 1))
-        before, after = render(host[:cut]), render(host[cut:])
+    def partial(self, source: str) -> _Planted:
+        """A passage of about 300 words of ``source`` inside a new text 6x the mean length."""
+        py = self.py
+        spans = sentence_spans(split_text(source))
+        counts = [source.count(" ", a, b) + 1 for a, b in spans]
+        target = py.randrange(200, 400)
+        to_end = list(accumulate(reversed(counts)))  # words from each sentence to the end
+        first = py.randrange(max(1, sum(n >= target for n in to_end)))
+        last, total = first, counts[first]
+        while total < target and last + 1 < len(spans):
+            last += 1
+            total += counts[last]
+        a = (spans[first][0], spans[last][1])
+        size = int(py.lognormvariate(math.log(6 * self.mean_words), 0.3))
+        host = self.lang.documents(np.array([size]))[0].split("\n\n")
+        cut = py.randrange(len(host) + 1)
+        before, after = "\n\n".join(host[:cut]), "\n\n".join(host[cut:])
         start = len(before) + 2 if before else 0
-        passage = src.text[a[0] : a[1]]
+        passage = source[a[0] : a[1]]
         text = "\n\n".join(t for t in (before, passage, after) if t)
         return _Planted(text, a, (start, start + len(passage)))
 
@@ -260,22 +267,22 @@ def _stream(docs: int, seed: int, mean_chars: int, rates: PlantRates) -> Iterato
     planter = _Planter(lang, mean_words)
     probs = np.array([1 - rates.total(), *(getattr(rates, k) for k in KINDS)])
     window: deque[_Source] = deque(maxlen=_WINDOW)
-    fresh: deque[list[list[str]]] = deque()
+    fresh: deque[str] = deque()
     for start in range(0, docs, _BATCH):
         kinds = kind_rng.choice(probs.size, size=_BATCH, p=probs / probs.sum()).tolist()
         for doc_id in range(start, min(docs, start + _BATCH)):
             k = kinds[doc_id - start]
             if k and window:
-                src = window[int(lang.rng.integers(len(window)))]
-                window.remove(src)
+                pick = lang.py.randrange(len(window))
+                src = window[pick]
+                del window[pick]
                 planted = planter.plant(KINDS[k - 1], src)
                 yield _Doc(doc_id, KINDS[k - 1], planted.text, src, planted)
                 continue
             if not fresh:
                 n = lang.rng.lognormal(np.log(mean_words) - 0.125, 0.5, size=64)
                 fresh.extend(lang.documents(np.maximum(n, 5).astype(np.int64)))
-            paras = fresh.popleft()
-            window.append(_Source(doc_id, paras, render(paras)))
+            window.append(_Source(doc_id, fresh.popleft()))
             yield _Doc(doc_id, "original", window[-1].text)
 
 

@@ -6,6 +6,8 @@ the written forms of a whole batch of documents); Python only joins the strings.
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +18,12 @@ _ONSETS = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", 
            "w", "z", "br", "ch", "cr", "dr", "fl", "gr", "pl", "pr", "sh", "st", "th", "tr"]
 # fmt: on
 _NUCLEI = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou", "ie"]
+# Between two words: " " or ", "; after a sentence's last word: its end mark, then " " in a
+# paragraph, a blank line after a paragraph, nothing at the end of the text.
+_SEPARATORS = np.array(
+    [" ", ", ", ". ", ".\n\n", ".", "? ", "?\n\n", "?", "! ", "!\n\n", "!"], dtype=object
+)
+_SENTENCE_END = re.compile(r"(?<=[.?!]) ")
 _CODAS = ["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "rt"]
 
 
@@ -23,17 +31,16 @@ class Language:
     """Pseudo-words drawn from a Zipf law, rendered as sentences and paragraphs."""
 
     def __init__(self, rng: np.random.Generator, vocab: int, zipf_s: float = 1.0) -> None:
-        self.rng = rng
+        self.rng = rng  # vectors are drawn with numpy, single values with ``py``
+        self.py = random.Random(int(rng.integers(2**63)))
         vocab_words = _vocabulary(rng, vocab)
         self.vocab = len(vocab_words)
         cap = [w.capitalize() for w in vocab_words]
-        # forms[variant * V + word]: variant = cap bit + 2 * comma bit; 4-6 end a sentence.
-        forms = vocab_words + cap + [w + "," for w in vocab_words] + [w + "," for w in cap]
-        forms += [w + p for p in ".?!" for w in vocab_words]
-        self.forms = np.array(forms, dtype=object)
+        self.forms = np.array(vocab_words + cap, dtype=object)  # [word ids, then capitalized]
         p = 1.0 / np.arange(1, self.vocab + 1, dtype=np.float64) ** zipf_s
         p /= p.sum()
         self.accept, self.alias = _alias_table(p)
+        self._accept, self._alias = self.accept.tolist(), self.alias.tolist()
         lengths = np.array([len(w) for w in vocab_words], dtype=np.float64)
         self.chars_per_word = float(p @ lengths) + 1.1
 
@@ -42,50 +49,52 @@ class Language:
         i = self.rng.integers(0, self.vocab, size=n)
         return np.where(self.rng.random(n) < self.accept[i], i, self.alias[i])
 
-    def _sentences(self, lens: npt.NDArray[np.int64]) -> list[str]:
-        """One sentence per entry of ``lens`` (its number of words)."""
-        ends = np.cumsum(lens)
-        starts = ends - lens
-        u = self.rng.random(int(ends[-1]))
-        variant = (u < 0.03).astype(np.int64) + 2 * (u > 0.95)
-        variant[starts] |= 1
-        variant[ends - 1] = 4 + (u[ends - 1] > 0.9) + (u[ends - 1] > 0.95)
-        toks: list[str] = self.forms[variant * self.vocab + self.word_ids(u.size)].tolist()
-        return [" ".join(toks[s:e]) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    def documents(self, n_words: npt.NDArray[np.int64]) -> list[str]:
+        """One text of about ``n`` words per ``n`` in ``n_words``, drawn all at once.
 
-    def documents(self, n_words: npt.NDArray[np.int64]) -> list[list[list[str]]]:
-        """One document (paragraphs of sentences) of about ``n`` words per ``n`` in ``n_words``.
-
-        Sentences have 5-30 words, paragraphs 1-6 sentences; every document has a sentence.
+        Sentences have 5-30 words, start with a capital and end with ``.``, ``?`` or ``!``;
+        paragraphs have 1-6 sentences and are separated by a blank line.
         """
         rng = self.rng
         lens = rng.integers(5, 31, size=int(n_words.sum()) // 5 + n_words.size + 1)
         last = np.searchsorted(np.cumsum(lens), np.cumsum(n_words))
         order = np.arange(n_words.size)
         last = np.maximum.accumulate(last - order) + order  # at least one sentence each
-        sents = self._sentences(lens[: int(last[-1]) + 1])
-        sizes = rng.integers(1, 7, size=len(sents)).tolist()
-        docs: list[list[list[str]]] = []
-        s, p = 0, 0
-        for end in (last + 1).tolist():
-            paras = []
-            while s < end:
-                paras.append(sents[s : min(s + sizes[p], end)])
-                s, p = min(s + sizes[p], end), p + 1
-            docs.append(paras)
-        return docs
+        lens = lens[: int(last[-1]) + 1]
+        ends = np.cumsum(lens)
+        u = rng.random(int(ends[-1]))
+        cap = (u < 0.03).astype(np.int64)
+        cap[ends - lens] = 1
+        sep = (u > 0.95).astype(np.int64)  # 0: " ", 1: ", "
+        para_end = np.zeros(lens.size, dtype=np.int64)
+        breaks = np.cumsum(rng.integers(1, 7, size=lens.size))
+        para_end[breaks[breaks <= lens.size] - 1] = 1
+        para_end[last] = 2  # 0: more in the paragraph, 1: paragraph ends, 2: document ends
+        sep[ends - 1] = 2 + 3 * ((u[ends - 1] > 0.9).astype(np.int64) + (u[ends - 1] > 0.95))
+        sep[ends - 1] += para_end
+        pieces = np.empty(2 * u.size, dtype=object)
+        pieces[0::2] = self.forms[cap * self.vocab + self.word_ids(u.size)]
+        pieces[1::2] = _SEPARATORS[sep]
+        flat: list[str] = pieces.tolist()
+        bounds = (2 * ends[last]).tolist()
+        return ["".join(flat[a:b]) for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
     def sentences(self, n_words: int) -> list[str]:
         """Sentences of about ``n_words`` words in all."""
-        return [s for p in self.documents(np.array([n_words]))[0] for s in p]
+        return [s for p in split_text(self.documents(np.array([n_words]))[0]) for s in p]
+
+    def word_id(self) -> int:
+        """One Zipf-distributed word rank."""
+        i = self.py.randrange(self.vocab)
+        return i if self.py.random() < self._accept[i] else int(self._alias[i])
 
     def reword(self, sentence: str, n: int) -> str:
         """Replace ``n`` words of ``sentence`` (fewer if a word is drawn twice)."""
         toks = sentence.split(" ")
-        picks = self.rng.integers(len(toks), size=n).tolist()
-        for pos, wid in zip(picks, self.word_ids(n).tolist(), strict=True):
+        for _ in range(n):
+            pos = self.py.randrange(len(toks))
             old = toks[pos]
-            word = str(self.forms[wid])
+            word: str = self.forms[self.word_id()]
             if old[:1].isupper():
                 word = word.capitalize()
             toks[pos] = word + old[len(old.rstrip(".,?!")) :]
@@ -93,7 +102,7 @@ class Language:
 
     def name(self) -> str:
         """A capitalized pseudo-word of middling frequency."""
-        return str(self.forms[self.vocab + int(self.rng.integers(100, 5000))])
+        return str(self.forms[self.vocab + self.py.randrange(100, 5000)])
 
 
 def _alias_table(
@@ -126,6 +135,11 @@ def _vocabulary(rng: np.random.Generator, size: int) -> list[str]:
             seen.setdefault("".join(row[:n]), None)
     words = list(seen)[:size]
     return sorted(words, key=len)
+
+
+def split_text(text: str) -> list[list[str]]:
+    """The paragraphs and sentences of a generated text: the inverse of :func:`render`."""
+    return [_SENTENCE_END.split(p) for p in text.split("\n\n")]
 
 
 def render(paras: Sequence[Sequence[str]]) -> str:
