@@ -20,9 +20,7 @@ _ONSETS = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", 
 _NUCLEI = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou", "ie"]
 # Between two words: " " or ", "; after a sentence's last word: its end mark, then " " in a
 # paragraph, a blank line after a paragraph, nothing at the end of the text.
-_SEPARATORS = np.array(
-    [" ", ", ", ". ", ".\n\n", ".", "? ", "?\n\n", "?", "! ", "!\n\n", "!"], dtype=object
-)
+_SEPARATORS = [" ", ", ", ". ", ".\n\n", ".", "? ", "?\n\n", "?", "! ", "!\n\n", "!"]
 _SENTENCE_END = re.compile(r"(?<=[.?!]) ")
 _CODAS = ["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "rt"]
 
@@ -37,6 +35,11 @@ class Language:
         self.vocab = len(vocab_words)
         cap = [w.capitalize() for w in vocab_words]
         self.forms = np.array(vocab_words + cap, dtype=object)  # [word ids, then capitalized]
+        # Every piece of text (word forms, then separators) as bytes in one buffer.
+        encoded = [t.encode("ascii") for t in [*vocab_words, *cap, *_SEPARATORS]]
+        self._len = np.array([len(b) for b in encoded], dtype=np.int64)
+        self._off = np.cumsum(self._len) - self._len
+        self._chars = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         p = 1.0 / np.arange(1, self.vocab + 1, dtype=np.float64) ** zipf_s
         p /= p.sum()
         self.accept, self.alias = _alias_table(p)
@@ -72,12 +75,15 @@ class Language:
         para_end[last] = 2  # 0: more in the paragraph, 1: paragraph ends, 2: document ends
         sep[ends - 1] = 2 + 3 * ((u[ends - 1] > 0.9).astype(np.int64) + (u[ends - 1] > 0.95))
         sep[ends - 1] += para_end
-        pieces = np.empty(2 * u.size, dtype=object)
-        pieces[0::2] = self.forms[cap * self.vocab + self.word_ids(u.size)]
-        pieces[1::2] = _SEPARATORS[sep]
-        flat: list[str] = pieces.tolist()
-        bounds = (2 * ends[last]).tolist()
-        return ["".join(flat[a:b]) for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
+        piece = np.empty(2 * u.size, dtype=np.int64)  # word, separator, word, ...
+        piece[0::2] = cap * self.vocab + self.word_ids(u.size)
+        piece[1::2] = 2 * self.vocab + sep
+        n = self._len[piece]
+        out_end = np.cumsum(n)
+        at = np.repeat(self._off[piece] - (out_end - n), n) + np.arange(int(out_end[-1]))
+        text = self._chars[at].tobytes().decode("ascii")
+        bounds = out_end[2 * ends[last] - 1].tolist()
+        return [text[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
     def sentences(self, n_words: int) -> list[str]:
         """Sentences of about ``n_words`` words in all."""
