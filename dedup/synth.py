@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from dedup.errors import ConfigError
 from dedup.synth_io import Sinks, doc_path
-from dedup.synth_lang import Language, render, sentence_spans, split_text
+from dedup.synth_lang import Language, lexicon, render, sentence_spans, split_text
 
 KINDS = ("exact", "near_duplicate", "derivative", "partial")
 FORMATS = ("txt", "jsonl", "parquet")
@@ -141,9 +141,10 @@ def _shingle_keys(ids: npt.NDArray[np.uint64], k: int, n_ids: int) -> npt.NDArra
     bits = n_ids.bit_length()
     n = a.size - k + 1
     if bits * k <= 64:  # pack the k ids into one integer
-        key = np.zeros(n, dtype=np.uint64)
-        for j in range(k):
-            key = (key << np.uint64(bits)) | a[j : j + n]
+        key = a[:n].copy()
+        for j in range(1, k):
+            key <<= np.uint64(bits)
+            key |= a[j : j + n]
         return _distinct(key)
     rows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(a, k))
     return _distinct(rows.view(np.dtype((np.void, 8 * k))).ravel())
@@ -262,7 +263,7 @@ def _stream(docs: int, seed: int, mean_chars: int, rates: PlantRates) -> Iterato
     """Generate ``docs`` documents in id order, holding only a bounded window of sources."""
     kind_seq, text_seq = np.random.SeedSequence(seed).spawn(2)
     kind_rng = np.random.default_rng(kind_seq)
-    lang = Language(np.random.default_rng(text_seq), _VOCABULARY, _ZIPF_S)
+    lang = Language(np.random.default_rng(text_seq), lexicon(_VOCABULARY, _ZIPF_S))
     mean_words = mean_chars / lang.chars_per_word
     planter = _Planter(lang, mean_words)
     probs = np.array([1 - rates.total(), *(getattr(rates, k) for k in KINDS)])

@@ -1,14 +1,16 @@
 """The pseudo-language of :mod:`dedup.synth`: Zipf-distributed pseudo-words in sentences.
 
-Drawing is vectorized with numpy (Walker's alias method for the Zipf law, one fancy-index for
-the written forms of a whole batch of documents); Python only joins the strings.
+Drawing is vectorized with numpy: Walker's alias method for the Zipf law, and the characters of
+a whole batch of documents gathered from one buffer of word forms and separators.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -21,36 +23,66 @@ _NUCLEI = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ea", "ou", "ie"]
 # Between two words: " " or ", "; after a sentence's last word: its end mark, then " " in a
 # paragraph, a blank line after a paragraph, nothing at the end of the text.
 _SEPARATORS = [" ", ", ", ". ", ".\n\n", ".", "? ", "?\n\n", "?", "! ", "!\n\n", "!"]
+_LEXICON_SEED = 20_240_601
 _SENTENCE_END = re.compile(r"(?<=[.?!]) ")
 _CODAS = ["", "", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "rt"]
 
 
-class Language:
-    """Pseudo-words drawn from a Zipf law, rendered as sentences and paragraphs."""
+@dataclass(frozen=True)
+class Lexicon:
+    """The words of the language, their Zipf law and their written forms.
 
-    def __init__(self, rng: np.random.Generator, vocab: int, zipf_s: float = 1.0) -> None:
+    The same for every seed: corpora of different seeds share one language.
+    """
+
+    words: list[str]  # by rank, shortest first
+    forms: npt.NDArray[np.object_]  # the words, then the capitalized words
+    accept: npt.NDArray[np.float64]  # alias table of the Zipf law over ranks
+    alias: npt.NDArray[np.int64]
+    piece_len: npt.NDArray[np.int64]  # forms, then separators, as bytes in one buffer
+    piece_off: npt.NDArray[np.int64]
+    chars: npt.NDArray[np.uint8]
+    chars_per_word: float  # expected, with the space or punctuation after a word
+
+
+@functools.lru_cache(maxsize=2)
+def lexicon(size: int = 50_000, zipf_s: float = 1.0) -> Lexicon:
+    """The ``size`` words of the language, the word of rank r drawn with weight 1 / r**zipf_s."""
+    words = _vocabulary(np.random.default_rng(_LEXICON_SEED), size)
+    cap = [w.capitalize() for w in words]
+    encoded = [t.encode("ascii") for t in [*words, *cap, *_SEPARATORS]]
+    piece_len = np.array([len(b) for b in encoded], dtype=np.int64)
+    p = 1.0 / np.arange(1, len(words) + 1, dtype=np.float64) ** zipf_s
+    p /= p.sum()
+    accept, alias = _alias_table(p)
+    return Lexicon(
+        words=words,
+        forms=np.array(words + cap, dtype=object),
+        accept=accept,
+        alias=alias,
+        piece_len=piece_len,
+        piece_off=np.cumsum(piece_len) - piece_len,
+        chars=np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        chars_per_word=float(p @ piece_len[: len(words)]) + 1.1,
+    )
+
+
+class Language:
+    """Random text in the words of a :class:`Lexicon`: sentences, paragraphs, documents."""
+
+    def __init__(self, rng: np.random.Generator, lex: Lexicon) -> None:
         self.rng = rng  # vectors are drawn with numpy, single values with ``py``
         self.py = random.Random(int(rng.integers(2**63)))
-        vocab_words = _vocabulary(rng, vocab)
-        self.vocab = len(vocab_words)
-        cap = [w.capitalize() for w in vocab_words]
-        self.forms = np.array(vocab_words + cap, dtype=object)  # [word ids, then capitalized]
-        # Every piece of text (word forms, then separators) as bytes in one buffer.
-        encoded = [t.encode("ascii") for t in [*vocab_words, *cap, *_SEPARATORS]]
-        self._len = np.array([len(b) for b in encoded], dtype=np.int64)
-        self._off = np.cumsum(self._len) - self._len
-        self._chars = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        p = 1.0 / np.arange(1, self.vocab + 1, dtype=np.float64) ** zipf_s
-        p /= p.sum()
-        self.accept, self.alias = _alias_table(p)
-        self._accept, self._alias = self.accept.tolist(), self.alias.tolist()
-        lengths = np.array([len(w) for w in vocab_words], dtype=np.float64)
-        self.chars_per_word = float(p @ lengths) + 1.1
+        self.lex = lex
+        self.vocab = len(lex.words)
+        self.forms = lex.forms
+        self.chars_per_word = lex.chars_per_word
+        self._accept, self._alias = lex.accept.tolist(), lex.alias.tolist()
 
     def word_ids(self, n: int) -> npt.NDArray[np.int64]:
         """``n`` Zipf-distributed word ranks (Walker's alias method)."""
         i = self.rng.integers(0, self.vocab, size=n)
-        return np.where(self.rng.random(n) < self.accept[i], i, self.alias[i])
+        return np.where(self.rng.random(n) < self.lex.accept[i], i, self.lex.alias[i])
 
     def documents(self, n_words: npt.NDArray[np.int64]) -> list[str]:
         """One text of about ``n`` words per ``n`` in ``n_words``, drawn all at once.
@@ -78,10 +110,10 @@ class Language:
         piece = np.empty(2 * u.size, dtype=np.int64)  # word, separator, word, ...
         piece[0::2] = cap * self.vocab + self.word_ids(u.size)
         piece[1::2] = 2 * self.vocab + sep
-        n = self._len[piece]
+        n = self.lex.piece_len[piece]
         out_end = np.cumsum(n)
-        at = np.repeat(self._off[piece] - (out_end - n), n) + np.arange(int(out_end[-1]))
-        text = self._chars[at].tobytes().decode("ascii")
+        at = np.repeat(self.lex.piece_off[piece] - (out_end - n), n) + np.arange(int(out_end[-1]))
+        text = self.lex.chars[at].tobytes().decode("ascii")
         bounds = out_end[2 * ends[last] - 1].tolist()
         return [text[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
