@@ -11,13 +11,15 @@ similar by construction. Generation streams: only a bounded window of unused ori
 from __future__ import annotations
 
 import json
-import math
+import multiprocessing
+import os
 import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from itertools import accumulate
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +28,16 @@ import numpy.typing as npt
 
 from dedup.errors import ConfigError
 from dedup.synth_io import Sinks, doc_path
-from dedup.synth_lang import Language, lexicon, render, sentence_spans, split_text
+from dedup.synth_text import Language, Planter, boilerplate, lexicon
 
 KINDS = ("exact", "near_duplicate", "derivative", "partial")
 FORMATS = ("txt", "jsonl", "parquet")
 _WORD_RE = re.compile(r"\w+")
 _ASCII_NONWORD = {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
 _WINDOW = 128  # unused originals kept as possible sources
-_BATCH = 4096  # kinds drawn at a time
+_CHUNK = 1000  # documents generated from one random stream, by one process
 _VOCABULARY = 50_000
 _ZIPF_S = 1.0
-_BOILERPLATE = (
-    "This article was originally published by {0} and is republished with permission.",
-    "Copyright {0} Media. All rights reserved.",
-    "Sign up for the {0} newsletter to get stories like this one in your inbox.",
-    "Reporting by {0}; editing by {1}.",
-    "Follow {0} on social media for the latest updates.",
-    "Read more from {0} at our website. Comments are closed.",
-    "An earlier version of this story misspelled the name of {0}.",
-    "{0} contributed reporting. Photographs by {1}.",
-)
 
 
 @dataclass(frozen=True)
@@ -159,135 +151,78 @@ def _distinct(keys: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
 
 
-@dataclass
-class _Source:
-    doc_id: int
-    text: str
+@dataclass(frozen=True)
+class _Job:
+    start: int
+    stop: int
+    seed: int
+    mean_chars: int
+    rates: PlantRates
 
 
 @dataclass
-class _Planted:
-    text: str
-    span_a: tuple[int, int] | None = None
-    span_b: tuple[int, int] | None = None
+class _Chunk:
+    """Documents ``start``, ``start + 1``, ... and the truth rows of those that are planted."""
+
+    start: int
+    texts: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    pairs: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class _Planter:
-    """Makes each kind of derivative from a source document."""
+def _make_chunk(job: _Job) -> _Chunk:
+    """Generate one chunk from its own random stream (so chunks can run in any process).
 
-    def __init__(self, lang: Language, mean_words: float) -> None:
-        self.lang, self.py, self.mean_words = lang, lang.py, mean_words
-        fill = [lang.name() for _ in range(2 * len(_BOILERPLATE))]
-        self.boilerplate = [t.format(*fill[2 * i : 2 * i + 2]) for i, t in enumerate(_BOILERPLATE)]
-
-    def plant(self, kind: str, src: _Source) -> _Planted:
-        if kind == "exact":
-            return _Planted(src.text)
-        if kind == "near_duplicate":
-            return _Planted(self.near_duplicate(split_text(src.text)))
-        if kind == "derivative":
-            return _Planted(self.derivative(split_text(src.text)))
-        return self.partial(src.text)
-
-    def near_duplicate(self, paras: list[list[str]]) -> str:
-        """A few words changed; a boilerplate footer and/or header added."""
-        py = self.py
-        for _ in range(py.randrange(1, 5)):
-            para = paras[py.randrange(len(paras))]
-            s = py.randrange(len(para))
-            para[s] = self.lang.reword(para[s], 1)
-        u = py.random()
-        if u < 0.3:
-            paras.insert(0, [py.choice(self.boilerplate)])
-        if u > 0.2:
-            paras.append([py.choice(self.boilerplate)])
-        return render(paras)
-
-    def derivative(self, paras: list[list[str]]) -> str:
-        """Sentences dropped, added, moved and lightly reworded, paragraphs kept where they can."""
-        py, lang = self.py, self.lang
-        items = [(i, s) for i, p in enumerate(paras) for s in p]
-        keep = py.randrange(len(items))
-        drop = py.uniform(0.05, 0.25)
-        items = [it for j, it in enumerate(items) if j == keep or py.random() >= drop]
-        for j, (p, s) in enumerate(items):
-            if py.random() < 0.2:
-                items[j] = (p, lang.reword(s, py.randrange(1, 3)))
-        for sentence in lang.sentences(int(len(items) * py.uniform(0.05, 0.2) * 17) + 5):
-            j = py.randrange(len(items) + 1)
-            items.insert(j, (items[min(j, len(items) - 1)][0], sentence))
-        for _ in range(py.randrange(1, 3)):
-            _, moved = items.pop(py.randrange(len(items)))
-            j = py.randrange(len(items) + 1)
-            items.insert(j, (items[min(j, len(items) - 1)][0], moved))
-        out: list[list[str]] = []
-        for n, (p, s) in enumerate(items):
-            if n and p == items[n - 1][0]:
-                out[-1].append(s)
-            else:
-                out.append([s])
-        return render(out)
-
-    def partial(self, source: str) -> _Planted:
-        """A passage of about 300 words of ``source`` inside a new text 6x the mean length."""
-        py = self.py
-        spans = sentence_spans(split_text(source))
-        counts = [source.count(" ", a, b) + 1 for a, b in spans]
-        target = py.randrange(200, 400)
-        to_end = list(accumulate(reversed(counts)))  # words from each sentence to the end
-        first = py.randrange(max(1, sum(n >= target for n in to_end)))
-        last, total = first, counts[first]
-        while total < target and last + 1 < len(spans):
-            last += 1
-            total += counts[last]
-        a = (spans[first][0], spans[last][1])
-        size = int(py.lognormvariate(math.log(6 * self.mean_words), 0.3))
-        host = self.lang.documents(np.array([size]))[0].split("\n\n")
-        cut = py.randrange(len(host) + 1)
-        before, after = "\n\n".join(host[:cut]), "\n\n".join(host[cut:])
-        start = len(before) + 2 if before else 0
-        passage = source[a[0] : a[1]]
-        text = "\n\n".join(t for t in (before, passage, after) if t)
-        return _Planted(text, a, (start, start + len(passage)))
-
-
-@dataclass
-class _Doc:
-    """One generated document; ``source`` and ``planted`` are set for planted derivatives."""
-
-    doc_id: int
-    kind: str
-    text: str
-    source: _Source | None = None
-    planted: _Planted | None = None
-
-
-def _stream(docs: int, seed: int, mean_chars: int, rates: PlantRates) -> Iterator[_Doc]:
-    """Generate ``docs`` documents in id order, holding only a bounded window of sources."""
-    kind_seq, text_seq = np.random.SeedSequence(seed).spawn(2)
-    kind_rng = np.random.default_rng(kind_seq)
-    lang = Language(np.random.default_rng(text_seq), lexicon(_VOCABULARY, _ZIPF_S))
-    mean_words = mean_chars / lang.chars_per_word
-    planter = _Planter(lang, mean_words)
-    probs = np.array([1 - rates.total(), *(getattr(rates, k) for k in KINDS)])
-    window: deque[_Source] = deque(maxlen=_WINDOW)
+    Sources come from a window of the last ``_WINDOW`` unused originals of the chunk; each is
+    used once, so the planted pairs are the only similar pairs.
+    """
+    kind_seq, text_seq = np.random.SeedSequence([job.seed, job.start // _CHUNK]).spawn(2)
+    lex = lexicon(_VOCABULARY, _ZIPF_S)
+    lang = Language(np.random.default_rng(text_seq), lex)
+    mean_words = job.mean_chars / lang.chars_per_word
+    planter = Planter(lang, mean_words, boilerplate(lex, job.seed))
+    probs = np.array([1 - job.rates.total(), *(getattr(job.rates, k) for k in KINDS)])
+    draws = np.random.default_rng(kind_seq).choice(
+        probs.size, job.stop - job.start, p=probs / probs.sum()
+    )
+    window: deque[tuple[int, str]] = deque(maxlen=_WINDOW)
     fresh: deque[str] = deque()
-    for start in range(0, docs, _BATCH):
-        kinds = kind_rng.choice(probs.size, size=_BATCH, p=probs / probs.sum()).tolist()
-        for doc_id in range(start, min(docs, start + _BATCH)):
-            k = kinds[doc_id - start]
-            if k and window:
-                pick = lang.py.randrange(len(window))
-                src = window[pick]
-                del window[pick]
-                planted = planter.plant(KINDS[k - 1], src)
-                yield _Doc(doc_id, KINDS[k - 1], planted.text, src, planted)
-                continue
+    chunk = _Chunk(job.start)
+    for doc_id, k in enumerate(draws.tolist(), job.start):
+        if k and window:
+            pick = lang.py.randrange(len(window))
+            src_id, src = window[pick]
+            del window[pick]
+            kind, planted = KINDS[k - 1], planter.plant(KINDS[k - 1], src)
+            stats = exact_word_shingle_stats(src, planted.text)
+            chunk.pairs.append((src_id, doc_id, kind, stats, planted.span_a, planted.span_b))
+            text = planted.text
+        else:
             if not fresh:
                 n = lang.rng.lognormal(np.log(mean_words) - 0.125, 0.5, size=64)
                 fresh.extend(lang.documents(np.maximum(n, 5).astype(np.int64)))
-            window.append(_Source(doc_id, fresh.popleft()))
-            yield _Doc(doc_id, "original", window[-1].text)
+            kind, text = "original", fresh.popleft()
+            window.append((doc_id, text))
+        chunk.texts.append(text)
+        chunk.kinds.append(kind)
+    return chunk
+
+
+def _chunks(jobs: Iterator[_Job], workers: int) -> Iterator[_Chunk]:
+    """The chunks of ``jobs`` in order, made by ``workers`` processes (here if 1)."""
+    if workers <= 1:
+        yield from map(_make_chunk, jobs)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending = deque(pool.submit(_make_chunk, job) for job in islice(jobs, 2 * workers))
+        while pending:
+            chunk = pending.popleft().result()
+            for job in islice(jobs, 1):  # keep at most 2 x workers chunks in memory
+                pending.append(pool.submit(_make_chunk, job))
+            yield chunk
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def synthesize(
@@ -299,22 +234,26 @@ def synthesize(
     mean_chars: int = 2600,
     rates: PlantRates | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> SynthSummary:
     """Write a synthetic corpus with planted derivatives and its truth table.
 
     Writes into ``out``: ``docs/NNNN/NNNNNN.txt`` (format ``txt``), ``docs.jsonl`` (``jsonl``),
     ``docs.parquet`` (``parquet``), ``truth.parquet`` (one row per planted pair) and
     ``synth.json``. Each output appears whole or not at all; memory does not grow with ``docs``.
-    The outputs are byte-identical for the same arguments.
+    The outputs are byte-identical for the same arguments, whatever ``workers`` is.
 
     Args:
         out: Output folder; created if missing. It must be empty or hold an earlier synth run.
         docs: Number of documents.
-        seed: Random seed.
+        seed: Random seed (>= 0).
         formats: Any of ``txt``, ``jsonl``, ``parquet``.
         mean_chars: Mean length of an original document, in characters (lognormal).
         rates: Share of documents planted as each kind (default :class:`PlantRates`).
         progress: Called with the number of documents written so far, every 1,000 and at the end.
+        workers: Processes generating text: 1 generates here; 0 starts one per core. Other
+            processes are spawned, so a script that asks for them needs the usual
+            ``if __name__ == "__main__":`` guard.
 
     Returns:
         A :class:`SynthSummary` of the run.
@@ -325,51 +264,37 @@ def synthesize(
     """
     rates = (rates or PlantRates()).validate()
     fmts = tuple(dict.fromkeys(formats))
-    if docs < 0 or mean_chars < 50 or not fmts or not set(fmts) <= set(FORMATS):
+    if min(docs, seed, workers) < 0 or mean_chars < 50 or not fmts or set(fmts) - set(FORMATS):
         raise ConfigError(
-            f"need docs >= 0, mean_chars >= 50, formats among {FORMATS}; "
-            f"got docs={docs}, mean_chars={mean_chars}, formats={list(formats)}"
+            f"need docs, seed, workers >= 0, mean_chars >= 50, formats among {FORMATS}; got "
+            f"docs={docs}, seed={seed}, workers={workers}, mean_chars={mean_chars}, "
+            f"formats={list(formats)}"
         )
+    n_chunks = -(-docs // _CHUNK)
+    workers = min(workers or os.cpu_count() or 1, n_chunks)
+    jobs = (_Job(i, min(i + _CHUNK, docs), seed, mean_chars, rates) for i in range(0, docs, _CHUNK))
     params: dict[str, Any] = {
         "docs": docs, "seed": seed, "formats": list(fmts), "mean_chars": mean_chars,
         "rates": asdict(rates), "vocabulary": _VOCABULARY, "zipf_s": _ZIPF_S, "shingle_words": 5,
-        "window": _WINDOW,
+        "window": _WINDOW, "chunk": _CHUNK,
     }  # fmt: skip
     t0 = time.perf_counter()
+    counts: Counter[str] = Counter()
     with Sinks(Path(out), fmts, docs) as sinks:
-        counts, n_bytes = _write(sinks, docs, seed, mean_chars, rates, progress)
+        for chunk in _chunks(jobs, workers):
+            for doc_id, text in enumerate(chunk.texts, chunk.start):
+                sinks.doc(doc_id, text)
+            for pair in chunk.pairs:
+                sinks.pair(*pair)
+            counts.update(chunk.kinds)
+            if progress is not None:
+                progress(chunk.start + len(chunk.texts))
         summary = SynthSummary(
-            Path(out), docs, seed, fmts, dict(counts), sinks.pairs, n_bytes,
+            Path(out), docs, seed, fmts, dict(counts), sinks.pairs, sinks.text_bytes,
             time.perf_counter() - t0, params,
         )  # fmt: skip
         sinks.commit(_summary_json(summary))
     return summary
-
-
-def _write(
-    sinks: Sinks,
-    docs: int,
-    seed: int,
-    mean_chars: int,
-    rates: PlantRates,
-    progress: Callable[[int], None] | None,
-) -> tuple[Counter[str], int]:
-    """Generate ``docs`` documents into ``sinks``; return the count per kind and text bytes."""
-    counts: Counter[str] = Counter()
-    n_bytes = 0
-    for doc in _stream(docs, seed, mean_chars, rates):
-        sinks.doc(doc.doc_id, doc.text)
-        if doc.source is not None and doc.planted is not None:
-            stats = exact_word_shingle_stats(doc.source.text, doc.text)
-            span_a, span_b = doc.planted.span_a, doc.planted.span_b
-            sinks.pair(doc.source.doc_id, doc.doc_id, doc.kind, stats, span_a, span_b)
-        counts[doc.kind] += 1
-        n_bytes += len(doc.text)  # ASCII: characters are bytes
-        if progress is not None and (doc.doc_id + 1) % 1000 == 0:
-            progress(doc.doc_id + 1)
-    if progress is not None and docs % 1000:
-        progress(docs)
-    return counts, n_bytes
 
 
 def _summary_json(s: SynthSummary) -> str:

@@ -63,6 +63,7 @@ class Sinks:
     def __init__(self, out: Path, formats: Sequence[str], docs: int) -> None:
         self.out, self.formats, self.docs = out, tuple(formats), docs
         self.pairs = 0
+        self.text_bytes = 0
         _prepare(out)
         self._jsonl: IO[str] | None = None
         self._parquet: Any = None
@@ -95,6 +96,7 @@ class Sinks:
 
     def doc(self, doc_id: int, text: str) -> None:
         """Write document ``doc_id`` (documents come in id order, from 0)."""
+        self.text_bytes += len(text)  # ASCII: characters are bytes
         if self._files is not None:
             self._files.add(doc_id, text)
         if self._jsonl is not None:

@@ -72,6 +72,12 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     assert dict(a)["truth.parquet"] != dict(tree(tmp_path / "c"))["truth.parquet"]
 
 
+def test_worker_processes_change_nothing(tmp_path: Path) -> None:
+    synthesize(tmp_path / "one", docs=2100, seed=5, formats=("jsonl",), workers=1)
+    synthesize(tmp_path / "two", docs=2100, seed=5, formats=("jsonl",), workers=2)
+    assert list(tree(tmp_path / "one")) == list(tree(tmp_path / "two"))
+
+
 def test_counts(corpus: Path, truth: list[dict[str, object]]) -> None:
     meta = json.loads((corpus / "synth.json").read_text())
     counts = meta["counts"]

@@ -1,4 +1,4 @@
-"""The pseudo-language of :mod:`dedup.synth`: Zipf-distributed pseudo-words in sentences.
+"""The text of :mod:`dedup.synth`: a Zipf pseudo-language, and the edits that plant derivatives.
 
 Drawing is vectorized with numpy: Walker's alias method for the Zipf law, and the characters of
 a whole batch of documents gathered from one buffer of word forms and separators.
@@ -7,14 +7,26 @@ a whole batch of documents gathered from one buffer of word forms and separators
 from __future__ import annotations
 
 import functools
+import math
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import numpy.typing as npt
 
+_BOILERPLATE = (
+    "This article was originally published by {0} and is republished with permission.",
+    "Copyright {0} Media. All rights reserved.",
+    "Sign up for the {0} newsletter to get stories like this one in your inbox.",
+    "Reporting by {0}; editing by {1}.",
+    "Follow {0} on social media for the latest updates.",
+    "Read more from {0} at our website. Comments are closed.",
+    "An earlier version of this story misspelled the name of {0}.",
+    "{0} contributed reporting. Photographs by {1}.",
+)
 # fmt: off
 _ONSETS = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v",
            "w", "z", "br", "ch", "cr", "dr", "fl", "gr", "pl", "pr", "sh", "st", "th", "tr"]
@@ -138,10 +150,6 @@ class Language:
             toks[pos] = word + old[len(old.rstrip(".,?!")) :]
         return " ".join(toks)
 
-    def name(self) -> str:
-        """A capitalized pseudo-word of middling frequency."""
-        return str(self.forms[self.vocab + self.py.randrange(100, 5000)])
-
 
 def _alias_table(
     p: npt.NDArray[np.float64],
@@ -194,3 +202,98 @@ def sentence_spans(paras: Sequence[Sequence[str]]) -> list[tuple[int, int]]:
             pos += len(s) + 1
         pos += 1
     return spans
+
+
+def boilerplate(lex: Lexicon, seed: int) -> list[str]:
+    """The corpus's header and footer lines, with names drawn for ``seed``."""
+    py = random.Random(seed)
+    names = [str(lex.forms[len(lex.words) + py.randrange(100, 5000)]) for _ in range(16)]
+    return [t.format(names[2 * i], names[2 * i + 1]) for i, t in enumerate(_BOILERPLATE)]
+
+
+@dataclass
+class Planted:
+    """A planted derivative; the spans locate a reused passage in source and derivative."""
+
+    text: str
+    span_a: tuple[int, int] | None = None
+    span_b: tuple[int, int] | None = None
+
+
+class Planter:
+    """Makes each kind of derivative from a source document."""
+
+    def __init__(self, lang: Language, mean_words: float, boilerplate: list[str]) -> None:
+        self.lang, self.py, self.mean_words = lang, lang.py, mean_words
+        self.boilerplate = boilerplate
+
+    def plant(self, kind: str, source: str) -> Planted:
+        """A derivative of ``source`` of the given kind (one of ``KINDS``)."""
+        if kind == "exact":
+            return Planted(source)
+        if kind == "near_duplicate":
+            return Planted(self.near_duplicate(split_text(source)))
+        if kind == "derivative":
+            return Planted(self.derivative(split_text(source)))
+        return self.partial(source)
+
+    def near_duplicate(self, paras: list[list[str]]) -> str:
+        """A few words changed; a boilerplate footer and/or header added."""
+        py = self.py
+        for _ in range(py.randrange(1, 5)):
+            para = paras[py.randrange(len(paras))]
+            s = py.randrange(len(para))
+            para[s] = self.lang.reword(para[s], 1)
+        u = py.random()
+        if u < 0.3:
+            paras.insert(0, [py.choice(self.boilerplate)])
+        if u > 0.2:
+            paras.append([py.choice(self.boilerplate)])
+        return render(paras)
+
+    def derivative(self, paras: list[list[str]]) -> str:
+        """Sentences dropped, added, moved and lightly reworded, paragraphs kept where they can."""
+        py, lang = self.py, self.lang
+        items = [(i, s) for i, p in enumerate(paras) for s in p]
+        keep = py.randrange(len(items))
+        drop = py.uniform(0.05, 0.25)
+        items = [it for j, it in enumerate(items) if j == keep or py.random() >= drop]
+        for j, (p, s) in enumerate(items):
+            if py.random() < 0.2:
+                items[j] = (p, lang.reword(s, py.randrange(1, 3)))
+        for sentence in lang.sentences(int(len(items) * py.uniform(0.05, 0.2) * 17) + 5):
+            j = py.randrange(len(items) + 1)
+            items.insert(j, (items[min(j, len(items) - 1)][0], sentence))
+        for _ in range(py.randrange(1, 3)):
+            _, moved = items.pop(py.randrange(len(items)))
+            j = py.randrange(len(items) + 1)
+            items.insert(j, (items[min(j, len(items) - 1)][0], moved))
+        out: list[list[str]] = []
+        for n, (p, s) in enumerate(items):
+            if n and p == items[n - 1][0]:
+                out[-1].append(s)
+            else:
+                out.append([s])
+        return render(out)
+
+    def partial(self, source: str) -> Planted:
+        """A passage of about 300 words of ``source`` inside a new text 6x the mean length."""
+        py = self.py
+        spans = sentence_spans(split_text(source))
+        counts = [source.count(" ", a, b) + 1 for a, b in spans]
+        target = py.randrange(200, 400)
+        to_end = list(accumulate(reversed(counts)))  # words from each sentence to the end
+        first = py.randrange(max(1, sum(n >= target for n in to_end)))
+        last, total = first, counts[first]
+        while total < target and last + 1 < len(spans):
+            last += 1
+            total += counts[last]
+        a = (spans[first][0], spans[last][1])
+        size = int(py.lognormvariate(math.log(6 * self.mean_words), 0.3))
+        host = self.lang.documents(np.array([size]))[0].split("\n\n")
+        cut = py.randrange(len(host) + 1)
+        before, after = "\n\n".join(host[:cut]), "\n\n".join(host[cut:])
+        start = len(before) + 2 if before else 0
+        passage = source[a[0] : a[1]]
+        text = "\n\n".join(t for t in (before, passage, after) if t)
+        return Planted(text, a, (start, start + len(passage)))
