@@ -30,7 +30,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def child(out: Path, docs: int, formats: list[str], every: int) -> None:
+def child(out: Path, docs: int, formats: list[str], every: int, workers: int) -> None:
     """Run one synthesis and print its measurements as one JSON line."""
     from dedup.synth import synthesize
 
@@ -41,19 +41,23 @@ def child(out: Path, docs: int, formats: list[str], every: int) -> None:
             samples.append((n, round(rss_mb(), 1)))
 
     cpu0, t0 = time.process_time(), time.perf_counter()
-    s = synthesize(out, docs=docs, formats=formats, progress=progress)
+    s = synthesize(out, docs=docs, formats=formats, progress=progress, workers=workers)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {
         "docs": docs,
         "formats": formats,
+        "workers": workers,
         "text_mb": s.text_bytes / 1e6,
         "pairs": s.pairs,
         "wall_s": wall,
         "cpu_s": cpu,
         "mb_per_s": s.text_bytes / 1e6 / wall,
-        "mb_per_cpu_s": s.text_bytes / 1e6 / cpu,
+        "cpu_s_workers": kids.ru_utime + kids.ru_stime,
+        "mb_per_cpu_s": s.text_bytes / 1e6 / (cpu + kids.ru_utime + kids.ru_stime),
         "docs_per_s": docs / wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb_worker": kids.ru_maxrss / 1024,
         "rss_mb": samples,
     }
     print(json.dumps(result))
@@ -65,20 +69,23 @@ def main() -> None:
     ap.add_argument("--formats", nargs="+", default=["txt"])
     ap.add_argument("--work", type=Path, default=Path("/tmp/synth-bench"))
     ap.add_argument("--every", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--results", type=Path, default=ROOT / "results" / "synth_speed.json")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.work, args.docs[0], args.formats, args.every)
+        child(args.work, args.docs[0], args.formats, args.every, args.workers)
         return
     runs = []
     for docs in args.docs:
         out = args.work / f"n{docs}"
         shutil.rmtree(out, ignore_errors=True)
         cmd = [sys.executable, __file__, "--child", "--docs", str(docs), "--work", str(out)]
-        cmd += ["--every", str(args.every), "--formats", *args.formats]
+        cmd += ["--every", str(args.every), "--workers", str(args.workers)]
+        cmd += ["--formats", *args.formats]
         line = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
         runs.append(json.loads(line.strip().splitlines()[-1]))
+        runs[-1]["load_avg_1m_after"] = os.getloadavg()[0]
         r = runs[-1]
         print(
             f"{docs:>9,} docs {r['text_mb']:8.1f} MB  {r['wall_s']:7.1f} s wall "

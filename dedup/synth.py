@@ -5,7 +5,9 @@ them are planted derivatives of a recent original: ``exact`` copies, ``near_dupl
 words changed, boilerplate added), ``derivative`` (sentences dropped, added, moved and lightly
 reworded) and ``partial`` (a passage of about 300 words inside a much longer new text). Each
 original is the source of at most one derivative, so the truth table lists every pair that is
-similar by construction. Generation streams: only a bounded window of unused originals is held.
+similar by construction. Generation streams in chunks of 1,000 documents, each drawn from its
+own random stream (so chunks can be made by worker processes with the same result); a
+derivative's source is a recent original of its chunk. Memory does not grow with the corpus.
 """
 
 from __future__ import annotations

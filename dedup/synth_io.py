@@ -25,10 +25,10 @@ from dedup.errors import OutputError
 OUTPUTS = {"txt": "docs", "jsonl": "docs.jsonl", "parquet": "docs.parquet"}
 _OWN = {*OUTPUTS.values(), "truth.parquet", "synth.json"}
 _TMP = ".synth-tmp-"
-_DOC_ROWS = 8192
+_DOC_ROWS = 2048  # documents per Parquet row group (about 6 MB of text)
 _WRITERS = 4
 _FILE_BATCH = 128
-_TRUTH_ROWS = 65536
+_TRUTH_ROWS = 16384
 DOCS_SCHEMA = pa.schema([("id", pa.int64()), ("text", pa.string())])
 TRUTH_SCHEMA = pa.schema(
     [
