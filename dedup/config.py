@@ -63,6 +63,14 @@ class LSHConfig:
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    """Which verified pairs are kept, and how they are labelled."""
+
+    near_duplicate: float = 0.8
+    max_exact_group: int = 50
+
+
+@dataclass(frozen=True)
 class OverlapConfig:
     """Candidates from shared rare shingles, for partial reuse (containment)."""
 
@@ -70,17 +78,22 @@ class OverlapConfig:
     containment: float = 0.5
     min_shared: int = 3
     max_df: int = 50
+    sample: int = 8  # index one shingle in `sample` (by hash) ...
+    full_index_max: int = 2_000_000  # ... once the corpus has more shingles than this
 
 
 @dataclass(frozen=True)
 class SemanticConfig:
     """Paraphrase channel over sentence embeddings (needs the ``semantic`` extra)."""
 
-    enabled: bool | None = None  # None: on when the extra is installed
+    enabled: bool | None = None  # None: on when the extra is installed (and affordable)
     model: str | None = None  # None: the bundled all-MiniLM-L6-v2
-    doc_threshold: float = 0.8
-    sentence_threshold: float = 0.75
-    max_docs_cpu: int = 20_000
+    doc_threshold: float = 0.6  # candidate pairs: document cosine >= this
+    top_k: int = 50  # candidate pairs: at most this many neighbours per document
+    sentence_threshold: float = 0.75  # a sentence is matched when its best cosine >= this
+    score_threshold: float = 0.53  # a candidate is accepted when its score >= this
+    strong_doc_threshold: float = 0.87  # ... or when its document cosine >= this
+    max_docs_cpu: int = 20_000  # on CPU, above this many documents only when asked
     batch_size: int = 64
 
 
@@ -99,6 +112,7 @@ class RunConfig:
     shingle: ShingleConfig = field(default_factory=ShingleConfig)
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     lsh: LSHConfig = field(default_factory=LSHConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
     overlap: OverlapConfig = field(default_factory=OverlapConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
@@ -127,6 +141,14 @@ class RunConfig:
             raise ConfigError(
                 f"containment threshold must be in (0, 1], got {self.overlap.containment}"
             )
+        sem = self.semantic
+        thresholds = ("doc_threshold", "sentence_threshold", "score_threshold")
+        for name in (*thresholds, "strong_doc_threshold"):
+            value = getattr(sem, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"semantic {name} must be in [0, 1], got {value}")
+        if sem.top_k < 1 or sem.batch_size < 1 or sem.max_docs_cpu < 0:
+            raise ConfigError("semantic top_k and batch_size must be >= 1, max_docs_cpu >= 0")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:

@@ -25,3 +25,9 @@ class OutputError(DedupError):
     """The output location cannot be used (a file, or a run with another config)."""
 
     exit_code = 4
+
+
+class ModelError(DedupError):
+    """The semantic channel cannot run: its extra is missing or a model cannot be loaded."""
+
+    exit_code = 5

@@ -91,7 +91,6 @@ def conform(df: pl.DataFrame, name: str) -> pl.DataFrame:
     """Add missing columns as nulls, cast and order columns to table ``name``'s schema."""
     schema = TABLES[name]
     exprs = [
-        (pl.col(c) if c in df.columns else pl.lit(None)).cast(t).alias(c)
-        for c, t in schema.items()
+        (pl.col(c) if c in df.columns else pl.lit(None)).cast(t).alias(c) for c, t in schema.items()
     ]
     return df.select(exprs)

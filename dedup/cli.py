@@ -1,0 +1,325 @@
+"""Command line: parse options, call the library, print. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from dedup import __version__
+from dedup.config import (
+    AlignConfig,
+    LSHConfig,
+    MinHashConfig,
+    OverlapConfig,
+    RunConfig,
+    SemanticConfig,
+    ShingleConfig,
+)
+from dedup.errors import DedupError
+
+app = typer.Typer(
+    help="Find duplicate and derivative texts; show what each derivative kept, changed, "
+    "added and dropped.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class BarProgress:
+    """Rich progress bars on stderr for the pipeline's stages."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not enabled,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> BarProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._bar.update(
+                self._task,
+                total=self._bar.tasks[-1].completed or 1,
+                completed=self._bar.tasks[-1].completed or 1,
+            )
+        self._bar.stop()
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self._task is not None:
+            done = self._bar.tasks[-1].completed
+            self._bar.update(self._task, total=done or 1, completed=done or 1)
+        self._task = self._bar.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, n)
+
+    def message(self, text: str) -> None:
+        self._bar.console.print(text)
+
+
+def _fail(exc: DedupError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"dedup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """dedup: duplicates and derivatives, found at scale and explained sentence by sentence."""
+
+
+def _summary(manifest: dict[str, Any], out_dir: Path) -> Table:
+    counts = manifest["counts"]
+    table = Table(title=f"dedup scan → {out_dir}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("documents", str(counts["documents"]))
+    table.add_row("skipped", str(counts["skipped"]))
+    table.add_row("pairs", str(counts["pairs"]))
+    for rel, n in counts["pairs_by_relation"].items():
+        if n:
+            table.add_row(f"  {rel}", str(n))
+    table.add_row("clusters", f"{counts['clusters']} ({counts['documents_in_clusters']} docs)")
+    bands, rows = manifest["derived"]["bands"], manifest["derived"]["rows"]
+    table.add_row("LSH", f"{bands} bands x {rows} rows")
+    for stage, sec in manifest["seconds"].items():
+        table.add_row(f"seconds: {stage}", f"{sec:.2f}")
+    table.add_row("seconds: total", f"{manifest.get('seconds_total', 0.0):.2f}")
+    return table
+
+
+@app.command()
+def scan(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Folders, text files, JSONL or Parquet files.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder for the tables.")],
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard threshold of LSH and verification.")
+    ] = 0.5,
+    num_perm: Annotated[int, typer.Option(help="MinHash permutations.")] = 128,
+    seed: Annotated[int, typer.Option(help="MinHash seed (datasketch-compatible).")] = 1,
+    shingle: Annotated[str, typer.Option(help="Shingles: word:N or char:N.")] = "word:5",
+    bands: Annotated[
+        int | None, typer.Option(help="LSH bands (with --rows; default: from threshold).")
+    ] = None,
+    rows: Annotated[int | None, typer.Option(help="LSH rows per band (with --bands).")] = None,
+    containment: Annotated[
+        float, typer.Option(help="Containment that makes a pair partial/derivative.")
+    ] = 0.5,
+    overlap: Annotated[
+        bool,
+        typer.Option(
+            "--overlap/--no-overlap", help="Rare-shingle overlap channel (partial reuse)."
+        ),
+    ] = True,
+    semantic: Annotated[
+        bool | None,
+        typer.Option(
+            "--semantic/--no-semantic",
+            help="Paraphrase channel (default: on when the extra is installed).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="sentence-transformers model name or path.")
+    ] = None,
+    align: Annotated[
+        bool, typer.Option("--align/--no-align", help="Sentence alignment of every pair.")
+    ] = True,
+    text_column: Annotated[str, typer.Option(help="Text field of JSONL/Parquet input.")] = "text",
+    id_column: Annotated[str | None, typer.Option(help="Id field of JSONL/Parquet input.")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Threads for the numeric kernels (0: all cores).")
+    ] = 0,
+    batch_size: Annotated[int, typer.Option(help="Documents per streaming batch.")] = 2000,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a run with another config in --out.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")
+    ] = False,
+) -> None:
+    """Scan INPUTS for duplicates and derivatives; write Parquet tables to --out."""
+    from dedup.pipeline import scan as run_scan
+
+    try:
+        cfg = RunConfig(
+            shingle=ShingleConfig.parse(shingle),
+            minhash=MinHashConfig(num_perm=num_perm, seed=seed),
+            lsh=LSHConfig(threshold=threshold, bands=bands, rows=rows),
+            overlap=OverlapConfig(enabled=overlap, containment=containment),
+            semantic=SemanticConfig(enabled=semantic, model=model),
+            align=AlignConfig(enabled=align),
+            workers=workers,
+            batch_size=batch_size,
+        ).validate()
+        with BarProgress(enabled=not quiet and err.is_terminal) as bar:
+            result = run_scan(
+                inputs,
+                out_dir,
+                config=cfg,
+                text_column=text_column,
+                id_column=id_column,
+                overwrite=overwrite,
+                progress=bar,
+            )
+    except DedupError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        out.print(_summary(result.manifest, out_dir))
+
+
+def _read_one(path: Path) -> str:
+    from dedup.errors import InputError
+    from dedup.io import iter_documents
+
+    docs = list(iter_documents([path]))
+    if len(docs) != 1 or docs[0].text is None:
+        reason = docs[0].reason if docs else "no document"
+        raise InputError(f"cannot diff {path}: {reason}")
+    return docs[0].text
+
+
+def _diff_scorer(semantic: bool | None) -> Any:
+    from dedup import embed
+
+    if semantic is False:
+        return None
+    ok, reason = embed.is_available()
+    if not ok:
+        if semantic:
+            from dedup.errors import ModelError
+
+            raise ModelError(f"--semantic needs the semantic extra: {reason}")
+        return None
+    return embed.sentence_scorer(embed.load_model(None))
+
+
+@app.command()
+def diff(
+    file_a: Annotated[Path, typer.Argument(help="The first text (the likely source).")],
+    file_b: Annotated[Path, typer.Argument(help="The second text (the likely derivative).")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a side-by-side HTML page.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the alignment as JSON.")] = False,
+    color: Annotated[
+        bool | None,
+        typer.Option("--color/--no-color", help="Colour (default: when stdout is a terminal)."),
+    ] = None,
+    semantic: Annotated[
+        bool | None,
+        typer.Option(
+            "--semantic/--no-semantic",
+            help="Align with sentence embeddings (default: when installed).",
+        ),
+    ] = None,
+) -> None:
+    """Show two files side by side, sentence by sentence: same, edited, added, dropped, moved."""
+    import json
+
+    from dedup.align import align_texts
+    from dedup.render import diff_json, render_diff, render_diff_html
+
+    try:
+        text_a, text_b = _read_one(file_a), _read_one(file_b)
+        alignment = align_texts(text_a, text_b, scorer=_diff_scorer(semantic))
+        if html is not None:
+            from dedup.io import write_text_atomic
+
+            write_text_atomic(
+                render_diff_html(
+                    text_a, text_b, alignment, label_a=str(file_a), label_b=str(file_b)
+                ),
+                html,
+            )
+            err.print(f"wrote {html}")
+        if as_json:
+            print(json.dumps(diff_json(alignment), ensure_ascii=False, indent=1))
+        elif html is None:
+            use_color = out.is_terminal if color is None else color
+            console = Console(
+                no_color=not use_color, highlight=False, force_terminal=use_color or None
+            )
+            render_diff(
+                text_a,
+                text_b,
+                alignment,
+                console=console,
+                color=use_color,
+                label_a=str(file_a),
+                label_b=str(file_b),
+            )
+    except DedupError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="A run folder written by dedup scan.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN/report.html).")
+    ] = None,
+    max_pairs: Annotated[
+        int, typer.Option(help="Pairs shown side by side (highest score first).")
+    ] = 2000,
+) -> None:
+    """Write a static, self-contained HTML report of a scan: clusters, pairs, side-by-side views."""
+    from dedup.errors import InputError
+    from dedup.report import write_report
+
+    try:
+        if not (run / "manifest.json").exists():
+            raise InputError(f"{run} is not a complete dedup run (no manifest.json)")
+        path = write_report(run, output, max_pairs=max_pairs)
+    except DedupError as exc:
+        raise _fail(exc) from None
+    out.print(f"report: {path}")
+
+
+def main() -> None:
+    """Entry point of the ``dedup`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

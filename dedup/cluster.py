@@ -1,0 +1,51 @@
+"""Clustering: connected components of the verified-pair graph (union-find)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+
+@njit(cache=True)
+def _find(parent: npt.NDArray[np.int64], x: int) -> int:
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression
+        nxt = parent[x]
+        parent[x] = root
+        x = nxt
+    return root
+
+
+@njit(cache=True)
+def _components(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    parent = np.arange(n, dtype=np.int64)
+    for k in range(len(a)):
+        ra, rb = _find(parent, a[k]), _find(parent, b[k])
+        if ra != rb:  # the smaller index becomes the root: the label is the component's minimum
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    for x in range(n):
+        parent[x] = _find(parent, x)
+    return parent
+
+
+def connected_components(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Label of each of ``n`` nodes: the smallest node index of its component.
+
+    Args:
+        n: number of nodes, ``0..n-1``.
+        a: first endpoint of each edge.
+        b: second endpoint of each edge.
+    """
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    return _components(n, np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))

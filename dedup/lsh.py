@@ -1,0 +1,119 @@
+"""Locality-sensitive hashing: bands x rows, band keys, candidate pairs.
+
+Bands and rows are chosen from the threshold the way ``datasketch.MinHashLSH`` does:
+the pair ``(b, r)`` with ``b * r <= num_perm`` that minimizes the weighted sum of the
+false-positive area (probability of becoming a candidate, integrated over Jaccard below
+the threshold) and the false-negative area (probability of not becoming one, above it).
+Candidates are pairs of documents that share the key of at least one band, found with
+a polars self-join on ``(band, key)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from numba import njit, prange
+
+from dedup.config import LSHConfig
+
+_GRID = 2001  # Simpson points per integral
+
+
+def s_curve(s: npt.ArrayLike, bands: int, rows: int) -> npt.NDArray[np.float64]:
+    """Probability that two documents of Jaccard ``s`` share at least one band."""
+    x = np.asarray(s, dtype=np.float64)
+    out: npt.NDArray[np.float64] = 1.0 - (1.0 - x**rows) ** bands
+    return out
+
+
+def _simpson(y: npt.NDArray[np.float64], width: float) -> float:
+    h = width / (len(y) - 1)
+    return float(h / 3 * (y[0] + y[-1] + 4 * y[1:-1:2].sum() + 2 * y[2:-1:2].sum()))
+
+
+@lru_cache(maxsize=256)
+def optimal_params(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
+    """``(bands, rows)`` minimizing ``fp_weight * FP + fn_weight * FN`` for ``threshold``."""
+    lo = np.linspace(0.0, threshold, _GRID)
+    hi = np.linspace(threshold, 1.0, _GRID)
+    best, best_err = (1, 1), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = _simpson(s_curve(lo, b, r), threshold)
+            fn = _simpson(1.0 - s_curve(hi, b, r), 1.0 - threshold)
+            err = fp * fp_weight + fn * fn_weight
+            if err < best_err:
+                best, best_err = (b, r), err
+    return best
+
+
+def bands_rows(config: LSHConfig, num_perm: int) -> tuple[int, int]:
+    """The configured override, or the optimal choice for the threshold."""
+    if config.bands is not None and config.rows is not None:
+        return config.bands, config.rows
+    return optimal_params(
+        config.threshold, num_perm, config.false_positive_weight, config.false_negative_weight
+    )
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
+    n = sig.shape[0]
+    keys = np.empty((n, bands), dtype=np.uint64)
+    for d in prange(n):
+        for j in range(bands):
+            h = np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(j)
+            for i in range(j * rows, (j + 1) * rows):
+                h ^= np.uint64(sig[d, i])
+                h *= np.uint64(0xFF51AFD7ED558CCD)
+                h ^= h >> np.uint64(29)
+            keys[d, j] = h
+    return keys
+
+
+def band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
+    """64-bit key of each band of each signature, shape ``(n_docs, bands)``."""
+    if sig.shape[0] == 0:
+        return np.empty((0, bands), dtype=np.uint64)
+    return _band_keys(np.ascontiguousarray(sig), bands, rows)
+
+
+def candidate_pairs(
+    keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64], *, max_bucket: int = 200
+) -> pl.DataFrame:
+    """Pairs ``(doc_a < doc_b)`` that share at least one band key.
+
+    Bands are joined one at a time (a polars self-join on the key), so memory holds one
+    band's keys, not all of them. A bucket larger than ``max_bucket`` (boilerplate, or
+    many copies of one text) is not expanded into all its pairs: each member is paired
+    with the bucket's smallest id, which keeps its members connected at linear cost.
+    """
+    parts = [_band_pairs(keys[:, j], doc_ids, max_bucket) for j in range(keys.shape[1])]
+    if not parts:
+        return pl.DataFrame(schema={"doc_a": pl.Int64, "doc_b": pl.Int64})
+    return pl.concat(parts).unique().sort("doc_a", "doc_b")
+
+
+def _band_pairs(
+    key: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64], max_bucket: int
+) -> pl.DataFrame:
+    table = pl.DataFrame({"key": key, "doc": doc_ids})
+    table = table.with_columns(pl.len().over("key").alias("size")).filter(pl.col("size") > 1)
+    small = table.filter(pl.col("size") <= max_bucket).select("key", "doc")
+    joined = small.join(small, on="key", suffix="_b").filter(pl.col("doc") < pl.col("doc_b"))
+    large = (
+        table.filter(pl.col("size") > max_bucket)
+        .with_columns(pl.col("doc").min().over("key").alias("first"))
+        .filter(pl.col("doc") != pl.col("first"))
+    )
+    return pl.concat(
+        [
+            joined.select(pl.col("doc").alias("doc_a"), pl.col("doc_b")),
+            large.select(pl.col("first").alias("doc_a"), pl.col("doc").alias("doc_b")),
+        ]
+    )

@@ -1,0 +1,48 @@
+"""Text normalization: Unicode NFKC, case folding, punctuation and whitespace removal.
+
+The canonical form of a text is its words (Unicode ``\\w+`` runs of the NFKC-normalized,
+case-folded text) joined by single spaces. Shingles and content hashes are computed on
+the canonical form, so two texts that differ only in case, punctuation, spacing or
+Unicode presentation have the same shingles.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD_RE = re.compile(r"\w+")
+# ASCII bytes that are not word characters, mapped to a space for the fast path.
+_ASCII_NONWORD = bytes(
+    c if c < 128 and (chr(c).isalnum() or c == ord("_")) else ord(" ") for c in range(256)
+)
+
+
+def fold(text: str) -> str:
+    """NFKC-normalize and case-fold ``text``."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` after :func:`fold`."""
+    return _WORD_RE.findall(fold(text))
+
+
+def canonical_bytes(text: str) -> bytes:
+    """UTF-8 bytes of the canonical form, except that separators may be runs of spaces.
+
+    ASCII texts take a fast path (``bytes.translate``): every non-word byte becomes a
+    space. Word boundaries are then the same as those of :func:`words`, and the shingle
+    kernel treats any run of spaces as one separator.
+    """
+    folded = fold(text)
+    if folded.isascii():
+        return folded.encode("ascii").translate(_ASCII_NONWORD)
+    return " ".join(_WORD_RE.findall(folded)).encode("utf-8")
+
+
+def canonical(text: str) -> str:
+    """The canonical form: words joined by single spaces."""
+    return " ".join(words(text))

@@ -1,0 +1,130 @@
+"""HTML building blocks shared by the report and ``dedup diff --html``.
+
+Every piece of document text, path or label goes through :func:`esc` (``html.escape`` with
+quotes), and only integers and fixed words are ever put into ``id``/``href``/``class``
+attributes. The page carries a Content-Security-Policy that allows no network access and only
+the page's own inline script (by hash), so even text that slipped through unescaped could not
+run a script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Any
+
+from dedup.report.rows import Cell, DisplayRow, display_rows, segments
+
+__all__ = ["MARKS", "esc", "legend", "page", "pair_table"]
+
+MARKS = {"same": "=", "edited": "~", "added": "+", "dropped": "-", "moved": ">"}
+_SAFE_KEY = re.compile(r"[^A-Za-z0-9-]")
+_OPS = ("same", "edited", "added", "dropped", "moved")
+
+
+def esc(value: object) -> str:
+    """Escape any value for HTML text and (quoted) attribute values."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _asset(name: str) -> str:
+    return resources.files("dedup.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def page(title: str, body: str, *, script: bool = True) -> str:
+    """A complete self-contained HTML page (inline CSS and JS, no external resource).
+
+    Args:
+        title: Page title (escaped here).
+        body: Body HTML, already escaped.
+        script: Include the report's sorting/filtering script.
+
+    Returns:
+        The HTML document.
+    """
+    js = _asset("report.js") if script else ""
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    script_tag = f"<script>{js}</script>" if script else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{esc(title)}</title>\n<style>{_asset('report.css')}</style>\n</head>\n"
+        f"<body>\n{body}\n{script_tag}\n</body>\n</html>\n"
+    )
+
+
+def legend(counts: Mapping[str, int] | None = None) -> str:
+    """The colour legend, with per-op counts when given."""
+    parts = []
+    for op in _OPS:
+        n = f" {int(counts.get(f'n_{op}', 0))}" if counts is not None else ""
+        parts.append(f'<span class="op-{op}">{MARKS[op]} {op}{n}</span>')
+    return f'<p class="legend">{"".join(parts)}</p>'
+
+
+def _text_html(cell: Cell, side: str) -> str:
+    tag = "del" if side == "a" else "ins"
+    out = []
+    for piece, changed in segments(cell):
+        out.append(f"<{tag}>{esc(piece)}</{tag}>" if changed else esc(piece))
+    return "".join(out)
+
+
+def _index_label(cell: Cell) -> str:
+    return str(cell.lo + 1) if cell.hi - cell.lo <= 1 else f"{cell.lo + 1}–{cell.hi}"
+
+
+def _cell_html(cell: Cell | None, side: str, key: str) -> str:
+    if cell is None:
+        return '<td class="idx"></td><td class="mark"></td><td class="txt"></td>'
+    other = "b" if side == "a" else "a"
+    anchor = f' id="{key}-{side}{cell.lo}"' if cell.tag == "moved" else ""
+    jump = ""
+    if cell.link is not None:
+        arrow = "→" if side == "a" else "←"
+        jump = (
+            f' <a class="jump" href="#{key}-{other}{cell.link}">{arrow} '
+            f"{other.upper()}{cell.link + 1}</a>"
+        )
+    op = cell.tag
+    return (
+        f'<td class="idx op-{op}">{_index_label(cell)}</td>'
+        f'<td class="mark op-{op}" title="{op}">{MARKS.get(op, "?")}</td>'
+        f'<td class="txt op-{op}"{anchor}>{_text_html(cell, side)}{jump}</td>'
+    )
+
+
+def _row_html(row: DisplayRow, key: str) -> str:
+    return f"<tr>{_cell_html(row.left, 'a', key)}{_cell_html(row.right, 'b', key)}</tr>"
+
+
+def pair_table(rows: Iterable[Mapping[str, Any]], *, key: str, label_a: str, label_b: str) -> str:
+    """The two-column aligned view of one pair.
+
+    Args:
+        rows: The pair's ``alignments`` rows in op order.
+        key: A prefix for element ids, made of letters, digits and ``-`` only.
+        label_a: Heading of the left column (escaped here).
+        label_b: Heading of the right column.
+
+    Returns:
+        A ``<table class="align">``.
+    """
+    key = _SAFE_KEY.sub("", key)
+    body = "\n".join(_row_html(r, key) for r in display_rows(rows))
+    return (
+        '<table class="align">\n<colgroup><col class="idx"><col class="mark"><col class="txt">'
+        '<col class="idx"><col class="mark"><col class="txt"></colgroup>\n<thead><tr>'
+        f'<th colspan="3">A: {esc(label_a)}</th><th colspan="3">B: {esc(label_b)}</th>'
+        f"</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    )

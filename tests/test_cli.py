@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def _commands() -> list[str]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_has_help_and_a_readme_entry() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = _commands()
+    assert "scan" in commands
+    for name in commands:
+        res = runner.invoke(app, [name, "--help"])
+        assert res.exit_code == 0, res.output
+        assert "Usage" in res.output
+        assert f"`dedup {name}" in readme, f"README lacks dedup {name}"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--threshold", "1.5"], 2, "threshold"),
+        (["--threshold", "0"], 2, "threshold"),
+        (["--num-perm", "0"], 2, "num_perm"),
+        (["--bands", "20", "--rows", "10"], 2, "exceeds num_perm"),
+        (["--bands", "4"], 2, "--rows"),
+        (["--shingle", "sentence:3"], 2, "shingle spec"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_code(
+    args: list[str], code: int, message: str, tmp_path: Path
+) -> None:
+    res = runner.invoke(app, ["scan", str(ROOT / "seeds"), "--out", str(tmp_path / "r"), *args])
+    assert res.exit_code == code
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_input_and_file_as_output(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["scan", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 3
+    assert "does not exist" in res.output
+    f = tmp_path / "f"
+    f.write_text("x")
+    res = runner.invoke(app, ["scan", str(ROOT / "seeds"), "--out", str(f), "--no-semantic"])
+    assert res.exit_code == 4
+    assert "not a folder" in res.output
+
+
+def test_scan_as_a_subprocess_prints_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dedup",
+            "scan",
+            str(ROOT / "seeds"),
+            "--out",
+            str(out),
+            "--no-semantic",
+            "--no-align",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "documents" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["documents"] >= 4
+
+
+def test_diff_json_and_html_on_two_seeds(tmp_path: Path) -> None:
+    a = ROOT / "seeds" / "000_654cfb4831939a43.txt"
+    b = ROOT / "seeds" / "001_f8330044a3a1b8ed.txt"
+    res = runner.invoke(app, ["diff", str(a), str(b), "--json", "--no-semantic"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    ops = {op["op"] for op in data["ops"]}
+    assert {"added", "dropped"} <= ops  # lexical scorer: paraphrases do not match
+    html = tmp_path / "d.html"
+    res = runner.invoke(app, ["diff", str(a), str(b), "--html", str(html), "--no-semantic"])
+    assert res.exit_code == 0, res.output
+    assert "Mae Sot" in html.read_text()
+
+
+def test_diff_without_color_has_plain_markers() -> None:
+    a = ROOT / "seeds" / "000_654cfb4831939a43.txt"
+    b = ROOT / "seeds" / "002_5e9adce2734e71c8.txt"
+    res = runner.invoke(app, ["diff", str(a), str(b), "--no-color", "--no-semantic"])
+    assert res.exit_code == 0, res.output
+    assert "\x1b[" not in res.output
+    assert "~ " in res.output
+
+
+def test_report_of_a_scan(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = runner.invoke(
+        app,
+        ["scan", str(ROOT / "tests" / "data" / "clough"), "--out", str(out), "--no-semantic", "-q"],
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    res = runner.invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 3
+    assert "no manifest" in res.output

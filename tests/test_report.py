@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dedup.errors import InputError
+from dedup.report import build_report, write_report
+from tests.fixtures_run import write_run
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    return write_run(tmp_path / "run")
+
+
+def test_writes_one_self_contained_file(run: Path) -> None:
+    out = write_report(run)
+    assert out == run / "report.html"
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    # No network: no external script, stylesheet, image or font.
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
+    assert "@import" not in html
+    assert html.count("<script>") == 1
+    assert 'id="pairs"' in html
+    assert html.count('<table class="align">') == 2
+
+
+def test_hostile_text_is_escaped(run: Path) -> None:
+    html = build_report(run)
+    body = html.split("<body>", 1)[1].rsplit("<script>", 1)[0]
+    assert "<script" not in body
+    assert "</td></tr></table> here" not in body
+    assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;" in body
+    assert "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt; here" in body
+    assert "<img" not in body
+    assert "<b " not in body
+    # The hostile path is text, never an attribute breaking out of its quotes.
+    assert "x&quot;onmouseover=&#x27;alert(1)&#x27;.txt" in body
+    assert not re.search(r"<[^>]*\sonmouseover=", body)
+    assert not re.search(r"""href=["']?javascript:""", body, re.IGNORECASE)
+
+
+def test_csp_allows_only_own_script(run: Path) -> None:
+    html = build_report(run)
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None
+    assert "default-src 'none'" in csp.group(1)
+    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'", csp.group(1))
+
+
+def test_pair_view_rows_and_moves(run: Path) -> None:
+    html = build_report(run)
+    section = html.split('id="pair-0-1"', 1)[1].split("</section>", 1)[0]
+    # The moved sentence is linked from both sides.
+    assert 'href="#pair-0-1-b0"' in section
+    assert 'id="pair-0-1-a3"' in section
+    assert 'href="#pair-0-1-a3"' in section
+    assert 'id="pair-0-1-b0"' in section
+    # Word-level change of the edited sentence.
+    assert "<del>centers</del>" in section
+    assert "<ins>centres</ins>" in section
+    assert 'class="txt op-added"' in section
+    assert 'class="txt op-dropped"' in section
+
+
+def test_missing_alignments_is_fine(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", with_alignments=False)
+    html = build_report(run)
+    assert "No sentence alignment recorded" in html
+
+
+def test_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"pairs\.parquet"):
+        write_report(tmp_path)
+
+
+def test_custom_output(run: Path, tmp_path: Path) -> None:
+    out = write_report(run, tmp_path / "sub" / "r.html")
+    assert out.read_text(encoding="utf-8").count("pair-2-3") >= 2
