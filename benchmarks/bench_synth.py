@@ -41,9 +41,11 @@ def child(out: Path, docs: int, formats: list[str], every: int, workers: int) ->
             samples.append((n, round(rss_mb(), 1)))
 
     cpu0, t0 = time.process_time(), time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     s = synthesize(out, docs=docs, formats=formats, progress=progress, workers=workers)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     result = {
         "docs": docs,
         "formats": formats,
@@ -53,6 +55,8 @@ def child(out: Path, docs: int, formats: list[str], every: int, workers: int) ->
         "wall_s": wall,
         "cpu_s": cpu,
         "mb_per_s": s.text_bytes / 1e6 / wall,
+        "user_s": ru1.ru_utime - ru0.ru_utime,  # generating text
+        "sys_s": ru1.ru_stime - ru0.ru_stime,  # mostly the kernel creating files
         "cpu_s_workers": kids.ru_utime + kids.ru_stime,
         "mb_per_cpu_s": s.text_bytes / 1e6 / (cpu + kids.ru_utime + kids.ru_stime),
         "docs_per_s": docs / wall,
@@ -89,7 +93,8 @@ def main() -> None:
         r = runs[-1]
         print(
             f"{docs:>9,} docs {r['text_mb']:8.1f} MB  {r['wall_s']:7.1f} s wall "
-            f"{r['mb_per_s']:6.1f} MB/s  ({r['mb_per_cpu_s']:.1f} MB per CPU s)  "
+            f"{r['mb_per_s']:6.1f} MB/s  ({r['mb_per_cpu_s']:.1f} MB per CPU s; "
+            f"user {r['user_s']:.1f} s, sys {r['sys_s']:.1f} s)  "
             f"peak RSS {r['peak_rss_mb']:.0f} MiB"
         )
         shutil.rmtree(out, ignore_errors=True)
