@@ -175,3 +175,35 @@ def test_diff_of_missing_binary_or_folder(tmp_path: Path) -> None:
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     _one_line_error(["diff", str(good), str(png)], 3, "binary")
     _one_line_error(["diff", str(ROOT / "seeds"), str(good)], 3, "documents, not one")
+
+
+def test_synth_then_bench_on_a_tiny_corpus(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["synth", str(tmp_path / "c"), "--docs", "120", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "c" / "truth.parquet").exists()
+    res = runner.invoke(app, ["synth", str(tmp_path / "d"), "--docs", "10", "--format", "pdf"])
+    assert res.exit_code == 2
+    res = runner.invoke(
+        app,
+        [
+            "bench",
+            "--docs",
+            "150",
+            "--repeat",
+            "1",
+            "--contender",
+            "dedup",
+            "--contender",
+            "datasketch",
+            "--work",
+            str(tmp_path / "w"),
+            "--results",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "r" / "throughput.json").read_text())
+    rows = {r["contender"]: r for r in data["rows"]}
+    assert set(rows) == {"dedup", "datasketch"}
+    assert rows["dedup"]["precision"] == 1.0
+    assert rows["dedup"]["recall"] >= rows["datasketch"]["recall"]
