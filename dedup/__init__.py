@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from dedup.config import (
@@ -15,6 +17,22 @@ from dedup.config import (
 )
 from dedup.errors import ConfigError, DedupError, InputError, OutputError
 
+if TYPE_CHECKING:
+    from dedup.pipeline import ScanResult, scan
+    from dedup.synth import synthesize
+
+_LAZY = {"scan": "dedup.pipeline", "ScanResult": "dedup.pipeline", "synthesize": "dedup.synth"}
+
+
+def __getattr__(name: str) -> Any:
+    """``dedup.scan``, ``dedup.ScanResult`` and ``dedup.synthesize``, imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dedup' has no attribute {name!r}")
+
+
 __all__ = [
     "AlignConfig",
     "ConfigError",
@@ -25,7 +43,10 @@ __all__ = [
     "OutputError",
     "OverlapConfig",
     "RunConfig",
+    "ScanResult",
     "SemanticConfig",
     "ShingleConfig",
     "__version__",
+    "scan",
+    "synthesize",
 ]

@@ -139,3 +139,11 @@ def test_sampled_overlap_index_still_finds_the_passage(corpus: Path, tmp_path: P
     )
     pairs = _pairs(scan([corpus], tmp_path / "run", config=cfg).pairs)
     assert pairs[("d_passage.txt", "e_host.txt")] == "partial"
+
+
+def test_package_exposes_scan(corpus: Path, tmp_path: Path) -> None:
+    import dedup
+
+    result = dedup.scan([corpus], tmp_path / "run", config=LEXICAL)
+    assert isinstance(result, dedup.ScanResult)
+    assert result.pairs.height == 4
