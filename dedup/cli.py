@@ -177,6 +177,13 @@ def scan(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="Where the scan runs: local (this machine) or ray (Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address for --engine ray (default: start a local one)."),
+    ] = None,
 ) -> None:
     """Scan INPUTS for duplicates and derivatives; write Parquet tables to --out."""
     from dedup.pipeline import scan as run_scan
@@ -201,6 +208,8 @@ def scan(
                 id_column=id_column,
                 overwrite=overwrite,
                 progress=bar,
+                engine=engine,
+                ray_address=ray_address,
             )
     except DedupError as exc:
         raise _fail(exc) from None

@@ -42,8 +42,11 @@ __all__ = [
     "RawDoc",
     "decode_bytes",
     "iter_documents",
+    "iter_sources",
+    "read_source",
     "write_json_atomic",
     "write_parquet_atomic",
+    "write_parquet_parts_atomic",
     "write_text_atomic",
 ]
 
@@ -96,12 +99,49 @@ def iter_documents(
 
 
 def _iter_inputs(paths: list[str], opts: _Options) -> Iterator[RawDoc]:
+    for source in _iter_sources(paths):
+        if isinstance(source, RawDoc):
+            yield source
+        else:
+            yield from _read_file(source, opts)
+
+
+def iter_sources(inputs: Sequence[str | Path]) -> Iterator[str | RawDoc]:
+    """The files :func:`iter_documents` reads, in its order, without reading them.
+
+    A folder that cannot be entered comes as its ``skipped`` record instead of a path.
+    Reading each file with :func:`read_source` and concatenating the records gives the
+    same sequence as :func:`iter_documents`, so a distributed reader can split the files
+    among workers and still number the documents the same way.
+
+    Raises:
+        InputError: An input path does not exist.
+    """
+    paths = [os.fspath(p) for p in inputs]
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise InputError(f"input not found: {shown(missing[0])!r}")
+    return _iter_sources(paths)
+
+
+def read_source(
+    path: str,
+    *,
+    text_column: str = "text",
+    id_column: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[RawDoc]:
+    """The records of one file listed by :func:`iter_sources` (never raises for a bad file)."""
+    return _read_file(path, _Options(text_column, id_column, max_bytes))
+
+
+def _iter_sources(paths: list[str]) -> Iterator[str | RawDoc]:
     seen: dict[tuple[int, int], str] = {}  # (device, inode) of each folder entered
     for path in paths:
         if Path(path).is_dir():
-            yield from _walk(path, seen, opts)
+            yield from _walk(path, seen)
         else:
-            yield from _read_file(path, opts)
+            yield path
 
 
 def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
@@ -123,8 +163,8 @@ def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
     )
 
 
-def _walk(root: str, seen: dict[tuple[int, int], str], opts: _Options) -> Iterator[RawDoc]:
-    """Depth-first walk of ``root`` in sorted name order, without recursion."""
+def _walk(root: str, seen: dict[tuple[int, int], str]) -> Iterator[str | RawDoc]:
+    """File paths under ``root``, depth-first in sorted name order, without recursion."""
     stack: list[tuple[tuple[int, int], Iterator[os.DirEntry[str]]]] = []
     reason = _enter(root, seen, stack)
     if reason is not None:
@@ -141,7 +181,7 @@ def _walk(root: str, seen: dict[tuple[int, int], str], opts: _Options) -> Iterat
         except OSError:  # symlink loop: reading it reports the reason
             is_dir = False
         if not is_dir:
-            yield from _read_file(entry.path, opts)
+            yield entry.path
             continue
         reason = _enter(entry.path, seen, stack)
         if reason is not None:
@@ -233,6 +273,31 @@ def write_parquet_atomic(df: pl.DataFrame, path: str | Path) -> None:
         OutputError: ``path``'s folder is missing or not writable, or the disk is full.
     """
     _write_atomic(path, df.write_parquet)
+
+
+def write_parquet_parts_atomic(
+    parts: Sequence[str | Path], path: str | Path, *, empty: pl.DataFrame
+) -> None:
+    """Concatenate Parquet files (same schema, in the order given) into ``path`` atomically.
+
+    Row groups are copied one part at a time, so memory holds one part, not the table.
+    With no parts, ``empty`` (a frame with the table's schema) is written.
+
+    Raises:
+        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
+    """
+    if not parts:
+        write_parquet_atomic(empty, path)
+        return
+    import pyarrow.parquet as pq
+
+    def write(tmp: str) -> None:
+        schema = pq.read_schema(parts[0])
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for part in parts:
+                writer.write_table(pq.read_table(part, schema=schema))
+
+    _write_atomic(path, write)
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:

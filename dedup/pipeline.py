@@ -307,6 +307,8 @@ def scan(
     id_column: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` for duplicates and derivatives; write the tables under ``out``.
 
@@ -318,10 +320,26 @@ def scan(
         id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
         overwrite: replace a run in ``out`` made with another config.
         progress: receives stage names and progress; silent when ``None``.
+        engine: ``local`` (this machine) or ``ray`` (a Ray cluster, :mod:`dedup.engine_ray`).
+        ray_address: the Ray cluster to connect to (``engine="ray"`` only).
 
     Returns:
         The tables, as written.
     """
+    if engine != "local":
+        from dedup.engine_ray import dispatch
+
+        return dispatch(
+            engine,
+            inputs,
+            out,
+            config=config,
+            text_column=text_column,
+            id_column=id_column,
+            overwrite=overwrite,
+            progress=progress,
+            ray_address=ray_address,
+        )
     cfg = (config or RunConfig()).validate()
     prog: Progress = progress or _Silent()
     out = Path(out)
