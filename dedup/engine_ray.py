@@ -32,6 +32,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,15 +89,24 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
             ray.init(num_cpus=workers or None, **opts)
         started = True
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    ctx = DataContext.get_current()
-    saved = (ctx.shuffle_strategy, ctx.enable_progress_bars, ctx.execution_options.preserve_order)
-    ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    with warnings.catch_warnings():  # Ray warns about a deprecated flag it sets itself
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx = DataContext.get_current()
+        saved = (
+            ctx.shuffle_strategy,
+            ctx.enable_progress_bars,
+            ctx.execution_options.preserve_order,
+        )
+        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = True
     try:
         yield
     finally:
-        ctx.shuffle_strategy, ctx.enable_progress_bars = saved[0], saved[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.shuffle_strategy = saved[0]
+        ctx.enable_progress_bars = saved[1]
         ctx.execution_options.preserve_order = saved[2]
         if started:
             ray.shutdown()
