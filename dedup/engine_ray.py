@@ -59,6 +59,7 @@ SEMANTIC_OFF = "not supported by the ray engine yet"
 ROWS_PER_PART = 500_000
 FILES_PER_TASK = 64
 LOAD_MAX_DOCS = 1_000_000
+BROADCAST_MAX = 50_000_000  # ids (8 bytes each) sent to every task by a semi-join
 
 
 @contextmanager
@@ -83,8 +84,8 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
             "log_to_driver": False,
             "logging_level": logging.WARNING,
         }
-        if address:
-            ray.init(address=address, **opts)
+        if address or os.environ.get("RAY_ADDRESS"):  # an existing cluster
+            ray.init(address=address or None, **opts)
         else:
             ray.init(num_cpus=workers or None, **opts)
         started = True
@@ -201,7 +202,13 @@ def _candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
     )
     if cfg.overlap.enabled:
         proposals = proposals.union(_overlap(reps, cfg, parts))
-    sets = map_frames(reps, lambda df: df.select(list(pt.SETS)), schema=pt.SETS).materialize()
+    proposals = proposals.materialize()
+    sets = _only(
+        map_frames(reps, lambda df: df.select(list(pt.SETS)), schema=pt.SETS),
+        pt.SETS,
+        proposals,
+        ["a", "b"],
+    ).materialize()
     min_shared = cfg.overlap.min_shared
     half = co_group(
         proposals,
@@ -233,6 +240,35 @@ def _candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
     ).materialize()
 
 
+def _only(table: Dataset, table_schema: Any, pairs: Dataset, columns: list[str]) -> Dataset:
+    """The rows of ``table`` whose ``doc_id`` occurs in ``pairs``' ``columns``.
+
+    A semi-join by broadcast: the distinct ids (usually a few percent of the documents)
+    go to every task as one array, so the big per-document tables (shingle sets, texts)
+    enter the following shuffles with only the documents that have a pair. Past
+    ``BROADCAST_MAX`` ids the table is passed through whole.
+    """
+    import ray
+
+    ids_schema = {"id": pl.Int64}
+    ids = collect(
+        map_frames(
+            pairs,
+            lambda df: pl.concat([df.select(pl.col(c).alias("id")) for c in columns]).unique(),
+            schema=ids_schema,
+        ),
+        ids_schema,
+    )["id"].unique()
+    if len(ids) > BROADCAST_MAX:
+        return table
+    ref = ray.put(ids.to_numpy())
+    return map_frames(
+        table,
+        lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(ref)))),
+        schema=table_schema,
+    )
+
+
 _BAND = {"band": pl.Int64, "key": pl.UInt64, "doc": pl.Int64}
 _SHINGLE = {"h": pl.UInt32, "doc": pl.Int64}
 
@@ -258,7 +294,12 @@ def _overlap(reps: Dataset, cfg: RunConfig, parts: int) -> Dataset:
 def _aligned(pairs: Dataset, docs: Dataset, cfg: RunConfig, n_pairs: int) -> Dataset:
     """Pairs with paths, alignment summary and nested alignment rows."""
     parts = _parts(n_pairs)
-    texts = map_frames(docs, lambda df: df.select(list(ap.TEXTS)), schema=ap.TEXTS)
+    texts = _only(
+        map_frames(docs, lambda df: df.select(list(ap.TEXTS)), schema=ap.TEXTS),
+        ap.TEXTS,
+        pairs,
+        ["doc_a", "doc_b"],
+    ).materialize()
     cutoff = None
     if cfg.align.enabled and n_pairs > cfg.align.max_pairs:
         first = pairs.sort(["doc_a", "doc_b"]).limit(cfg.align.max_pairs)
@@ -340,8 +381,10 @@ def scan_ray(
         id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
         overwrite: replace a run in ``out`` made with another config.
         progress: receives stage names and messages; silent when ``None``.
-        ray_address: cluster to connect to (``ray.init(address=...)``); ``None`` uses the
-            Ray already initialized in this process, or starts a local one.
+        ray_address: cluster to connect to (``ray.init(address=...)``, e.g. ``auto`` or
+            ``HEAD:6379``); ``None`` uses the Ray already initialized in this process, else
+            the cluster named by ``RAY_ADDRESS``, else starts a local one (``workers`` CPUs,
+            0: all cores).
         load: read the written tables back into the result's frames; ``None`` does so up
             to ``LOAD_MAX_DOCS`` documents. Otherwise the frames are empty and the tables
             are on disk only (read them with ``polars.scan_parquet``).
