@@ -62,6 +62,16 @@ LOAD_MAX_DOCS = 1_000_000
 BROADCAST_MAX = 50_000_000  # ids (8 bytes each) sent to every task by a semi-join
 
 
+def require_ray() -> None:
+    """Raise :class:`ConfigError` (one line) when Ray Data is not installed."""
+    try:
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"--engine ray needs the ray extra (pip install 'dedup[ray]'): {exc}"
+        ) from exc
+
+
 @contextmanager
 def ray_session(address: str | None, workers: int) -> Iterator[None]:
     """Connect to ``address`` (or start a local cluster) unless Ray is already initialized.
@@ -70,13 +80,10 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
     spilling to disk on large ones), ordered execution and no progress bars; the previous
     settings are restored afterwards, and a cluster started here is shut down.
     """
-    try:
-        import ray
-        from ray.data.context import DataContext, ShuffleStrategy
-    except ImportError as exc:
-        raise ConfigError(
-            f"--engine ray needs the ray extra (pip install 'dedup[ray]'): {exc}"
-        ) from exc
+    require_ray()
+    import ray
+    from ray.data.context import DataContext, ShuffleStrategy
+
     started = False
     if not ray.is_initialized():
         opts: dict[str, Any] = {
@@ -394,6 +401,7 @@ def scan_ray(
     """
     from dedup.pipeline import ScanResult, Timings, _check_inputs, _check_out, _Silent
 
+    require_ray()
     cfg = (config or RunConfig()).validate()
     prog: Progress = progress or _Silent()
     out = Path(out)
