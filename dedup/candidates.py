@@ -174,6 +174,11 @@ def _finish(pairs: pl.DataFrame, rows: npt.NDArray[np.int64]) -> pl.DataFrame:
         pl.col("a").map_batches(lambda s: ids.gather(s), return_dtype=pl.Int64).alias("doc_a"),
         pl.col("b").map_batches(lambda s: ids.gather(s), return_dtype=pl.Int64).alias("doc_b"),
     )
+    return score_and_source(pairs)
+
+
+def score_and_source(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Add ``score`` and ``source`` to verified pairs keyed by ``doc_a``/``doc_b``."""
     cmax = pl.max_horizontal("containment_a", "containment_b")
     return pairs.with_columns(
         pl.max_horizontal("jaccard", cmax).alias("score"),

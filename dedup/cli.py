@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -85,7 +86,7 @@ class BarProgress:
 
 
 def _fail(exc: DedupError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -184,6 +185,13 @@ def scan(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="Where the scan runs: local (this machine) or ray (Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address for --engine ray (default: start a local one)."),
+    ] = None,
 ) -> None:
     """Scan INPUTS for duplicates and derivatives; write Parquet tables to --out."""
     from dedup.pipeline import scan as run_scan
@@ -209,6 +217,8 @@ def scan(
                 overwrite=overwrite,
                 resume=resume,
                 progress=bar,
+                engine=engine,
+                ray_address=ray_address,
             )
     except DedupError as exc:
         raise _fail(exc) from None

@@ -44,8 +44,11 @@ __all__ = [
     "fsync_path",
     "iter_documents",
     "iter_input_files",
+    "iter_sources",
+    "read_source",
     "write_json_atomic",
     "write_parquet_atomic",
+    "write_parquet_parts_atomic",
     "write_text_atomic",
 ]
 
@@ -98,31 +101,62 @@ def iter_documents(
 
 
 def _iter_inputs(paths: list[str], opts: _Options) -> Iterator[RawDoc]:
-    for path, reason in _iter_paths(paths):
-        if reason is not None:
-            yield skipped(shown(path), reason)
+    for source in _iter_sources(paths):
+        if isinstance(source, RawDoc):
+            yield source
         else:
-            yield from _read_file(path, opts)
+            yield from _read_file(source, opts)
 
 
-def _iter_paths(paths: list[str]) -> Iterator[tuple[str, str | None]]:
-    """Every file the reader opens, in reading order: ``(path, None)``, or a folder that
-    cannot be walked as ``(path, reason)``."""
-    seen: dict[tuple[int, int], str] = {}  # (device, inode) of each folder entered
-    for path in paths:
-        if Path(path).is_dir():
-            yield from _walk(path, seen)
-        else:
-            yield path, None
+def iter_sources(inputs: Sequence[str | Path]) -> Iterator[str | RawDoc]:
+    """The files :func:`iter_documents` reads, in its order, without reading them.
+
+    A folder that cannot be entered comes as its ``skipped`` record instead of a path.
+    Reading each file with :func:`read_source` and concatenating the records gives the
+    same sequence as :func:`iter_documents`, so a distributed reader can split the files
+    among workers and still number the documents the same way.
+
+    Raises:
+        InputError: An input path does not exist.
+    """
+    paths = [os.fspath(p) for p in inputs]
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise InputError(f"input not found: {shown(missing[0])!r}")
+    return _iter_sources(paths)
 
 
 def iter_input_files(inputs: Sequence[str | Path]) -> Iterator[tuple[str, str | None]]:
     """The files :func:`iter_documents` would read from ``inputs``, in the same order.
 
-    Walks folders with the same rules (sorted names, no dot names, loops cut) without
-    opening any file: ``(path, None)`` per file, ``(path, reason)`` per folder it skips.
+    ``(path, None)`` per file, ``(path, reason)`` per folder the walk skips; no file is
+    opened. Raises :class:`InputError` for a missing input, like :func:`iter_sources`.
     """
-    return _iter_paths([os.fspath(p) for p in inputs])
+    for source in iter_sources(inputs):
+        if isinstance(source, RawDoc):
+            yield source.path, source.reason
+        else:
+            yield source, None
+
+
+def read_source(
+    path: str,
+    *,
+    text_column: str = "text",
+    id_column: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[RawDoc]:
+    """The records of one file listed by :func:`iter_sources` (never raises for a bad file)."""
+    return _read_file(path, _Options(text_column, id_column, max_bytes))
+
+
+def _iter_sources(paths: list[str]) -> Iterator[str | RawDoc]:
+    seen: dict[tuple[int, int], str] = {}  # (device, inode) of each folder entered
+    for path in paths:
+        if Path(path).is_dir():
+            yield from _walk(path, seen)
+        else:
+            yield path
 
 
 def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
@@ -144,12 +178,12 @@ def _read_file(path: str, opts: _Options) -> Iterator[RawDoc]:
     )
 
 
-def _walk(root: str, seen: dict[tuple[int, int], str]) -> Iterator[tuple[str, str | None]]:
-    """Depth-first walk of ``root`` in sorted name order, without recursion."""
+def _walk(root: str, seen: dict[tuple[int, int], str]) -> Iterator[str | RawDoc]:
+    """File paths under ``root``, depth-first in sorted name order, without recursion."""
     stack: list[tuple[tuple[int, int], Iterator[os.DirEntry[str]]]] = []
     reason = _enter(root, seen, stack)
     if reason is not None:
-        yield root, reason
+        yield skipped(shown(root), reason)
     while stack:
         entry = next(stack[-1][1], None)
         if entry is None:
@@ -162,11 +196,11 @@ def _walk(root: str, seen: dict[tuple[int, int], str]) -> Iterator[tuple[str, st
         except OSError:  # symlink loop: reading it reports the reason
             is_dir = False
         if not is_dir:
-            yield entry.path, None
+            yield entry.path
             continue
         reason = _enter(entry.path, seen, stack)
         if reason is not None:
-            yield entry.path, reason
+            yield skipped(shown(entry.path), reason)
 
 
 def _enter(
@@ -266,6 +300,31 @@ def write_parquet_atomic(df: pl.DataFrame, path: str | Path) -> None:
         OutputError: ``path``'s folder is missing or not writable, or the disk is full.
     """
     _write_atomic(path, df.write_parquet)
+
+
+def write_parquet_parts_atomic(
+    parts: Sequence[str | Path], path: str | Path, *, empty: pl.DataFrame
+) -> None:
+    """Concatenate Parquet files (same schema, in the order given) into ``path`` atomically.
+
+    Row groups are copied one part at a time, so memory holds one part, not the table.
+    With no parts, ``empty`` (a frame with the table's schema) is written.
+
+    Raises:
+        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
+    """
+    if not parts:
+        write_parquet_atomic(empty, path)
+        return
+    import pyarrow.parquet as pq
+
+    def write(tmp: str) -> None:
+        schema = pq.read_schema(parts[0])
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for part in parts:
+                writer.write_table(pq.read_table(part, schema=schema))
+
+    _write_atomic(path, write)
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:

@@ -88,55 +88,45 @@ def candidate_pairs(
 ) -> pl.DataFrame:
     """Pairs ``(doc_a < doc_b)`` that share at least one band key.
 
-    A bucket larger than ``max_bucket`` (boilerplate, or many copies of one text) is not
-    expanded into all its pairs: each member is paired with the bucket's smallest id,
-    which keeps its members connected at linear cost.
+    One band at a time (:func:`band_pairs`), so memory holds one band's shared keys.
     """
-    table = _shared(keys, doc_ids).with_columns(pl.len().over("band", "key").alias("size"))
-    small = table.filter(pl.col("size") <= max_bucket).select("band", "key", "doc")
-    joined = small.join(small, on=["band", "key"], suffix="_b").filter(
-        pl.col("doc") < pl.col("doc_b")
-    )
+    parts = [band_pairs(keys[:, j], doc_ids, max_bucket) for j in range(keys.shape[1])]
+    if not parts:
+        return pl.DataFrame(schema={"doc_a": pl.Int64, "doc_b": pl.Int64})
+    return pl.concat(parts).unique().sort("doc_a", "doc_b")
+
+
+def band_pairs(
+    key: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64], max_bucket: int
+) -> pl.DataFrame:
+    """Pairs ``(doc_a < doc_b)`` with equal ``key`` (one band's key per document).
+
+    A sort keeps only the keys that another document shares (a few bytes per document,
+    not a table of every key). A bucket larger than ``max_bucket`` (boilerplate, or many
+    copies of one text) is not expanded into all its pairs: each member is paired with the
+    bucket's smallest id, which keeps its members connected at linear cost.
+    """
+    empty = pl.DataFrame(schema={"doc_a": pl.Int64, "doc_b": pl.Int64})
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return empty
+    member = np.zeros(len(key), dtype=bool)
+    member[1:] |= same
+    member[:-1] |= same
+    table = pl.DataFrame({"key": ordered[member], "doc": np.asarray(doc_ids)[order[member]]})
+    table = table.with_columns(pl.len().over("key").alias("size"))
+    small = table.filter(pl.col("size") <= max_bucket).select("key", "doc")
+    joined = small.join(small, on="key", suffix="_b").filter(pl.col("doc") < pl.col("doc_b"))
     large = (
         table.filter(pl.col("size") > max_bucket)
-        .with_columns(pl.col("doc").min().over("band", "key").alias("first"))
+        .with_columns(pl.col("doc").min().over("key").alias("first"))
         .filter(pl.col("doc") != pl.col("first"))
     )
-    pairs = pl.concat(
+    return pl.concat(
         [
             joined.select(pl.col("doc").alias("doc_a"), pl.col("doc_b")),
             large.select(pl.col("first").alias("doc_a"), pl.col("doc").alias("doc_b")),
         ]
-    )
-    return pairs.unique().sort("doc_a", "doc_b")
-
-
-def _shared(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]) -> pl.DataFrame:
-    """``(band, key, doc)`` of every document whose band key another document shares.
-
-    One band at a time, with a sort: memory stays at a few bytes per document (a table
-    of every band of every document would cost ~20 bytes per band per document, and
-    a hash-based window over it several times that); only shared keys are kept.
-    """
-    n, bands = keys.shape
-    parts = [pl.DataFrame(schema={"band": pl.Int32, "key": pl.UInt64, "doc": pl.Int64})]
-    for band in range(bands):
-        column = np.ascontiguousarray(keys[:, band])
-        order = np.argsort(column, kind="stable")
-        ordered = column[order]
-        same = ordered[1:] == ordered[:-1]
-        if not same.any():
-            continue
-        member = np.zeros(n, dtype=bool)
-        member[1:] |= same
-        member[:-1] |= same
-        parts.append(
-            pl.DataFrame(
-                {
-                    "band": np.full(int(member.sum()), band, dtype=np.int32),
-                    "key": ordered[member],
-                    "doc": doc_ids[order[member]],
-                }
-            )
-        )
-    return pl.concat(parts)
+    ).cast(pl.Int64)

@@ -87,6 +87,8 @@ def scan(
     overwrite: bool = False,
     resume: bool = False,
     progress: Progress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` for duplicates and derivatives; write the tables under ``out``.
 
@@ -103,10 +105,26 @@ def scan(
         resume: reuse the checkpoints (or the finished run) in ``out`` made with the same
             config from the same inputs (same paths, sizes and modification times).
         progress: receives stage names and progress; silent when ``None``.
+        engine: ``local`` (this machine) or ``ray`` (a Ray cluster, :mod:`dedup.engine_ray`).
+        ray_address: the Ray cluster to connect to (``engine="ray"`` only).
 
     Returns:
         The tables, as written.
     """
+    if engine != "local":
+        from dedup.engine_ray import dispatch
+
+        return dispatch(
+            engine,
+            inputs,
+            out,
+            config=config,
+            text_column=text_column,
+            id_column=id_column,
+            overwrite=overwrite,
+            progress=progress,
+            ray_address=ray_address,
+        )
     cfg = (config or RunConfig()).validate()
     prog: Progress = progress or Silent()
     out = Path(out)

@@ -1,0 +1,112 @@
+"""The distributed scan's last pair stage on one partition: paths, texts and alignment.
+
+Pairs meet their documents' paths and texts in two co-grouped partitions (on ``doc_a``,
+then on ``doc_b``); the second one aligns the pair's sentences as the local engine does
+(:func:`dedup.align.align_texts` with the rapidfuzz scorer) and nests the alignment rows
+in the pair's row, from which :func:`alignment_table` unnests them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from dedup import schema
+
+I64 = pl.Int64
+TEXTS = {"doc_id": I64, "path": pl.String, "text": pl.String}
+SCORED = {
+    "doc_a": I64,
+    "doc_b": I64,
+    "relation": pl.String,
+    "jaccard": pl.Float64,
+    "containment_a": pl.Float64,
+    "containment_b": pl.Float64,
+    "score": pl.Float64,
+    "channel": pl.String,
+    "source": I64,
+}
+WITH_A: dict[str, Any] = {**SCORED, "path_a": pl.String, "text_a": pl.String}
+_AL_FIELDS = {c: t for c, t in schema.ALIGNMENTS.items() if c not in ("doc_a", "doc_b")}
+ALIGNED: dict[str, Any] = {**dict(schema.PAIRS), "alignment": pl.List(pl.Struct(_AL_FIELDS))}
+ALIGN_ROWS: dict[str, Any] = {**dict(schema.ALIGNMENTS), "seq": I64}
+_SUMMARY = ("kept_a", "new_b", "n_same", "n_edited", "n_added", "n_dropped", "n_moved")
+
+
+def pair_key(doc_a: pl.Expr, doc_b: pl.Expr) -> pl.Expr:
+    """One sortable integer per pair (ids below 2**31)."""
+    return doc_a * (1 << 32) + doc_b
+
+
+def attach_a(pairs: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
+    """Partition on ``doc_a``: A's path and text."""
+    right = texts.rename({"doc_id": "doc_a", "path": "path_a", "text": "text_a"})
+    return pairs.join(right, on="doc_a", how="left")
+
+
+def attach_b(
+    pairs: pl.DataFrame, texts: pl.DataFrame, *, align: bool, cutoff: int | None
+) -> pl.DataFrame:
+    """Partition on ``doc_b``: B's path and text; the alignment of each pair up to ``cutoff``.
+
+    ``cutoff`` is the key (:func:`pair_key`) of the last pair the local engine aligns
+    (its first ``max_pairs`` pairs in ``(doc_a, doc_b)`` order); ``None`` aligns all.
+    """
+    right = texts.rename({"doc_id": "doc_b", "path": "path_b", "text": "text_b"})
+    j = pairs.join(right, on="doc_b", how="left")
+    if align and j.height:
+        j = _align(j, cutoff)
+    return j.select(
+        [
+            (pl.col(c) if c in j.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in ALIGNED.items()
+        ]
+    )
+
+
+def _align(j: pl.DataFrame, cutoff: int | None) -> pl.DataFrame:
+    from dedup.align import align_texts, alignment_rows, summarize
+
+    todo = j.filter(pl.col("text_a").is_not_null() & pl.col("text_b").is_not_null())
+    if cutoff is not None:
+        todo = todo.filter(pair_key(pl.col("doc_a"), pl.col("doc_b")) <= cutoff)
+    summaries: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for doc_a, doc_b, text_a, text_b in todo.select(
+        "doc_a", "doc_b", "text_a", "text_b"
+    ).iter_rows():
+        al = align_texts(text_a, text_b)
+        summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
+        rows.extend(alignment_rows(doc_a, doc_b, al))
+    if not summaries:
+        return j
+    summary = pl.DataFrame(summaries, infer_schema_length=None).cast(
+        {c: schema.PAIRS[c] for c in _SUMMARY}
+    )
+    nested = (
+        schema.conform(pl.DataFrame(rows, infer_schema_length=None), "alignments")
+        .group_by("doc_a", "doc_b", maintain_order=True)
+        .agg(pl.struct(list(_AL_FIELDS)).alias("alignment"))
+    )
+    return j.join(summary, on=["doc_a", "doc_b"], how="left").join(
+        nested, on=["doc_a", "doc_b"], how="left"
+    )
+
+
+def pairs_table(df: pl.DataFrame) -> pl.DataFrame:
+    """The ``pairs`` table's rows of aligned pairs."""
+    return schema.conform(df, "pairs")
+
+
+def alignment_table(df: pl.DataFrame) -> pl.DataFrame:
+    """The ``alignments`` table's rows (with ``seq``, their order within the pair)."""
+    rows = (
+        df.select("doc_a", "doc_b", "alignment")
+        .filter(pl.col("alignment").is_not_null())
+        .explode("alignment")
+        .filter(pl.col("alignment").is_not_null())
+        .unnest("alignment")
+    )
+    rows = rows.with_columns(pl.int_range(pl.len()).over("doc_a", "doc_b").alias("seq"))
+    return rows.select([pl.col(c).cast(t) for c, t in ALIGN_ROWS.items()])

@@ -1,0 +1,572 @@
+"""The scan on a Ray cluster (Ray Data): the same stages, config and tables as the local engine.
+
+How each stage is distributed (every shuffle is a hash partitioning, see :mod:`dedup.shuffle`):
+
+- **list**: the driver lists the input files in :func:`dedup.io.iter_documents` order
+  (:func:`dedup.io.iter_sources`); no file is read there.
+- **read + shingle + minhash + band keys**: ``map_batches`` over batches of files
+  (:func:`dedup.partitions.ingest_units`). ``doc_id`` = the file's first id (a prefix sum
+  of per-file record counts, one integer per file) + the record's position in the file.
+- **exact**: shuffle on the content hash; each document learns whether it represents its
+  group, its ``exact`` partners and the copies that inherit its pairs.
+- **LSH**: shuffle of ``(band, key, doc)`` rows on ``(band, key)``; buckets become pairs.
+- **overlap**: shuffle of ``(shingle hash, doc)`` rows on the hash; shared rare shingles are
+  counted per pair in each partition and summed in the next shuffle.
+- **verify**: two co-grouped shuffles with the shingle-set table, on ``a`` then on ``b``
+  (the first also merges the channels' proposals of each pair); then exact Jaccard and
+  containments, and the expansion to exact copies.
+- **align**: two co-grouped shuffles with the text table (paths and texts of both ends);
+  the second aligns each pair.
+- **cluster**: large-star / small-star connected components (:mod:`dedup.components`).
+- **write**: each table sorted (a range-partitioned sort) and written as Parquet parts by
+  the workers under the run folder, then concatenated part by part into the final file,
+  atomically, with the manifest last, as the local engine does.
+
+The semantic channel does not run on this engine yet: it says so in one line and in the
+manifest, and the scan runs without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from dedup import __version__, io, schema
+from dedup import align_partition as ap
+from dedup import partitions as pt
+from dedup.config import RunConfig
+from dedup.errors import ConfigError
+from dedup.lsh import bands_rows
+from dedup.overlap import sampling_stride
+from dedup.shuffle import co_group, collect, map_frames, shuffle_apply, to_arrow
+
+if TYPE_CHECKING:
+    from ray.data import Dataset
+
+    from dedup.pipeline import Progress, ScanResult, Timings
+
+SEMANTIC_OFF = "not supported by the ray engine yet"
+ROWS_PER_PART = 500_000
+FILES_PER_TASK = 64
+LOAD_MAX_DOCS = 1_000_000
+BROADCAST_MAX = 50_000_000  # ids (8 bytes each) sent to every task by a semi-join
+
+
+def require_ray() -> None:
+    """Raise :class:`ConfigError` (one line) when Ray Data is not installed."""
+    try:
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"--engine ray needs the ray extra (pip install 'dedup[ray]'): {exc}"
+        ) from exc
+
+
+@contextmanager
+def ray_session(address: str | None, workers: int) -> Iterator[None]:
+    """Connect to ``address`` (or start a local cluster) unless Ray is already initialized.
+
+    Ray Data is set to the task-based sort shuffle (quick to start on small inputs, and
+    spilling to disk on large ones), ordered execution and no progress bars; the previous
+    settings are restored afterwards, and a cluster started here is shut down.
+    """
+    require_ray()
+    import ray
+    from ray.data.context import DataContext, ShuffleStrategy
+
+    started = False
+    if not ray.is_initialized():
+        opts: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
+        if address or os.environ.get("RAY_ADDRESS"):  # an existing cluster
+            ray.init(address=address or None, **opts)
+        else:
+            ray.init(num_cpus=workers or None, **opts)
+        started = True
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    with warnings.catch_warnings():  # Ray warns about a deprecated flag it sets itself
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx = DataContext.get_current()
+        saved = (
+            ctx.shuffle_strategy,
+            ctx.enable_progress_bars,
+            ctx.execution_options.preserve_order,
+        )
+        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    ctx.enable_progress_bars = False
+    ctx.execution_options.preserve_order = True
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.shuffle_strategy = saved[0]
+        ctx.enable_progress_bars = saved[1]
+        ctx.execution_options.preserve_order = saved[2]
+        if started:
+            ray.shutdown()
+
+
+def _parts(rows: int) -> int:
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(cpus, -(-rows // ROWS_PER_PART), 1)
+
+
+def _units(inputs: Sequence[str | Path]) -> pl.DataFrame:
+    paths: list[bytes] = []
+    reasons: list[str | None] = []
+    for source in io.iter_sources(inputs):
+        if isinstance(source, io.RawDoc):
+            paths.append(pt.encode_path(source.path))
+            reasons.append(source.reason)
+        else:
+            paths.append(pt.encode_path(source))
+            reasons.append(None)
+    return pl.DataFrame(
+        {"unit": np.arange(len(paths), dtype=np.int64), "path": paths, "reason": reasons},
+        schema=pt.UNITS,
+    )
+
+
+def _read(
+    inputs: Sequence[str | Path], cfg: RunConfig, *, text_column: str, id_column: str | None
+) -> Dataset:
+    """Every document, shingled, with its ``doc_id`` (materialized: used several times)."""
+    import ray
+
+    units = _units(inputs)
+    blocks = max(1, min(len(units), -(-len(units) // FILES_PER_TASK)))
+    src = ray.data.from_arrow(to_arrow(units)).repartition(blocks)
+    ingested = map_frames(
+        src,
+        lambda df: pt.ingest_units(
+            df,
+            config=cfg,
+            text_column=text_column,
+            id_column=id_column,
+            keep_texts=cfg.align.enabled,
+        ),
+        schema=pt.INGESTED,
+        batch_size=FILES_PER_TASK,
+    ).materialize()
+    counts = collect(
+        map_frames(ingested, pt.unit_counts, schema={"unit": pl.Int64, "n": pl.Int64}),
+        {"unit": pl.Int64, "n": pl.Int64},
+    )
+    per_unit = np.zeros(len(units), dtype=np.int64)
+    if counts.height:
+        summed = counts.group_by("unit").agg(pl.col("n").sum())
+        per_unit[summed["unit"].to_numpy()] = summed["n"].to_numpy()
+    first = np.concatenate([[0], np.cumsum(per_unit)[:-1]]).astype(np.int64)
+    out_schema = {"doc_id": pl.Int64, **pt.INGESTED}
+    return map_frames(
+        ingested, lambda df: pt.with_doc_ids(df, first=first), schema=out_schema
+    ).materialize()
+
+
+def _candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
+    """Verified lexical pairs (``doc_a < doc_b``, scored), or None when there are none."""
+    from dedup.candidates import score_and_source
+
+    parts = _parts(n_docs)
+    shingled = map_frames(
+        docs, lambda df: df.filter(pl.col("shingled")).select(list(pt.SHINGLED)), schema=pt.SHINGLED
+    )
+    max_group = cfg.verify.max_exact_group
+    reps_all = shuffle_apply(
+        shingled,
+        ["content"],
+        lambda df: pt.exact_partition(df, max_group=max_group),
+        schema=pt.REPS,
+        parts=parts,
+    ).materialize()
+    if reps_all.count() == 0:
+        return None
+    reps = map_frames(reps_all, lambda df: df.filter(pl.col("is_rep")), schema=pt.REPS)
+    bands, _ = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+    max_bucket = cfg.lsh.max_bucket
+    proposals = shuffle_apply(
+        map_frames(reps, lambda df: pt.band_rows(df, bands=bands), schema=_BAND),
+        ["band", "key"],
+        lambda df: pt.lsh_partition(df, max_bucket=max_bucket),
+        schema=pt.PROPOSALS,
+        parts=parts,
+    )
+    if cfg.overlap.enabled:
+        proposals = proposals.union(_overlap(reps, cfg, parts))
+    proposals = proposals.materialize()
+    sets = _only(
+        map_frames(reps, lambda df: df.select(list(pt.SETS)), schema=pt.SETS),
+        pt.SETS,
+        proposals,
+        ["a", "b"],
+    ).materialize()
+    min_shared = cfg.overlap.min_shared
+    half = co_group(
+        proposals,
+        sets,
+        left_on=["a"],
+        right_on=["doc_id"],
+        fn=lambda p, s: pt.gather_a(p, s, min_shared=min_shared),
+        left_schema=pt.PROPOSALS,
+        right_schema=pt.SETS,
+        schema=pt.HALF,
+        parts=parts,
+    )
+    verified = co_group(
+        half,
+        sets,
+        left_on=["b"],
+        right_on=["doc_id"],
+        fn=lambda h, s: pt.verify_b(h, s, config=cfg),
+        left_schema=pt.HALF,
+        right_schema=pt.SETS,
+        schema=pt.VERIFIED,
+        parts=parts,
+    )
+    exact = map_frames(reps_all, pt.exact_pairs, schema=pt.VERIFIED)
+    return map_frames(
+        verified.union(exact),
+        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})),
+        schema=ap.SCORED,
+    ).materialize()
+
+
+def _only(table: Dataset, table_schema: Any, pairs: Dataset, columns: list[str]) -> Dataset:
+    """The rows of ``table`` whose ``doc_id`` occurs in ``pairs``' ``columns``.
+
+    A semi-join by broadcast: the distinct ids (usually a few percent of the documents)
+    go to every task as one array, so the big per-document tables (shingle sets, texts)
+    enter the following shuffles with only the documents that have a pair. Past
+    ``BROADCAST_MAX`` ids the table is passed through whole.
+    """
+    import ray
+
+    ids_schema = {"id": pl.Int64}
+    ids = collect(
+        map_frames(
+            pairs,
+            lambda df: pl.concat([df.select(pl.col(c).alias("id")) for c in columns]).unique(),
+            schema=ids_schema,
+        ),
+        ids_schema,
+    )["id"].unique()
+    if len(ids) > BROADCAST_MAX:
+        return table
+    ref = ray.put(ids.to_numpy())
+    return map_frames(
+        table,
+        lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(ref)))),
+        schema=table_schema,
+    )
+
+
+_BAND = {"band": pl.Int64, "key": pl.UInt64, "doc": pl.Int64}
+_SHINGLE = {"h": pl.UInt32, "doc": pl.Int64}
+
+
+def _overlap(reps: Dataset, cfg: RunConfig, parts: int) -> Dataset:
+    sizes = map_frames(
+        reps,
+        lambda df: pl.DataFrame({"n": [int(df["hashes"].list.len().sum())]}),
+        schema={"n": pl.Int64},
+    )
+    n_entries = int(sizes.sum("n") or 0)
+    stride = sampling_stride(n_entries, cfg.overlap)
+    max_df = cfg.overlap.max_df
+    return shuffle_apply(
+        map_frames(reps, lambda df: pt.shingle_rows(df, stride=stride), schema=_SHINGLE),
+        ["h"],
+        lambda df: pt.overlap_partition(df, max_df=max_df),
+        schema=pt.PROPOSALS,
+        parts=parts,
+    )
+
+
+def _aligned(pairs: Dataset, docs: Dataset, cfg: RunConfig, n_pairs: int) -> Dataset:
+    """Pairs with paths, alignment summary and nested alignment rows."""
+    parts = _parts(n_pairs)
+    texts = _only(
+        map_frames(docs, lambda df: df.select(list(ap.TEXTS)), schema=ap.TEXTS),
+        ap.TEXTS,
+        pairs,
+        ["doc_a", "doc_b"],
+    ).materialize()
+    cutoff = None
+    if cfg.align.enabled and n_pairs > cfg.align.max_pairs:
+        first = pairs.sort(["doc_a", "doc_b"]).limit(cfg.align.max_pairs)
+        keyed = map_frames(
+            first,
+            lambda df: df.select(ap.pair_key(pl.col("doc_a"), pl.col("doc_b")).alias("k")),
+            schema={"k": pl.Int64},
+        )
+        cutoff = int(keyed.max("k"))
+    with_a = co_group(
+        pairs,
+        texts,
+        left_on=["doc_a"],
+        right_on=["doc_id"],
+        fn=ap.attach_a,
+        left_schema=ap.SCORED,
+        right_schema=ap.TEXTS,
+        schema=ap.WITH_A,
+        parts=parts,
+    )
+    align = cfg.align.enabled
+    return co_group(
+        with_a,
+        texts,
+        left_on=["doc_b"],
+        right_on=["doc_id"],
+        fn=lambda p, t: ap.attach_b(p, t, align=align, cutoff=cutoff),
+        left_schema=ap.WITH_A,
+        right_schema=ap.TEXTS,
+        schema=ap.ALIGNED,
+        parts=parts,
+    ).materialize()
+
+
+def _clusters(pairs: Dataset, docs: Dataset, n_pairs: int) -> Dataset:
+    from dedup.components import LABELS, components
+
+    parts = _parts(n_pairs)
+    edges = map_frames(
+        pairs,
+        lambda df: df.select(pl.col("doc_a").alias("a"), pl.col("doc_b").alias("b")),
+        schema={"a": pl.Int64, "b": pl.Int64},
+    )
+    labels, _ = components(edges, parts=parts)
+    paths = {"doc_id": pl.Int64, "path": pl.String}
+    return co_group(
+        labels,
+        map_frames(docs, lambda df: df.select("doc_id", "path"), schema=paths),
+        left_on=["doc_id"],
+        right_on=["doc_id"],
+        fn=lambda lab, p: lab.join(p, on="doc_id", how="left"),
+        left_schema=LABELS,
+        right_schema=paths,
+        schema=dict(schema.CLUSTERS),
+        parts=parts,
+    ).materialize()
+
+
+def scan_ray(
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    config: RunConfig | None = None,
+    text_column: str = "text",
+    id_column: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    ray_address: str | None = None,
+    load: bool | None = None,
+) -> ScanResult:
+    """Scan ``inputs`` on a Ray cluster; write the same tables as :func:`dedup.pipeline.scan`.
+
+    Args:
+        inputs: folders (walked recursively), text files, JSONL or Parquet files; every
+            node must be able to read them at the same paths.
+        out: run folder, on a file system every node can write to.
+        config: parameters of every stage; defaults when ``None``.
+        text_column: text field of JSONL/Parquet inputs.
+        id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
+        overwrite: replace a run in ``out`` made with another config.
+        progress: receives stage names and messages; silent when ``None``.
+        ray_address: cluster to connect to (``ray.init(address=...)``, e.g. ``auto`` or
+            ``HEAD:6379``); ``None`` uses the Ray already initialized in this process, else
+            the cluster named by ``RAY_ADDRESS``, else starts a local one (``workers`` CPUs,
+            0: all cores).
+        load: read the written tables back into the result's frames; ``None`` does so up
+            to ``LOAD_MAX_DOCS`` documents. Otherwise the frames are empty and the tables
+            are on disk only (read them with ``polars.scan_parquet``).
+
+    Returns:
+        The manifest, and the tables when ``load``.
+    """
+    from dedup.ingest import Silent
+    from dedup.pipeline import ScanResult, Timings, _check_inputs, _check_out
+
+    require_ray()
+    cfg = (config or RunConfig()).validate()
+    prog: Progress = progress or Silent()
+    out = Path(out)
+    _check_inputs(inputs)
+    _check_out(out, cfg, overwrite=overwrite)
+    timings = Timings()
+    t_start = time.perf_counter()
+    notes: dict[str, Any] = {"engine": "ray"}
+    if cfg.semantic.enabled is not False:
+        prog.message(f"paraphrase detection is off: {SEMANTIC_OFF}")
+    notes["semantic"] = {
+        "ran": False,
+        "reason": SEMANTIC_OFF
+        if cfg.semantic.enabled is not False
+        else "semantic channel disabled",
+    }
+    with (
+        ray_session(ray_address, cfg.workers),
+        tempfile.TemporaryDirectory(dir=out, prefix=".ray-") as tmp,
+    ):
+        manifest = _run(
+            inputs,
+            out,
+            Path(tmp),
+            cfg,
+            prog,
+            timings,
+            notes,
+            t_start,
+            text_column=text_column,
+            id_column=id_column,
+        )
+    if load is None:
+        load = manifest["counts"]["documents"] <= LOAD_MAX_DOCS
+    if not load:
+        return ScanResult(
+            out,
+            schema.empty("documents"),
+            schema.empty("pairs"),
+            schema.empty("clusters"),
+            manifest,
+        )
+    return ScanResult(
+        out,
+        pl.read_parquet(out / "documents.parquet"),
+        pl.read_parquet(out / "pairs.parquet"),
+        pl.read_parquet(out / "clusters.parquet"),
+        manifest,
+    )
+
+
+def _run(
+    inputs: Sequence[str | Path],
+    out: Path,
+    tmp: Path,
+    cfg: RunConfig,
+    prog: Progress,
+    timings: Timings,
+    notes: dict[str, Any],
+    t_start: float,
+    *,
+    text_column: str,
+    id_column: str | None,
+) -> dict[str, Any]:
+    from dedup import ray_output as ro
+
+    with timings.stage("read+shingle+minhash"):
+        prog.stage("read + shingle + minhash (ray)")
+        docs = _read(inputs, cfg, text_column=text_column, id_column=id_column)
+        n_docs = docs.count()
+    with timings.stage("candidates+verify"):
+        prog.stage("candidates + verify (ray)")
+        scored = _candidates(docs, cfg, n_docs)
+        n_pairs = scored.count() if scored is not None else 0
+        if n_pairs == 0:
+            scored = None
+    aligned = labels = None
+    if scored is not None:
+        with timings.stage("align"):
+            prog.stage("paths + align (ray)")
+            aligned = _aligned(scored, docs, cfg, n_pairs)
+        if cfg.align.enabled:
+            notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
+        with timings.stage("cluster"):
+            prog.stage("cluster (ray)")
+            labels = _clusters(scored, docs, n_pairs)
+    with timings.stage("write"):
+        prog.stage("write (ray)")
+        documents = map_frames(
+            docs, lambda df: schema.conform(df, "documents"), schema=dict(schema.DOCUMENTS)
+        )
+        skipped = ro.tally(
+            documents,
+            lambda df: pl.DataFrame({"n": [int((df["status"] == "skipped").sum())]}),
+            {"n": pl.Int64},
+            [],
+        )
+        parts = {
+            "documents": ro.write_parts(documents, tmp / "documents", ["doc_id"]),
+            "pairs": ro.write_parts(
+                None
+                if aligned is None
+                else map_frames(aligned, ap.pairs_table, schema=dict(schema.PAIRS)),
+                tmp / "pairs",
+                ["doc_a", "doc_b"],
+            ),
+            "clusters": ro.write_parts(labels, tmp / "clusters", ["cluster_id", "doc_id"]),
+            "alignments": ro.write_parts(
+                None
+                if aligned is None
+                else map_frames(aligned, ap.alignment_table, schema=ap.ALIGN_ROWS),
+                tmp / "alignments",
+                ["doc_a", "doc_b", "seq"],
+                drop=["seq"],
+            ),
+        }
+        counts = ro.counts(
+            n_docs, int(skipped["n"][0] or 0) if skipped.height else 0, aligned, labels
+        )
+        (out / MANIFEST).unlink(missing_ok=True)
+        ro.commit(parts, out)
+    return _manifest(out, cfg, counts, timings, notes, t_start)
+
+
+MANIFEST = "manifest.json"
+
+
+def _manifest(
+    out: Path,
+    cfg: RunConfig,
+    counts: dict[str, Any],
+    timings: Timings,
+    notes: dict[str, Any],
+    t_start: float,
+) -> dict[str, Any]:
+    import platform
+
+    import ray
+
+    bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+    manifest: dict[str, Any] = {
+        "tool": "dedup",
+        "version": __version__,
+        "fingerprint": cfg.fingerprint(),
+        "config": cfg.to_dict(),
+        "derived": {"bands": bands, "rows": rows},
+        "counts": counts,
+        "stages": notes,
+        "engine": {
+            "name": "ray",
+            "ray": ray.__version__,
+            "cpus": ray.cluster_resources().get("CPU", 0),
+        },
+        "seconds": {k: round(v, 4) for k, v in timings.seconds.items()},
+        "seconds_total": round(time.perf_counter() - t_start, 4),
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    }
+    io.write_json_atomic(manifest, out / MANIFEST)
+    return manifest
+
+
+def dispatch(engine: str, *args: Any, **kwargs: Any) -> ScanResult:
+    """:func:`dedup.pipeline.scan` with an engine other than ``local``."""
+    if engine != "ray":
+        raise ConfigError(f"unknown engine {engine!r}: expected 'local' or 'ray'")
+    return scan_ray(*args, **kwargs)

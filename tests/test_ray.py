@@ -1,0 +1,174 @@
+"""The Ray engine gives the local engine's tables; its connected components match union-find."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from dedup.cli import app  # noqa: E402
+from dedup.cluster import connected_components  # noqa: E402
+from dedup.config import (  # noqa: E402
+    AlignConfig,
+    LSHConfig,
+    RunConfig,
+    SemanticConfig,
+    VerifyConfig,
+)
+from dedup.pipeline import scan  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOUGH = ROOT / "benchmarks" / "data" / "clough-stevenson" / "texts"
+NO_SEMANTIC = RunConfig(semantic=SemanticConfig(enabled=False))
+TABLES = {
+    "documents": ["doc_id"],
+    "pairs": ["doc_a", "doc_b"],
+    "clusters": ["cluster_id", "doc_id"],
+    "alignments": ["doc_a", "doc_b", "a_lo", "b_lo", "a_hi", "b_hi", "op"],
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, pl.DataFrame]:
+    """Scan with both engines; assert every table is identical after sorting."""
+    scan(inputs, tmp / "local", config=config)
+    result = scan(inputs, tmp / "ray", config=config, engine="ray")
+    assert result.manifest["stages"]["engine"] == "ray"
+    out = {}
+    for name, keys in TABLES.items():
+        local = pl.read_parquet(tmp / "local" / f"{name}.parquet").sort(keys, nulls_last=True)
+        dist = pl.read_parquet(tmp / "ray" / f"{name}.parquet").sort(keys, nulls_last=True)
+        assert local.schema == dist.schema, name
+        assert local.equals(dist), name
+        out[name] = dist
+    local_manifest = json.loads((tmp / "local" / "manifest.json").read_text())
+    assert result.manifest["counts"] == local_manifest["counts"]
+    assert result.manifest["fingerprint"] == local_manifest["fingerprint"]
+    return out
+
+
+def test_seeds(seeds_dir: Path, tmp_path: Path) -> None:
+    tables = _same_tables([seeds_dir], tmp_path, NO_SEMANTIC)
+    assert tables["documents"].height == 5
+
+
+def test_clough_stevenson(tmp_path: Path) -> None:
+    files = [*sorted(CLOUGH.glob("*_taskb.txt"))[:8], CLOUGH / "orig_taskb.txt"]
+    tables = _same_tables(files, tmp_path, NO_SEMANTIC)
+    assert tables["pairs"].height > 0
+    assert tables["alignments"].height > 0
+
+
+def _text(rng: random.Random, n: int) -> str:
+    words = [f"w{rng.randrange(4000)}" for _ in range(n)]
+    return ". ".join(" ".join(words[i : i + 11]).capitalize() for i in range(0, n, 11)) + "."
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Planted exact copies, near-duplicates, a reused passage, JSONL records, odd files."""
+    rng = random.Random(11)
+    root = tmp_path_factory.mktemp("synthetic")
+    (root / "sub").mkdir()
+    base = _text(rng, 500)
+    (root / "a_source.txt").write_text(base)
+    for i in range(3):  # exact copies (a group of 4 with the source)
+        (root / f"b_copy{i}.txt").write_text(base.upper() + "\n")
+    words = base.split(" ")
+    for i in range(3):  # near-duplicates: a few words changed each
+        edited = [("edit" if j % (40 + 7 * i) == 0 else w) for j, w in enumerate(words)]
+        (root / "sub" / f"c_near{i}.txt").write_text(" ".join(edited))
+    passage = _text(rng, 300)
+    (root / "d_passage.txt").write_text(passage)
+    (root / "e_host.txt").write_text(_text(rng, 1500) + " " + passage + " " + _text(rng, 1500))
+    records = [{"text": _text(rng, 200), "id": f"r{i}"} for i in range(6)]
+    records.append({"text": records[0]["text"] + " One more line at the end.", "id": "r6"})
+    records.append({"nottext": "x", "id": "r7"})
+    (root / "f_records.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    for i in range(8):
+        (root / "sub" / f"z_other{i}.txt").write_text(_text(rng, 250))
+    (root / "empty.txt").write_text("")
+    (root / "punct.txt").write_text("... !!! ???")
+    (root / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    return root
+
+
+def test_synthetic_corpus(synthetic: Path, tmp_path: Path) -> None:
+    tables = _same_tables([synthetic], tmp_path, NO_SEMANTIC)
+    relations = set(tables["pairs"]["relation"])
+    assert {"exact", "near_duplicate", "partial"} <= relations
+    assert (tables["documents"]["status"] == "skipped").sum() >= 3
+
+
+def test_synthetic_small_buckets_and_capped_alignment(synthetic: Path, tmp_path: Path) -> None:
+    """Large exact groups and LSH buckets linked as stars; alignment of the first pairs only."""
+    config = RunConfig(
+        semantic=SemanticConfig(enabled=False),
+        lsh=LSHConfig(max_bucket=2),
+        verify=VerifyConfig(max_exact_group=2),
+        align=AlignConfig(max_pairs=5),
+    )
+    tables = _same_tables([synthetic], tmp_path, config)
+    assert tables["pairs"]["n_same"].is_not_null().sum() == 5
+
+
+def test_cli_engine_ray(seeds_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    res = CliRunner().invoke(
+        app, ["scan", str(seeds_dir), "--out", str(run), "--engine", "ray", "--quiet"]
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stages"]["semantic"]["ran"] is False
+    assert not any(p.name.startswith(".ray-") for p in run.iterdir())
+    shutil.rmtree(run)
+
+
+def test_unknown_engine(seeds_dir: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["scan", str(seeds_dir), "--out", str(tmp_path), "--engine", "x"])
+    assert res.exit_code == 2
+    assert "unknown engine" in res.output
+
+
+def test_components_match_union_find() -> None:
+    from dedup.components import LABELS, components
+    from dedup.shuffle import collect
+
+    rng = np.random.default_rng(5)
+    n = 400
+    a = rng.integers(0, n, 300)
+    b = rng.integers(0, n, 300)
+    chain = np.arange(0, 60)  # a long path: the slowest shape for label propagation
+    a = np.concatenate([a, chain[:-1]])
+    b = np.concatenate([b, chain[1:]])
+    keep = a != b
+    lo, hi = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    edges = ray.data.from_arrow(pl.DataFrame({"a": lo, "b": hi}).cast(pl.Int64).to_arrow())
+    labels_ds, rounds = components(edges, parts=3)
+    got = collect(labels_ds, LABELS)
+    want = connected_components(n, lo, hi)
+    nodes = np.unique(np.concatenate([lo, hi]))
+    got = got.sort("doc_id")
+    assert got["doc_id"].to_list() == nodes.tolist()
+    assert got["cluster_id"].to_list() == want[nodes].tolist()
+    sizes = np.bincount(want[nodes])
+    assert got["cluster_size"].to_list() == sizes[want[nodes]].tolist()
+    assert rounds < 20
