@@ -82,9 +82,9 @@ class Corpus:
     texts: TextStore | None = None  # texts of shingled documents, for alignment
 
 
-def _doc_row(doc: io.RawDoc, doc_id: int) -> dict[str, Any]:
+def doc_meta(doc: io.RawDoc) -> dict[str, Any]:
+    """The ``documents`` columns known from reading (no ``doc_id``)."""
     return {
-        "doc_id": doc_id,
         "path": doc.path,
         "external_id": doc.external_id,
         "status": doc.status,
@@ -93,6 +93,62 @@ def _doc_row(doc: io.RawDoc, doc_id: int) -> dict[str, Any]:
         "n_bytes": doc.n_bytes,
         "n_chars": len(doc.text) if doc.text is not None else None,
     }
+
+
+@dataclass
+class SignedBatch:
+    """One batch shingled and signed: the documents that have words, in CSR layout.
+
+    Attributes:
+        kept: index in the batch of each shingled document (status ok, at least one word).
+        hashes: their distinct shingle hashes, concatenated.
+        offsets: document ``kept[i]`` owns ``hashes[offsets[i]:offsets[i+1]]``.
+        keys: LSH band keys, one row per kept document.
+        content: content hash per kept document.
+    """
+
+    kept: npt.NDArray[np.int64]
+    hashes: npt.NDArray[np.uint32]
+    offsets: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.uint64]
+    content: npt.NDArray[np.uint64]
+
+
+def sign_batch(
+    docs: list[io.RawDoc],
+    meta: list[dict[str, Any]],
+    cfg: RunConfig,
+    timings: Timings | None = None,
+) -> SignedBatch:
+    """Shingle, sign and band-key ``docs``; fill their token/shingle/hash columns in ``meta``.
+
+    A document with no words after normalization becomes ``skipped`` in ``meta``.
+    """
+    t0 = time.perf_counter()
+    ok = np.array(
+        [i for i, d in enumerate(docs) if d.status == "ok" and d.text is not None], dtype=np.int64
+    )
+    sb = shingle_texts([docs[i].text or "" for i in ok.tolist()], cfg.shingle)
+    t1 = time.perf_counter()
+    for j, i in enumerate(ok.tolist()):
+        row = meta[i]
+        row["n_tokens"] = int(sb.n_tokens[j])
+        row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
+        row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
+        if sb.n_tokens[j] == 0:
+            row["status"], row["reason"] = "skipped", "no words after normalization"
+    has_words = sb.n_tokens > 0
+    keep = np.flatnonzero(has_words)
+    sizes = np.diff(sb.offsets)
+    hashes = sb.hashes if has_words.all() else sb.hashes[np.repeat(has_words, sizes)]
+    offsets = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(sizes[keep], out=offsets[1:])
+    bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+    keys = band_keys(signatures(hashes, offsets, cfg.minhash), bands, rows)
+    if timings is not None:
+        timings.add("shingle", t1 - t0)
+        timings.add("minhash", time.perf_counter() - t1)
+    return SignedBatch(ok[keep], hashes, offsets, keys, sb.content_hash[keep])
 
 
 def _batches(docs: Iterator[io.RawDoc], size: int) -> Iterator[list[io.RawDoc]]:
@@ -160,33 +216,14 @@ class _Ingest:
 
     def add(self, batch: list[io.RawDoc]) -> None:
         """Shingle, sign and band-key one batch; spill its shingles."""
-        t0 = time.perf_counter()
         first = self.n_docs
-        meta = [_doc_row(d, first + i) for i, d in enumerate(batch)]
-        ok = [i for i, d in enumerate(batch) if d.status == "ok" and d.text is not None]
-        sb = shingle_texts([batch[i].text or "" for i in ok], self.cfg.shingle)
-        t1 = time.perf_counter()
-        self.timings.add("shingle", t1 - t0)
-        for j, i in enumerate(ok):
-            row = meta[i]
-            row["n_tokens"] = int(sb.n_tokens[j])
-            row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
-            row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
-            if sb.n_tokens[j] == 0:
-                row["status"], row["reason"] = "skipped", "no words after normalization"
-        has_words = sb.n_tokens > 0
-        keep = np.flatnonzero(has_words)
-        sizes = np.diff(sb.offsets)
-        hashes = sb.hashes if has_words.all() else sb.hashes[np.repeat(has_words, sizes)]
-        offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(sizes[keep], out=offsets[1:])
-        sig = signatures(hashes, offsets, self.cfg.minhash)
-        self.keys.append(band_keys(sig, self.bands, self.rows_per_band))
-        self.timings.add("minhash", time.perf_counter() - t1)
-        self.store.append(hashes, offsets)
-        ids = np.asarray(ok, dtype=np.int64)[keep] + first
+        meta = [{"doc_id": first + i, **doc_meta(d)} for i, d in enumerate(batch)]
+        signed = sign_batch(batch, meta, self.cfg, self.timings)
+        self.keys.append(signed.keys)
+        self.store.append(signed.hashes, signed.offsets)
+        ids = signed.kept + first
         self.ids.append(ids)
-        self.content.append(sb.content_hash[keep])
+        self.content.append(signed.content)
         if self.texts is not None:
             self.texts.append(ids, [batch[int(d) - first].text or "" for d in ids])
         frame = pl.DataFrame(meta, schema=_META_SCHEMA, infer_schema_length=None)

@@ -22,11 +22,10 @@ import pyarrow as pa
 from dedup import schema
 from dedup.candidates import _expand_copies, _verify, exact_groups
 from dedup.config import RunConfig
+from dedup.ingest import doc_meta, sign_batch
 from dedup.io import RawDoc, read_source
-from dedup.lsh import band_keys, band_pairs, bands_rows
-from dedup.minhash import signatures
+from dedup.lsh import band_pairs
 from dedup.readers import skipped
-from dedup.shingle import shingle_texts
 
 I64, U64, U32 = pl.Int64, pl.UInt64, pl.UInt32
 
@@ -76,18 +75,6 @@ def encode_path(path: str) -> bytes:
     return os.fsencode(path)
 
 
-def _doc_meta(doc: RawDoc) -> dict[str, Any]:
-    return {
-        "path": doc.path,
-        "external_id": doc.external_id,
-        "status": doc.status,
-        "reason": doc.reason,
-        "encoding": doc.encoding,
-        "n_bytes": doc.n_bytes,
-        "n_chars": len(doc.text) if doc.text is not None else None,
-    }
-
-
 def _read_units(
     units: pl.DataFrame, *, text_column: str, id_column: str | None
 ) -> tuple[list[RawDoc], list[int], list[int]]:
@@ -133,36 +120,21 @@ def ingest_units(
 
     numba.set_num_threads(1)  # one Ray task per CPU
     docs, unit_of, sub_of = _read_units(units, text_column=text_column, id_column=id_column)
-    meta = [_doc_meta(d) for d in docs]
-    ok = np.array(
-        [i for i, d in enumerate(docs) if d.status == "ok" and d.text is not None], np.int64
-    )
-    sb = shingle_texts([docs[i].text or "" for i in ok.tolist()], config.shingle)
-    for j, i in enumerate(ok.tolist()):
-        row = meta[i]
-        row["n_tokens"] = int(sb.n_tokens[j])
-        row["n_shingles"] = int(sb.offsets[j + 1] - sb.offsets[j])
-        row["content_hash"] = f"{int(sb.content_hash[j]):016x}"
-        if sb.n_tokens[j] == 0:
-            row["status"], row["reason"] = "skipped", "no words after normalization"
-    has_words = sb.n_tokens > 0
-    keep = np.flatnonzero(has_words)
-    sizes = np.diff(sb.offsets)
-    hashes = sb.hashes if has_words.all() else sb.hashes[np.repeat(has_words, sizes)]
-    offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-    np.cumsum(sizes[keep], out=offsets[1:])
-    bands, rows = bands_rows(config.lsh, config.minhash.num_perm)
-    keys = band_keys(signatures(hashes, offsets, config.minhash), bands, rows)
+    meta = [doc_meta(d) for d in docs]
+    signed = sign_batch(docs, meta, config)
+    hashes, keys = signed.hashes, signed.keys
+    bands = keys.shape[1]
+    sizes = np.diff(signed.offsets)
     n = len(docs)
-    idx = ok[keep]
+    idx = signed.kept
     shingled = np.zeros(n, dtype=bool)
     shingled[idx] = True
     full_sizes = np.zeros(n, dtype=np.int64)
-    full_sizes[idx] = sizes[keep]
+    full_sizes[idx] = sizes
     key_sizes = np.zeros(n, dtype=np.int64)
     key_sizes[idx] = bands
     content = np.zeros(n, dtype=np.uint64)
-    content[idx] = sb.content_hash[keep]
+    content[idx] = signed.content
     texts = [d.text if keep_texts and shingled[i] else None for i, d in enumerate(docs)]
     frame = pl.DataFrame(meta, schema=_META, infer_schema_length=None)
     return frame.with_columns(
