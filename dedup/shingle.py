@@ -47,24 +47,40 @@ def _read32(buf: npt.NDArray[np.uint8], i: int) -> np.uint64:
     )
 
 
+@njit(cache=True, inline="always")
+def _round(v: np.uint64, lane: np.uint64) -> np.uint64:
+    return (_rotl(v + lane * P2, 13) * P1) & U32
+
+
+@njit(cache=True, inline="always")
+def _merge(v1: np.uint64, v2: np.uint64, v3: np.uint64, v4: np.uint64) -> np.uint64:
+    return (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & U32
+
+
+@njit(cache=True, inline="always")
+def _avalanche(acc: np.uint64) -> np.uint64:
+    acc ^= acc >> np.uint64(15)
+    acc = (acc * P2) & U32
+    acc ^= acc >> np.uint64(13)
+    acc = (acc * P3) & U32
+    acc ^= acc >> np.uint64(16)
+    return acc
+
+
 @njit(cache=True)
 def xxh32(buf: npt.NDArray[np.uint8], start: int, end: int, seed: np.uint64) -> np.uint64:
     """XXH32 of ``buf[start:end]`` (the published xxHash 32-bit algorithm)."""
     n = end - start
     i = start
     if n >= 16:
-        v1 = (seed + P1 + P2) & U32
-        v2 = (seed + P2) & U32
-        v3 = seed & U32
-        v4 = (seed - P1) & U32
-        limit = end - 16
-        while i <= limit:
-            v1 = (_rotl(v1 + _read32(buf, i) * P2, 13) * P1) & U32
-            v2 = (_rotl(v2 + _read32(buf, i + 4) * P2, 13) * P1) & U32
-            v3 = (_rotl(v3 + _read32(buf, i + 8) * P2, 13) * P1) & U32
-            v4 = (_rotl(v4 + _read32(buf, i + 12) * P2, 13) * P1) & U32
+        v1, v2, v3, v4 = (seed + P1 + P2) & U32, (seed + P2) & U32, seed & U32, (seed - P1) & U32
+        while i <= end - 16:
+            v1 = _round(v1, _read32(buf, i))
+            v2 = _round(v2, _read32(buf, i + 4))
+            v3 = _round(v3, _read32(buf, i + 8))
+            v4 = _round(v4, _read32(buf, i + 12))
             i += 16
-        acc = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & U32
+        acc = _merge(v1, v2, v3, v4)
     else:
         acc = (seed + P5) & U32
     acc = (acc + np.uint64(n)) & U32
@@ -74,12 +90,7 @@ def xxh32(buf: npt.NDArray[np.uint8], start: int, end: int, seed: np.uint64) -> 
     while i < end:
         acc = (_rotl(acc + np.uint64(buf[i]) * P5, 11) * P1) & U32
         i += 1
-    acc ^= acc >> np.uint64(15)
-    acc = (acc * P2) & U32
-    acc ^= acc >> np.uint64(13)
-    acc = (acc * P3) & U32
-    acc ^= acc >> np.uint64(16)
-    return acc
+    return _avalanche(acc)
 
 
 @njit(cache=True)
@@ -88,29 +99,21 @@ def xxh32_words(words: npt.NDArray[np.uint32], lo: int, hi: int, seed: np.uint64
     n = hi - lo
     i = lo
     if n >= 4:
-        v1 = (seed + P1 + P2) & U32
-        v2 = (seed + P2) & U32
-        v3 = seed & U32
-        v4 = (seed - P1) & U32
+        v1, v2, v3, v4 = (seed + P1 + P2) & U32, (seed + P2) & U32, seed & U32, (seed - P1) & U32
         while i + 4 <= hi:
-            v1 = (_rotl(v1 + np.uint64(words[i]) * P2, 13) * P1) & U32
-            v2 = (_rotl(v2 + np.uint64(words[i + 1]) * P2, 13) * P1) & U32
-            v3 = (_rotl(v3 + np.uint64(words[i + 2]) * P2, 13) * P1) & U32
-            v4 = (_rotl(v4 + np.uint64(words[i + 3]) * P2, 13) * P1) & U32
+            v1 = _round(v1, np.uint64(words[i]))
+            v2 = _round(v2, np.uint64(words[i + 1]))
+            v3 = _round(v3, np.uint64(words[i + 2]))
+            v4 = _round(v4, np.uint64(words[i + 3]))
             i += 4
-        acc = (_rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)) & U32
+        acc = _merge(v1, v2, v3, v4)
     else:
         acc = (seed + P5) & U32
     acc = (acc + np.uint64(4 * n)) & U32
     while i < hi:
         acc = (_rotl(acc + np.uint64(words[i]) * P3, 17) * P4) & U32
         i += 1
-    acc ^= acc >> np.uint64(15)
-    acc = (acc * P2) & U32
-    acc ^= acc >> np.uint64(13)
-    acc = (acc * P3) & U32
-    acc ^= acc >> np.uint64(16)
-    return acc
+    return _avalanche(acc)
 
 
 @njit(cache=True)
