@@ -18,7 +18,7 @@ from dedup.candidates import lexical_pairs
 from dedup.checkpoint import InputSignature, Stages, input_signature, load_corpus, load_frame
 from dedup.checkpoint import save_corpus as save_corpus_checkpoint
 from dedup.config import RunConfig
-from dedup.errors import InputError, OutputError
+from dedup.errors import ConfigError, InputError, OutputError
 from dedup.ingest import Corpus, Progress, Silent, Timings, ingest
 from dedup.lsh import bands_rows
 from dedup.stages import align_stage, semantic_stage
@@ -114,6 +114,8 @@ def scan(
     if engine != "local":
         from dedup.engine_ray import dispatch
 
+        if resume:
+            raise ConfigError(f"--resume works with the local engine only, not {engine!r}")
         return dispatch(
             engine,
             inputs,

@@ -207,3 +207,21 @@ def test_synth_then_bench_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert set(rows) == {"dedup", "datasketch"}
     assert rows["dedup"]["precision"] == 1.0
     assert rows["dedup"]["recall"] >= rows["datasketch"]["recall"]
+
+
+def test_resume_with_the_ray_engine_is_refused(tmp_path: Path) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "scan",
+            str(ROOT / "seeds"),
+            "--out",
+            str(tmp_path / "r"),
+            "--engine",
+            "ray",
+            "--resume",
+            "--no-semantic",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "--resume works with the local engine only" in res.output
