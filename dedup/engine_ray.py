@@ -38,28 +38,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from dedup import __version__, io, schema
 from dedup import align_partition as ap
-from dedup import partitions as pt
 from dedup.config import RunConfig
 from dedup.errors import ConfigError
 from dedup.lsh import bands_rows
-from dedup.overlap import sampling_stride
-from dedup.shuffle import co_group, collect, map_frames, shuffle_apply, to_arrow
+from dedup.ray_stages import align_pairs, candidates, cluster_docs, read_docs
+from dedup.shuffle import map_frames
 
 if TYPE_CHECKING:
-    from ray.data import Dataset
-
     from dedup.pipeline import Progress, ScanResult, Timings
 
 SEMANTIC_OFF = "not supported by the ray engine yet"
-ROWS_PER_PART = 500_000
-FILES_PER_TASK = 64
 LOAD_MAX_DOCS = 1_000_000
-BROADCAST_MAX = 50_000_000  # ids (8 bytes each) sent to every task by a semi-join
 
 
 def require_ray() -> None:
@@ -118,251 +111,6 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
         ctx.execution_options.preserve_order = saved[2]
         if started:
             ray.shutdown()
-
-
-def _parts(rows: int) -> int:
-    import ray
-
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    return max(cpus, -(-rows // ROWS_PER_PART), 1)
-
-
-def _units(inputs: Sequence[str | Path]) -> pl.DataFrame:
-    paths: list[bytes] = []
-    reasons: list[str | None] = []
-    for source in io.iter_sources(inputs):
-        if isinstance(source, io.RawDoc):
-            paths.append(pt.encode_path(source.path))
-            reasons.append(source.reason)
-        else:
-            paths.append(pt.encode_path(source))
-            reasons.append(None)
-    return pl.DataFrame(
-        {"unit": np.arange(len(paths), dtype=np.int64), "path": paths, "reason": reasons},
-        schema=pt.UNITS,
-    )
-
-
-def _read(
-    inputs: Sequence[str | Path], cfg: RunConfig, *, text_column: str, id_column: str | None
-) -> Dataset:
-    """Every document, shingled, with its ``doc_id`` (materialized: used several times)."""
-    import ray
-
-    units = _units(inputs)
-    blocks = max(1, min(len(units), -(-len(units) // FILES_PER_TASK)))
-    src = ray.data.from_arrow(to_arrow(units)).repartition(blocks)
-    ingested = map_frames(
-        src,
-        lambda df: pt.ingest_units(
-            df,
-            config=cfg,
-            text_column=text_column,
-            id_column=id_column,
-            keep_texts=cfg.align.enabled,
-        ),
-        schema=pt.INGESTED,
-        batch_size=FILES_PER_TASK,
-    ).materialize()
-    counts = collect(
-        map_frames(ingested, pt.unit_counts, schema={"unit": pl.Int64, "n": pl.Int64}),
-        {"unit": pl.Int64, "n": pl.Int64},
-    )
-    per_unit = np.zeros(len(units), dtype=np.int64)
-    if counts.height:
-        summed = counts.group_by("unit").agg(pl.col("n").sum())
-        per_unit[summed["unit"].to_numpy()] = summed["n"].to_numpy()
-    first = np.concatenate([[0], np.cumsum(per_unit)[:-1]]).astype(np.int64)
-    out_schema = {"doc_id": pl.Int64, **pt.INGESTED}
-    return map_frames(
-        ingested, lambda df: pt.with_doc_ids(df, first=first), schema=out_schema
-    ).materialize()
-
-
-def _candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
-    """Verified lexical pairs (``doc_a < doc_b``, scored), or None when there are none."""
-    from dedup.candidates import score_and_source
-
-    parts = _parts(n_docs)
-    shingled = map_frames(
-        docs, lambda df: df.filter(pl.col("shingled")).select(list(pt.SHINGLED)), schema=pt.SHINGLED
-    )
-    max_group = cfg.verify.max_exact_group
-    reps_all = shuffle_apply(
-        shingled,
-        ["content"],
-        lambda df: pt.exact_partition(df, max_group=max_group),
-        schema=pt.REPS,
-        parts=parts,
-    ).materialize()
-    if reps_all.count() == 0:
-        return None
-    reps = map_frames(reps_all, lambda df: df.filter(pl.col("is_rep")), schema=pt.REPS)
-    bands, _ = bands_rows(cfg.lsh, cfg.minhash.num_perm)
-    max_bucket = cfg.lsh.max_bucket
-    proposals = shuffle_apply(
-        map_frames(reps, lambda df: pt.band_rows(df, bands=bands), schema=_BAND),
-        ["band", "key"],
-        lambda df: pt.lsh_partition(df, max_bucket=max_bucket),
-        schema=pt.PROPOSALS,
-        parts=parts,
-    )
-    if cfg.overlap.enabled:
-        proposals = proposals.union(_overlap(reps, cfg, parts))
-    proposals = proposals.materialize()
-    sets = _only(
-        map_frames(reps, lambda df: df.select(list(pt.SETS)), schema=pt.SETS),
-        pt.SETS,
-        proposals,
-        ["a", "b"],
-    ).materialize()
-    min_shared = cfg.overlap.min_shared
-    half = co_group(
-        proposals,
-        sets,
-        left_on=["a"],
-        right_on=["doc_id"],
-        fn=lambda p, s: pt.gather_a(p, s, min_shared=min_shared),
-        left_schema=pt.PROPOSALS,
-        right_schema=pt.SETS,
-        schema=pt.HALF,
-        parts=parts,
-    )
-    verified = co_group(
-        half,
-        sets,
-        left_on=["b"],
-        right_on=["doc_id"],
-        fn=lambda h, s: pt.verify_b(h, s, config=cfg),
-        left_schema=pt.HALF,
-        right_schema=pt.SETS,
-        schema=pt.VERIFIED,
-        parts=parts,
-    )
-    exact = map_frames(reps_all, pt.exact_pairs, schema=pt.VERIFIED)
-    return map_frames(
-        verified.union(exact),
-        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})),
-        schema=ap.SCORED,
-    ).materialize()
-
-
-def _only(table: Dataset, table_schema: Any, pairs: Dataset, columns: list[str]) -> Dataset:
-    """The rows of ``table`` whose ``doc_id`` occurs in ``pairs``' ``columns``.
-
-    A semi-join by broadcast: the distinct ids (usually a few percent of the documents)
-    go to every task as one array, so the big per-document tables (shingle sets, texts)
-    enter the following shuffles with only the documents that have a pair. Past
-    ``BROADCAST_MAX`` ids the table is passed through whole.
-    """
-    import ray
-
-    ids_schema = {"id": pl.Int64}
-    ids = collect(
-        map_frames(
-            pairs,
-            lambda df: pl.concat([df.select(pl.col(c).alias("id")) for c in columns]).unique(),
-            schema=ids_schema,
-        ),
-        ids_schema,
-    )["id"].unique()
-    if len(ids) > BROADCAST_MAX:
-        return table
-    ref = ray.put(ids.to_numpy())
-    return map_frames(
-        table,
-        lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(ref)))),
-        schema=table_schema,
-    )
-
-
-_BAND = {"band": pl.Int64, "key": pl.UInt64, "doc": pl.Int64}
-_SHINGLE = {"h": pl.UInt32, "doc": pl.Int64}
-
-
-def _overlap(reps: Dataset, cfg: RunConfig, parts: int) -> Dataset:
-    sizes = map_frames(
-        reps,
-        lambda df: pl.DataFrame({"n": [int(df["hashes"].list.len().sum())]}),
-        schema={"n": pl.Int64},
-    )
-    n_entries = int(sizes.sum("n") or 0)
-    stride = sampling_stride(n_entries, cfg.overlap)
-    max_df = cfg.overlap.max_df
-    return shuffle_apply(
-        map_frames(reps, lambda df: pt.shingle_rows(df, stride=stride), schema=_SHINGLE),
-        ["h"],
-        lambda df: pt.overlap_partition(df, max_df=max_df),
-        schema=pt.PROPOSALS,
-        parts=parts,
-    )
-
-
-def _aligned(pairs: Dataset, docs: Dataset, cfg: RunConfig, n_pairs: int) -> Dataset:
-    """Pairs with paths, alignment summary and nested alignment rows."""
-    parts = _parts(n_pairs)
-    texts = _only(
-        map_frames(docs, lambda df: df.select(list(ap.TEXTS)), schema=ap.TEXTS),
-        ap.TEXTS,
-        pairs,
-        ["doc_a", "doc_b"],
-    ).materialize()
-    cutoff = None
-    if cfg.align.enabled and n_pairs > cfg.align.max_pairs:
-        first = pairs.sort(["doc_a", "doc_b"]).limit(cfg.align.max_pairs)
-        keyed = map_frames(
-            first,
-            lambda df: df.select(ap.pair_key(pl.col("doc_a"), pl.col("doc_b")).alias("k")),
-            schema={"k": pl.Int64},
-        )
-        cutoff = int(keyed.max("k"))
-    with_a = co_group(
-        pairs,
-        texts,
-        left_on=["doc_a"],
-        right_on=["doc_id"],
-        fn=ap.attach_a,
-        left_schema=ap.SCORED,
-        right_schema=ap.TEXTS,
-        schema=ap.WITH_A,
-        parts=parts,
-    )
-    align = cfg.align.enabled
-    return co_group(
-        with_a,
-        texts,
-        left_on=["doc_b"],
-        right_on=["doc_id"],
-        fn=lambda p, t: ap.attach_b(p, t, align=align, cutoff=cutoff),
-        left_schema=ap.WITH_A,
-        right_schema=ap.TEXTS,
-        schema=ap.ALIGNED,
-        parts=parts,
-    ).materialize()
-
-
-def _clusters(pairs: Dataset, docs: Dataset, n_pairs: int) -> Dataset:
-    from dedup.components import LABELS, components
-
-    parts = _parts(n_pairs)
-    edges = map_frames(
-        pairs,
-        lambda df: df.select(pl.col("doc_a").alias("a"), pl.col("doc_b").alias("b")),
-        schema={"a": pl.Int64, "b": pl.Int64},
-    )
-    labels, _ = components(edges, parts=parts)
-    paths = {"doc_id": pl.Int64, "path": pl.String}
-    return co_group(
-        labels,
-        map_frames(docs, lambda df: df.select("doc_id", "path"), schema=paths),
-        left_on=["doc_id"],
-        right_on=["doc_id"],
-        fn=lambda lab, p: lab.join(p, on="doc_id", how="left"),
-        left_schema=LABELS,
-        right_schema=paths,
-        schema=dict(schema.CLUSTERS),
-        parts=parts,
-    ).materialize()
 
 
 def scan_ray(
@@ -471,11 +219,11 @@ def _run(
 
     with timings.stage("read+shingle+minhash"):
         prog.stage("read + shingle + minhash (ray)")
-        docs = _read(inputs, cfg, text_column=text_column, id_column=id_column)
+        docs = read_docs(inputs, cfg, text_column=text_column, id_column=id_column)
         n_docs = docs.count()
     with timings.stage("candidates+verify"):
         prog.stage("candidates + verify (ray)")
-        scored = _candidates(docs, cfg, n_docs)
+        scored = candidates(docs, cfg, n_docs)
         n_pairs = scored.count() if scored is not None else 0
         if n_pairs == 0:
             scored = None
@@ -483,12 +231,12 @@ def _run(
     if scored is not None:
         with timings.stage("align"):
             prog.stage("paths + align (ray)")
-            aligned = _aligned(scored, docs, cfg, n_pairs)
+            aligned = align_pairs(scored, docs, cfg, n_pairs)
         if cfg.align.enabled:
             notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
         with timings.stage("cluster"):
             prog.stage("cluster (ray)")
-            labels = _clusters(scored, docs, n_pairs)
+            labels = cluster_docs(scored, docs, n_pairs)
     with timings.stage("write"):
         prog.stage("write (ray)")
         documents = map_frames(
