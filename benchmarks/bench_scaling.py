@@ -17,8 +17,8 @@ Rows are merged into ``results/scaling.json`` by size, so the large case can run
 
     python benchmarks/bench_scaling.py --docs 10000 100000
     python benchmarks/bench_scaling.py --docs 1000000 --corpora /tmp/dedup-scale
-        # 1M documents: ~3 GB of text, 1.6 GB of Parquet and a 1.9 GB spill file on disk;
-        # ~2.5 min to make the corpus (2 processes), ~1 min to scan on 2 cores
+        # 1M documents: ~3 GB of text, 1.6 GB of Parquet and a 2.5 GB spill file on disk;
+        # ~2.7 min to make the corpus (2 processes), ~1 min to scan on 2 cores
 
 Writes ``results/scaling.{parquet,json,png}`` (time and peak RSS against documents, log-log).
 """

@@ -18,7 +18,7 @@ def gather(
     From a memory-mapped spill file they are read with ``pread``, one read per run of
     consecutive rows, rather than through the map: the page cache holds the file in large
     folios (up to 2 MB), and a process touching a few random sets of a map gets them all
-    mapped, so its RSS soon counts the whole file (1.7 GB for a million documents).
+    mapped, so its RSS soon counts the whole file (2.5 GB for a million synthetic documents).
     """
     sizes = offsets[rows + 1] - offsets[rows]
     local = np.zeros(len(rows) + 1, dtype=np.int64)
