@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from numba import njit
 
 from dedup.config import OverlapConfig
 
@@ -31,6 +32,11 @@ def overlap_candidates(
 ) -> pl.DataFrame:
     """Row pairs ``(a < b)`` among ``rows`` sharing at least ``min_shared`` rare shingles.
 
+    The index is one sorted array of ``hash << 32 | row`` (8 bytes per indexed shingle);
+    each run of equal hashes of length 2..``max_df`` gives its pairs of rows, packed the
+    same way, and a sort counts how many shingles each pair shares. Nothing larger than
+    the index and the linked pairs is ever held.
+
     Args:
         hashes: distinct shingle hashes per document, CSR with ``offsets``.
         offsets: row ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
@@ -45,21 +51,56 @@ def overlap_candidates(
     empty = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     if n_entries == 0:
         return empty
+    if len(sizes) >= 1 << 32:
+        raise ValueError("the overlap index packs row numbers into 32 bits")
     keep = np.zeros(len(sizes), dtype=bool)
     keep[rows] = True
-    h, row = _entries(hashes, offsets, keep, sampling_stride(n_entries, config))
-    index = pl.DataFrame({"h": h, "row": row})
-    index = (
-        index.with_columns(pl.len().over("h").alias("df"))
-        .filter((pl.col("df") > 1) & (pl.col("df") <= config.max_df))
-        .select("h", "row")
-    )
-    if index.height == 0:
+    index = _entries(hashes, offsets, keep, sampling_stride(n_entries, config))
+    index.sort()
+    linked = _linked(index, config.max_df)
+    del index
+    if len(linked) == 0:
         return empty
-    min_shared = config.min_shared
-    linked = index.join(index, on="h", suffix="_b").filter(pl.col("row") < pl.col("row_b"))
-    counted = linked.group_by("row", "row_b").len().filter(pl.col("len") >= min_shared)
-    return counted.select(pl.col("row").alias("a"), pl.col("row_b").alias("b"))
+    linked.sort()
+    starts = np.flatnonzero(np.concatenate(([True], linked[1:] != linked[:-1])))
+    shared = np.diff(np.append(starts, len(linked)))
+    pairs = linked[starts[shared >= config.min_shared]]
+    low = np.uint64(0xFFFFFFFF)
+    return pl.DataFrame(
+        {"a": (pairs >> np.uint64(32)).astype(np.int64), "b": (pairs & low).astype(np.int64)}
+    )
+
+
+@njit(cache=True, nogil=True)
+def _linked(index: npt.NDArray[np.uint64], max_df: int) -> npt.NDArray[np.uint64]:
+    """``a << 32 | b`` for every two rows ``a < b`` of each run of one hash in the sorted
+    ``index`` that is 2..``max_df`` long (one entry per shared hash)."""
+    low = np.uint64(0xFFFFFFFF)
+    n = len(index)
+    total = 0
+    i = 0
+    while i < n:  # count first, so the output is allocated once
+        j = i + 1
+        while j < n and (index[j] >> np.uint64(32)) == (index[i] >> np.uint64(32)):
+            j += 1
+        if 2 <= j - i <= max_df:
+            total += (j - i) * (j - i - 1) // 2
+        i = j
+    out = np.empty(total, dtype=np.uint64)
+    k = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and (index[j] >> np.uint64(32)) == (index[i] >> np.uint64(32)):
+            j += 1
+        if 2 <= j - i <= max_df:
+            for x in range(i, j):
+                a = (index[x] & low) << np.uint64(32)
+                for y in range(x + 1, j):
+                    out[k] = a | (index[y] & low)
+                    k += 1
+        i = j
+    return out
 
 
 def _read(hashes: npt.NDArray[np.uint32], lo: int, hi: int) -> npt.NDArray[np.uint32]:
@@ -70,31 +111,51 @@ def _read(hashes: npt.NDArray[np.uint32], lo: int, hi: int) -> npt.NDArray[np.ui
     return np.asarray(hashes[lo:hi])
 
 
+def _chunk(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    stride: int,
+    lo: int,
+    hi: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """Shingles ``lo:hi``: their hashes, their rows and which of them are indexed."""
+    first = int(np.searchsorted(offsets, lo, side="right")) - 1
+    last = int(np.searchsorted(offsets, hi, side="left"))  # rows first..last-1 meet it
+    sizes = np.minimum(offsets[first + 1 : last + 1], hi) - np.maximum(offsets[first:last], lo)
+    row = np.repeat(np.arange(first, last, dtype=np.uint64), sizes)
+    h = _read(hashes, lo, hi)
+    mask = keep[row]
+    if stride > 1:
+        mask &= (h % stride) == 0
+    return h, row, mask
+
+
 def _entries(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
     keep: npt.NDArray[np.bool_],
     stride: int,
     chunk: int = 1 << 22,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
-    """The indexed ``(hash, row)`` entries: rows in ``keep``, hashes divisible by ``stride``.
+) -> npt.NDArray[np.uint64]:
+    """The indexed entries ``hash << 32 | row``: rows in ``keep``, hashes divisible by
+    ``stride``, in shingle order.
 
     Works through the shingles ``chunk`` at a time, so the temporary arrays stay small
-    whatever the corpus (or one huge document) holds; only the kept entries grow.
+    whatever the corpus (or one huge document) holds. The shingles are read twice, once
+    to count the entries and once to fill them in, so the output is allocated once
+    rather than gathered in pieces and copied (which would double the peak).
     """
-    out_h: list[npt.NDArray[np.uint32]] = [np.zeros(0, dtype=np.uint32)]
-    out_r: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
     total = int(offsets[-1])
-    for lo in range(0, total, chunk):
-        hi = min(lo + chunk, total)
-        first = int(np.searchsorted(offsets, lo, side="right")) - 1
-        last = int(np.searchsorted(offsets, hi, side="left"))  # rows first..last-1 meet it
-        sizes = np.minimum(offsets[first + 1 : last + 1], hi) - np.maximum(offsets[first:last], lo)
-        row = np.repeat(np.arange(first, last, dtype=np.int64), sizes)
-        h = _read(hashes, lo, hi)
-        mask = keep[row]
-        if stride > 1:
-            mask &= (h % stride) == 0
-        out_h.append(h[mask])
-        out_r.append(row[mask])
-    return np.concatenate(out_h), np.concatenate(out_r)
+    bounds = [(lo, min(lo + chunk, total)) for lo in range(0, total, chunk)]
+    counts = [int(_chunk(hashes, offsets, keep, stride, lo, hi)[2].sum()) for lo, hi in bounds]
+    out = np.empty(sum(counts), dtype=np.uint64)
+    at = 0
+    for (lo, hi), n in zip(bounds, counts, strict=True):
+        h, row, mask = _chunk(hashes, offsets, keep, stride, lo, hi)
+        part = out[at : at + n]
+        part[:] = h[mask]
+        part <<= np.uint64(32)
+        part |= row[mask]
+        at += n
+    return out

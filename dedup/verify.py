@@ -6,6 +6,10 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from dedup.store import gather
+
+_CHUNK = 1 << 15  # pairs whose shingle sets are in memory at once (<= 65,536 sets)
+
 
 @njit(cache=True, parallel=True, nogil=True)
 def _intersections(
@@ -59,7 +63,16 @@ def set_stats(
         return z, z.copy(), z.copy()
     if len(hashes) == 0:
         hashes = np.zeros(1, dtype=np.uint32)
-    inter = _intersections(hashes, offsets, a, b).astype(np.float64)
+    if isinstance(hashes, np.memmap):  # read the sets of a slice of the pairs at a time
+        inter = np.empty(len(a), dtype=np.float64)
+        for lo in range(0, len(a), _CHUNK):
+            pa, pb = a[lo : lo + _CHUNK], b[lo : lo + _CHUNK]
+            rows = np.unique(np.concatenate([pa, pb]))
+            sets, local = gather(hashes, offsets, rows)
+            la, lb = np.searchsorted(rows, pa), np.searchsorted(rows, pb)
+            inter[lo : lo + _CHUNK] = _intersections(sets, local, la, lb)
+    else:
+        inter = _intersections(hashes, offsets, a, b).astype(np.float64)
     size_a = (offsets[a + 1] - offsets[a]).astype(np.float64)
     size_b = (offsets[b + 1] - offsets[b]).astype(np.float64)
     union = size_a + size_b - inter

@@ -69,6 +69,6 @@ def test_chunked_entries_match_the_whole_array_way(
     keep = rng.random(len(sizes)) < 0.7
     row_of = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     mask = keep[row_of] & ((hashes % stride) == 0)
-    h, row = _entries(hashes, offsets, keep, stride, chunk=chunk)
-    assert h.tolist() == hashes[mask].tolist()
-    assert row.tolist() == row_of[mask].tolist()
+    packed = _entries(hashes, offsets, keep, stride, chunk=chunk)
+    assert (packed >> np.uint64(32)).tolist() == hashes[mask].tolist()
+    assert (packed & np.uint64(0xFFFFFFFF)).tolist() == row_of[mask].tolist()

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup import verify
 from dedup.cluster import connected_components
+from dedup.store import ShingleStore, gather
 from dedup.verify import classify, set_stats
 
 SETS = st.lists(st.sets(st.integers(0, 40), max_size=30), min_size=2, max_size=8)
@@ -67,3 +72,28 @@ def test_components_match_naive_propagation(n: int, data: st.DataObject) -> None
     a = np.array([e[0] for e in edges], dtype=np.int64)
     b = np.array([e[1] for e in edges], dtype=np.int64)
     assert connected_components(n, a, b).tolist() == _naive_components(n, edges)
+
+
+def test_set_stats_from_a_spill_file_equal_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sets read from the spill file with pread, a few pairs at a time, give the same
+    figures as the arrays in memory (runs of consecutive rows and empty sets included)."""
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(0, 30, size=400)
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    hashes = rng.integers(0, 60, size=int(offsets[-1])).astype(np.uint32)
+    store = ShingleStore(tmp_path / "shingles.u32")
+    store.append(hashes, offsets)
+    mapped, _ = store.finish()
+    assert isinstance(mapped, np.memmap)
+    rows = np.unique(rng.integers(0, len(sizes), size=150))
+    got, got_offsets = gather(mapped, offsets, rows)
+    want = [hashes[offsets[r] : offsets[r + 1]].tolist() for r in rows]
+    assert [got[got_offsets[i] : got_offsets[i + 1]].tolist() for i in range(len(rows))] == want
+    monkeypatch.setattr(verify, "_CHUNK", 37)
+    a, b = rng.integers(0, len(sizes), size=(2, 1000))
+    from_file, in_memory = set_stats(mapped, offsets, a, b), set_stats(hashes, offsets, a, b)
+    for x, y in zip(from_file, in_memory, strict=True):
+        assert x.tolist() == y.tolist()
