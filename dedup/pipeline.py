@@ -276,7 +276,6 @@ def _lexical_and_semantic(
     model = None
     if corpus.texts is not None and cfg.semantic.enabled is not False:
         with timings.stage("semantic"):
-            prog.stage("semantic", total=len(corpus.rows))
             outcome = semantic_stage(
                 pairs,
                 rows=corpus.rows,
@@ -284,8 +283,7 @@ def _lexical_and_semantic(
                 hashes=corpus.hashes,
                 offsets=corpus.offsets,
                 config=cfg,
-                message=prog.message,
-                advance=prog.advance,
+                progress=prog,
             )
         pairs, model = outcome.pairs, outcome.model
         notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason}

@@ -16,11 +16,11 @@ import polars as pl
 
 from dedup import schema
 from dedup.config import RunConfig
+from dedup.ingest import Progress
 from dedup.segment import split_sentences
 from dedup.store import TextStore
 from dedup.verify import set_stats
 
-Message = Callable[[str], None]
 Advance = Callable[[int], None]
 
 
@@ -32,6 +32,20 @@ class SemanticOutcome:
     ran: bool
     reason: str
     model: Any = None
+
+
+def _bar(progress: Progress, name: str) -> Callable[[int, int], None]:
+    """A ``(done, total)`` callback that draws one progress stage."""
+    seen = {"done": 0, "started": False}
+
+    def update(done: int, total: int) -> None:
+        if not seen["started"]:
+            progress.stage(name, total=total)
+            seen["started"] = True
+        progress.advance(done - int(seen["done"]))
+        seen["done"] = done
+
+    return update
 
 
 def _sentences(texts: TextStore, doc_ids: Sequence[int]) -> list[list[str]]:
@@ -46,8 +60,7 @@ def semantic_stage(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
     config: RunConfig,
-    message: Message,
-    advance: Advance,
+    progress: Progress,
 ) -> SemanticOutcome:
     """Add paraphrase pairs (and ``semantic`` scores of lexical pairs) from embeddings.
 
@@ -59,22 +72,32 @@ def semantic_stage(
     from dedup import embed
     from dedup.semantic import semantic_candidates
 
+    progress.stage("semantic: load model")
     run, reason = embed.should_run(config.semantic, len(rows))
     if not run:
-        message(f"paraphrase detection is off: {reason}")
+        progress.message(f"paraphrase detection is off: {reason}")
         return SemanticOutcome(
             pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), False, reason
         )
     model = embed.load_model(config.semantic.model)
     sents = _sentences(texts, rows.tolist())
     doc_emb = embed.embed_documents(
-        model, sents, batch_size=config.semantic.batch_size, progress=lambda done, total: advance(0)
+        model,
+        sents,
+        batch_size=config.semantic.batch_size,
+        progress=_bar(progress, "semantic: embed documents (chunks)"),
     )
     cand = semantic_candidates(
         doc_emb, threshold=config.semantic.doc_threshold, k=config.semantic.top_k
     )
-    scores = embed.verify_candidates(model, sents, cand, doc_emb, config=config.semantic)
-    advance(len(rows))
+    scores = embed.verify_candidates(
+        model,
+        sents,
+        cand,
+        doc_emb,
+        config=config.semantic,
+        progress=_bar(progress, "semantic: embed sentences of candidates"),
+    )
     frame = pl.DataFrame(
         {
             "a": cand[:, 0].astype(np.int64),
