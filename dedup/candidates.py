@@ -97,14 +97,13 @@ def _verify(
     a = pairs["a"].to_numpy()
     b = pairs["b"].to_numpy()
     jac, ca, cb = set_stats(hashes, offsets, a, b)
-    containment = cfg.overlap.containment if cfg.overlap.enabled else 2.0
     rel, ok = classify(
         jac,
         ca,
         cb,
         threshold=cfg.lsh.threshold,
         near_duplicate=cfg.verify.near_duplicate,
-        containment=containment,
+        containment=cfg.overlap.containment,  # the rule holds whichever channel proposed
     )
     return pairs.with_columns(
         pl.Series("relation", rel, dtype=pl.String),

@@ -227,14 +227,21 @@ def scan(
 
 
 def _read_one(path: Path) -> str:
+    import itertools
+
     from dedup.errors import InputError
     from dedup.io import iter_documents
 
-    docs = list(iter_documents([path]))
-    if len(docs) != 1:
-        raise InputError(f"cannot diff {path}: it holds {len(docs)} documents, not one")
-    if docs[0].text is None:
-        raise InputError(f"cannot diff {path}: {docs[0].reason}")
+    if path.is_dir():
+        raise InputError(f"cannot diff {path}: it is a folder; give two files")
+    docs = list(itertools.islice(iter_documents([path]), 2))
+    if len(docs) != 1 or docs[0].text is None:
+        reason = (
+            docs[0].reason
+            if len(docs) == 1
+            else f"it holds {'several documents' if docs else 'no document'}, not one"
+        )
+        raise InputError(f"cannot diff {path}: {reason}")
     return docs[0].text
 
 

@@ -126,6 +126,8 @@ class RunConfig:
             raise ConfigError(f"threshold must be in (0, 1], got {lsh.threshold}")
         if mh.num_perm < 1:
             raise ConfigError(f"num_perm must be >= 1, got {mh.num_perm}")
+        if not 0 <= mh.seed < 2**32:
+            raise ConfigError(f"seed must be in [0, 2**32), got {mh.seed}")
         if self.shingle.size < 1:
             raise ConfigError(f"shingle size must be >= 1, got {self.shingle.size}")
         if (lsh.bands is None) != (lsh.rows is None):

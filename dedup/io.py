@@ -150,9 +150,27 @@ def read_source(
     return _read_file(path, _Options(text_column, id_column, max_bytes))
 
 
+def _distinct_inputs(paths: list[str]) -> list[str]:
+    """``paths`` without repeats: an input given twice (``a`` and ``./a``), or a file inside
+    a folder that is also an input, is read once, where it first comes."""
+    real = [os.path.realpath(p) for p in paths]
+    folders = [r for p, r in zip(paths, real, strict=True) if Path(p).is_dir()]
+    out: list[str] = []
+    seen: set[str] = set()
+    for path, r in zip(paths, real, strict=True):
+        inside = not Path(path).is_dir() and any(
+            r.startswith(f.rstrip(os.sep) + os.sep) for f in folders
+        )
+        if r in seen or inside:
+            continue
+        seen.add(r)
+        out.append(path)
+    return out
+
+
 def _iter_sources(paths: list[str]) -> Iterator[str | RawDoc]:
     seen: dict[tuple[int, int], str] = {}  # (device, inode) of each folder entered
-    for path in paths:
+    for path in _distinct_inputs(paths):
         if Path(path).is_dir():
             yield from _walk(path, seen)
         else:

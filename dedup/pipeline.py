@@ -58,7 +58,10 @@ def _check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
                 f"{out} holds a run with another config ({prev}); "
                 "choose another --out or pass --overwrite"
             )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror}") from exc
     for leftover in out.glob(".*.tmp"):  # of an atomic write killed halfway
         leftover.unlink(missing_ok=True)
 
@@ -282,6 +285,7 @@ def _lexical_and_semantic(
                 texts=corpus.texts,
                 hashes=corpus.hashes,
                 offsets=corpus.offsets,
+                content=corpus.content,
                 config=cfg,
                 progress=prog,
             )

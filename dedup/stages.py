@@ -15,11 +15,12 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup import schema
+from dedup.candidates import score_and_source
 from dedup.config import RunConfig
 from dedup.ingest import Progress
 from dedup.segment import split_sentences
 from dedup.store import TextStore
-from dedup.verify import set_stats
+from dedup.verify import classify, set_stats
 
 Advance = Callable[[int], None]
 
@@ -59,6 +60,7 @@ def semantic_stage(
     texts: TextStore,
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
+    content: npt.NDArray[np.uint64],
     config: RunConfig,
     progress: Progress,
 ) -> SemanticOutcome:
@@ -66,7 +68,8 @@ def semantic_stage(
 
     Document vectors propose candidates (cosine >= ``doc_threshold``, top ``top_k``);
     sentence embeddings of the candidates' documents verify them. A verified candidate that
-    is not a lexical pair becomes a ``paraphrase`` pair; a lexical pair that is also a
+    is not a lexical pair gets its relation by the same rules (:func:`_relate`), which is
+    ``paraphrase`` unless its shingle sets say more; a lexical pair that is also a
     verified candidate gets ``semantic`` in its ``channel``.
     """
     from dedup import embed
@@ -107,7 +110,8 @@ def semantic_stage(
         },
         schema={"a": pl.Int64, "b": pl.Int64, "semantic": pl.Float64, "accepted": pl.Boolean},
     )
-    return SemanticOutcome(_merge(pairs, frame, rows, hashes, offsets), True, reason, model)
+    merged = _merge(pairs, frame, rows, hashes, offsets, content=content, config=config)
+    return SemanticOutcome(merged, True, reason, model)
 
 
 def _merge(
@@ -116,6 +120,9 @@ def _merge(
     rows: npt.NDArray[np.int64],
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
+    *,
+    content: npt.NDArray[np.uint64],
+    config: RunConfig,
 ) -> pl.DataFrame:
     ids = pl.Series(rows)
     sem = sem.with_columns(
@@ -140,20 +147,49 @@ def _merge(
     )
     if new.height == 0:
         return merged
-    jac, ca, cb = set_stats(hashes, offsets, new["a"].to_numpy(), new["b"].to_numpy())
-    para = new.select(
+    para = _relate(new, hashes, offsets, content, config)
+    return pl.concat([merged, para.select(merged.columns)]).sort("doc_a", "doc_b")
+
+
+def _relate(
+    new: pl.DataFrame,
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    content: npt.NDArray[np.uint64],
+    cfg: RunConfig,
+) -> pl.DataFrame:
+    """Relations of pairs only the semantic channel proposed, by the same first-match rules:
+    ``exact`` (equal content), then the lexical rules on the real shingle sets (a pair the
+    lexical channels did not propose, e.g. in a star-linked bucket), else ``paraphrase``."""
+    a, b = new["a"].to_numpy(), new["b"].to_numpy()
+    jac, ca, cb = set_stats(hashes, offsets, a, b)
+    rel, ok = classify(
+        jac,
+        ca,
+        cb,
+        threshold=cfg.lsh.threshold,
+        near_duplicate=cfg.verify.near_duplicate,
+        containment=cfg.overlap.containment,
+    )
+    rel = np.where(ok, rel, "paraphrase").astype(object)
+    rel[content[a] == content[b]] = "exact"
+    frame = new.select(
         "doc_a",
         "doc_b",
-        pl.lit("paraphrase").alias("relation"),
+        pl.Series("relation", rel, dtype=pl.String),
         pl.Series("jaccard", jac),
         pl.Series("containment_a", ca),
         pl.Series("containment_b", cb),
-        pl.col("semantic").alias("score"),
         pl.lit("semantic").alias("channel"),
-        pl.lit(None, pl.Int64).alias("source"),
         "semantic",
     )
-    return pl.concat([merged, para.select(merged.columns)]).sort("doc_a", "doc_b")
+    frame = score_and_source(frame).with_columns(pl.Series("semantic", frame["semantic"]))
+    return frame.with_columns(
+        pl.when(pl.col("relation") == "paraphrase")
+        .then(pl.col("semantic"))
+        .otherwise(pl.max_horizontal("score", "semantic"))
+        .alias("score")
+    )
 
 
 def align_stage(

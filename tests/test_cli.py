@@ -174,7 +174,23 @@ def test_diff_of_missing_binary_or_folder(tmp_path: Path) -> None:
     png = tmp_path / "image.txt"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     _one_line_error(["diff", str(good), str(png)], 3, "binary")
-    _one_line_error(["diff", str(ROOT / "seeds"), str(good)], 3, "documents, not one")
+    _one_line_error(["diff", str(ROOT / "seeds"), str(good)], 3, "it is a folder")
+    jsonl = tmp_path / "two.jsonl"
+    jsonl.write_text('{"text": "one text"}\n{"text": "another"}\n')
+    _one_line_error(["diff", str(good), str(jsonl)], 3, "several documents, not one")
+
+
+def test_unusable_output_folder_and_seed_out_of_range(tmp_path: Path) -> None:
+    seeds = str(ROOT / "seeds")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_line_error(
+        ["scan", seeds, "--out", str(blocker / "sub"), "--no-semantic"],
+        4,
+        "cannot create the output folder",
+    )
+    _one_line_error(["scan", seeds, "--out", str(tmp_path / "r"), "--seed", "-1"], 2, "seed")
+    _one_line_error(["scan", seeds, "--out", str(tmp_path / "r"), "--seed", str(2**32)], 2, "seed")
 
 
 def test_synth_then_bench_on_a_tiny_corpus(tmp_path: Path) -> None:

@@ -147,3 +147,42 @@ def test_package_exposes_scan(corpus: Path, tmp_path: Path) -> None:
     result = dedup.scan([corpus], tmp_path / "run", config=LEXICAL)
     assert isinstance(result, dedup.ScanResult)
     assert result.pairs.height == 4
+
+
+def test_an_input_given_twice_is_read_once(corpus: Path, tmp_path: Path) -> None:
+    source = corpus / "a_source.txt"
+    once = scan([corpus], tmp_path / "once", config=LEXICAL)
+    twice = scan(
+        [corpus, Path(f"{corpus}/"), source, corpus / ".." / corpus.name],
+        tmp_path / "t",
+        config=LEXICAL,
+    )
+    assert twice.documents.height == once.documents.height
+    assert twice.pairs.select("doc_a", "doc_b", "relation").equals(
+        once.pairs.select("doc_a", "doc_b", "relation")
+    )
+
+
+def test_containment_rules_hold_without_the_overlap_channel(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    d = tmp_path / "c"
+    d.mkdir()
+    base = _words(rng, 600)
+    (d / "a.txt").write_text(_text(base))
+    # B keeps 60% of A and adds 40% new words: Jaccard ~0.43 < 0.5, both containments ~0.6
+    (d / "b.txt").write_text(_text(base[:360] + _words(rng, 240)))
+    for i in range(3):
+        (d / f"z{i}.txt").write_text(_text(_words(rng, 300)))
+    cfg = RunConfig(
+        lsh=LSHConfig(bands=64, rows=2),
+        overlap=OverlapConfig(enabled=False),
+        semantic=SemanticConfig(enabled=False),
+        align=AlignConfig(enabled=False),
+    )
+    pairs = scan([d], tmp_path / "run", config=cfg).pairs
+    assert pairs.height == 1
+    row = pairs.row(0, named=True)
+    assert row["channel"] == "lsh"
+    assert row["jaccard"] < 0.5
+    assert min(row["containment_a"], row["containment_b"]) >= 0.5
+    assert row["relation"] == "derivative"

@@ -43,3 +43,19 @@ def test_without_the_channel_the_rewrites_are_missed(seeds_dir: Path, tmp_path: 
     result = scan(sorted(seeds_dir.glob("0*.txt")), tmp_path / "run", config=cfg)
     assert result.pairs.height == 0
     assert result.manifest["stages"]["semantic"]["ran"] is False
+
+
+def test_copies_beyond_the_exact_group_limit_stay_exact(seeds_dir: Path, tmp_path: Path) -> None:
+    from dedup.config import VerifyConfig
+
+    text = (seeds_dir / "000_654cfb4831939a43.txt").read_text(encoding="utf-8")
+    d = tmp_path / "copies"
+    d.mkdir()
+    for i in range(6):
+        (d / f"copy{i}.txt").write_text(text, encoding="utf-8")
+    cfg = RunConfig(verify=VerifyConfig(max_exact_group=3), align=AlignConfig(enabled=False))
+    pairs = scan([d], tmp_path / "run", config=cfg).pairs
+    # the group of 6 gives only star pairs lexically; the semantic channel finds the rest,
+    # and they are labelled by the same rules: exact, never paraphrase
+    assert pairs.height == 15
+    assert set(pairs["relation"]) == {"exact"}
