@@ -356,8 +356,9 @@ def synth(
     mean_chars: Annotated[int, typer.Option(help="Mean document length in characters.")] = 2600,
     workers: Annotated[int, typer.Option(help="Processes generating chunks in parallel.")] = 1,
 ) -> None:
-    """Write a synthetic corpus with planted exact copies, near-duplicates, derivatives and
-    partial reuse, plus truth.parquet listing every planted pair with its exact Jaccard."""
+    """Write a synthetic corpus with planted copies, near-duplicates, derivatives and partial
+    reuse, and truth.parquet (every planted pair with its exact Jaccard). Scan it with
+    --no-semantic: its pseudo-words look alike to the embedding model."""
     from dedup.errors import ConfigError
     from dedup.synth import synthesize
 
@@ -391,7 +392,8 @@ def synth(
         raise _fail(exc) from None
     out.print(
         f"{summary.docs} documents, {summary.pairs} planted pairs "
-        f"({summary.text_bytes / 1e6:.1f} MB, {summary.mb_per_s:.1f} MB/s) -> {out_dir}"
+        f"({summary.text_bytes / 1e6:.1f} MB, {summary.mb_per_s:.1f} MB/s) -> {out_dir}; "
+        "scan it with --no-semantic"
     )
 
 
