@@ -336,6 +336,10 @@ def report(
     from dedup.report import write_report
 
     try:
+        if max_pairs < 0:
+            from dedup.errors import ConfigError
+
+            raise ConfigError(f"--max-pairs must be >= 0, got {max_pairs}")
         if not (run / "manifest.json").exists():
             raise InputError(f"{run} is not a complete dedup run (no manifest.json)")
         path = write_report(run, output, max_pairs=max_pairs)

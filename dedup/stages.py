@@ -75,6 +75,12 @@ def semantic_stage(
     from dedup import embed
     from dedup.semantic import semantic_candidates
 
+    if len(rows) < 2:
+        return SemanticOutcome(
+            pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")),
+            False,
+            "fewer than two documents with text",
+        )
     progress.stage("semantic: load model")
     run, reason = embed.should_run(config.semantic, len(rows))
     if not run:

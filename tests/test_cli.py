@@ -241,3 +241,16 @@ def test_resume_with_the_ray_engine_is_refused(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "--resume works with the local engine only" in res.output
+
+
+def test_report_rejects_negative_max_pairs_and_writes_a_readable_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = runner.invoke(
+        app,
+        ["scan", str(ROOT / "tests" / "data" / "clough"), "--out", str(out), "--no-semantic", "-q"],
+    )
+    assert res.exit_code == 0, res.output
+    _one_line_error(["report", str(out), "--max-pairs", "-1"], 2, "--max-pairs")
+    res = runner.invoke(app, ["report", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.html").stat().st_mode & 0o044 == 0o044  # group/others may read

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ import polars as pl
 
 from dedup import schema
 from dedup.errors import InputError, OutputError
+from dedup.io import write_text_atomic
 from dedup.report.html import esc, legend, page, pair_table
 
 __all__ = ["build_report", "write_report"]
@@ -201,10 +200,7 @@ def write_report(run_dir: Path, out: Path | None = None, *, max_pairs: int = 2_0
     text = build_report(run_dir, max_pairs=max_pairs)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".report-", suffix=".html")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(target)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc}") from exc
+    write_text_atomic(text, target)  # temp file, fsync, rename; usual permissions
     return target
