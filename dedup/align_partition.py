@@ -26,6 +26,7 @@ SCORED = {
     "score": pl.Float64,
     "channel": pl.String,
     "source": I64,
+    "semantic": pl.Float64,
 }
 WITH_A: dict[str, Any] = {**SCORED, "path_a": pl.String, "text_a": pl.String}
 _AL_FIELDS = {c: t for c, t in schema.ALIGNMENTS.items() if c not in ("doc_a", "doc_b")}

@@ -69,7 +69,7 @@ def read_docs(
             config=cfg,
             text_column=text_column,
             id_column=id_column,
-            keep_texts=cfg.align.enabled,
+            keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
         ),
         schema=pt.INGESTED,
         batch_size=FILES_PER_TASK,
@@ -152,7 +152,9 @@ def candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
     exact = map_frames(reps_all, pt.exact_pairs, schema=pt.VERIFIED)
     return map_frames(
         verified.union(exact),
-        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})),
+        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})).with_columns(
+            pl.lit(None, pl.Float64).alias("semantic")
+        ),
         schema=ap.SCORED,
     ).materialize()
 
