@@ -23,9 +23,8 @@ How each stage is distributed (every shuffle is a hash partitioning, see :mod:`d
   atomically, with the manifest last, as the local engine does.
 
 - **semantic** (paraphrases): batch inference with model actors, candidate search on the
-  driver, the local engine's merge (:mod:`dedup.ray_semantic`). Paraphrase pairs are
-  aligned with the lexical (rapidfuzz) scorer here, not with sentence embeddings as the
-  local engine does, so their alignment rows and summary columns may differ.
+  driver, the local engine's merge (:mod:`dedup.ray_semantic`); ``paraphrase`` pairs are
+  aligned with sentence embeddings by model actors, as the local engine aligns them.
 """
 
 from __future__ import annotations
@@ -236,7 +235,9 @@ def _run(
     if scored is not None:
         with timings.stage("align"):
             prog.stage("paths + align (ray)")
-            aligned = align_pairs(scored, docs, cfg, n_pairs)
+            aligned = align_pairs(
+                scored, docs, cfg, n_pairs, embed_paraphrases=bool(notes["semantic"]["ran"])
+            )
         if cfg.align.enabled:
             notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
         with timings.stage("cluster"):

@@ -18,6 +18,9 @@
   shingle sets of their documents are collected (all bounded by the candidates) and
   merged on the driver by :func:`dedup.stages._merge`, the local engine's rules; the other
   lexical pairs pass through with no ``semantic`` score.
+- **alignment** of ``paraphrase`` pairs: :func:`align_paraphrases`, model actors with an
+  :class:`dedup.scorers.EmbeddingScorer` (the local engine's scorer for them), after the
+  texts' co-grouped shuffle of :func:`dedup.ray_stages.align_pairs`.
 """
 
 from __future__ import annotations
@@ -205,6 +208,9 @@ def semantic_pairs(
     if not run:
         return SemanticResult(scored, {"ran": False, "reason": reason})
     notes: dict[str, Any] = {"ran": True, "reason": reason, "documents": n_docs}
+    if n_docs < 2:  # nothing to pair: no model to load
+        notes.update(candidates=0, accepted=0)
+        return SemanticResult(scored, notes)
     ids, vecs = _vectors(docs, cfg.semantic, where)
     from dedup.semantic import semantic_candidates
 
@@ -360,3 +366,40 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset) -> Dataset
     merged = _merge(touched, sem_rows, rows.astype(np.int64), hashes, offsets)
     merged_ds = ray.data.from_arrow(to_arrow(merged.select(list(ap.SCORED))))
     return merged_ds if rest is None else rest.union(merged_ds)
+
+
+class ParaphraseAligner(_ModelActor):
+    """Aligns the ``paraphrase`` pairs of a batch with an
+    :class:`dedup.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
+
+    def __init__(
+        self, config: SemanticConfig, device: str, threads: int, cutoff: int | None
+    ) -> None:
+        from dedup.scorers import EmbeddingScorer
+
+        super().__init__(config, device, threads)
+        self.cutoff = cutoff
+        self.scorer = EmbeddingScorer(self.model, batch_size=config.batch_size)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        df = from_arrow(batch)
+        out = ap.align_relation(df, relation="paraphrase", cutoff=self.cutoff, scorer=self.scorer)
+        return to_arrow(out)
+
+
+def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> Dataset:
+    """Pairs from :func:`dedup.align_partition.attach_b` with ``skip="paraphrase"``, the
+    paraphrase pairs aligned by model actors (:class:`ParaphraseAligner`)."""
+    where = placement()
+    return aligned.map_batches(
+        ParaphraseAligner,
+        fn_constructor_kwargs={
+            "config": cfg.semantic,
+            "device": where.device,
+            "threads": where.threads,
+            "cutoff": cutoff,
+        },
+        batch_format="pyarrow",
+        batch_size=PAIRS_PER_BATCH,
+        **where.options(),
+    )

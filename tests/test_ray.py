@@ -187,11 +187,8 @@ def _has_semantic_extra() -> bool:
 @pytest.mark.semantic
 @pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
 def test_semantic_channel_matches_local(seeds_dir: Path, tmp_path: Path) -> None:
-    """Paraphrase pairs (the three seed rewrites) and clusters as the local engine finds them.
-
-    Alignments are not compared: the Ray engine aligns paraphrase pairs with the lexical
-    scorer, the local engine with sentence embeddings.
-    """
+    """Paraphrase pairs (the three seed rewrites), their alignments (by sentence embeddings)
+    and clusters as the local engine finds them; floats within 1e-5."""
     seeds = sorted(seeds_dir.glob("0*.txt"))
     config = RunConfig()
     local = scan(seeds, tmp_path / "local", config=config)
@@ -199,7 +196,8 @@ def test_semantic_channel_matches_local(seeds_dir: Path, tmp_path: Path) -> None
     notes = dist.manifest["stages"]["semantic"]
     assert notes["ran"] is True, notes
     assert notes["candidates"] >= 3
-    cols = ["doc_a", "doc_b", "relation", "channel", "source"]
+    summary = ["kept_a", "new_b", "n_same", "n_edited", "n_added", "n_dropped", "n_moved"]
+    cols = ["doc_a", "doc_b", "path_a", "path_b", "relation", "channel", "source", *summary]
     scores = ["jaccard", "containment_a", "containment_b", "semantic", "score"]
     want = local.pairs.select(cols + scores).sort("doc_a", "doc_b")
     got = dist.pairs.select(cols + scores).sort("doc_a", "doc_b")
@@ -212,6 +210,27 @@ def test_semantic_channel_matches_local(seeds_dir: Path, tmp_path: Path) -> None
         for a, b in dist.pairs.select("path_a", "path_b").iter_rows()
     }
     assert names == {("000", "001"), ("000", "002"), ("001", "002")}
+    assert (dist.pairs["n_edited"] > 0).all()  # reworded sentences align as edits
+    al_keys = TABLES["alignments"]
+    al_local = pl.read_parquet(tmp_path / "local" / "alignments.parquet").sort(al_keys)
+    al_ray = pl.read_parquet(tmp_path / "ray" / "alignments.parquet").sort(al_keys)
+    assert al_ray.drop("score").equals(al_local.drop("score"))
+    assert np.allclose(
+        al_ray["score"].to_numpy(), al_local["score"].to_numpy(), atol=1e-5, equal_nan=True
+    )
     keys = ["cluster_id", "doc_id"]
     assert dist.clusters.sort(keys).equals(local.clusters.sort(keys))
     assert dist.manifest["counts"] == local.manifest["counts"]
+
+
+@pytest.mark.semantic
+@pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
+def test_semantic_channel_with_one_document(seeds_dir: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(sorted(seeds_dir.glob("0*.txt"))[0], docs / "a.txt")
+    (docs / "empty.txt").write_text("")
+    result = scan([docs], tmp_path / "ray", config=RunConfig(), engine="ray")
+    assert result.manifest["stages"]["semantic"]["ran"] is True
+    assert result.manifest["stages"]["semantic"]["candidates"] == 0
+    assert result.pairs.height == 0
