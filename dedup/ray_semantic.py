@@ -365,7 +365,7 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset) -> Dataset
     )
     merged = _merge(touched, sem_rows, rows.astype(np.int64), hashes, offsets)
     merged_ds = ray.data.from_arrow(to_arrow(merged.select(list(ap.SCORED))))
-    return merged_ds if rest is None else rest.union(merged_ds)
+    return merged_ds if rest is None else rest.union(merged_ds).materialize()
 
 
 class ParaphraseAligner(_ModelActor):
