@@ -3,7 +3,9 @@
 Pairs meet their documents' paths and texts in two co-grouped partitions (on ``doc_a``,
 then on ``doc_b``); the second one aligns the pair's sentences as the local engine does
 (:func:`dedup.align.align_texts` with the rapidfuzz scorer) and nests the alignment rows
-in the pair's row, from which :func:`alignment_table` unnests them.
+in the pair's row, from which :func:`alignment_table` unnests them. When the semantic
+channel ran, ``paraphrase`` pairs are left to :func:`align_relation` (model actors with the
+embedding scorer, :mod:`dedup.ray_semantic`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ SCORED = {
     "score": pl.Float64,
     "channel": pl.String,
     "source": I64,
+    "semantic": pl.Float64,
 }
 WITH_A: dict[str, Any] = {**SCORED, "path_a": pl.String, "text_a": pl.String}
 _AL_FIELDS = {c: t for c, t in schema.ALIGNMENTS.items() if c not in ("doc_a", "doc_b")}
 ALIGNED: dict[str, Any] = {**dict(schema.PAIRS), "alignment": pl.List(pl.Struct(_AL_FIELDS))}
+ALIGNED_TEXTS: dict[str, Any] = {**ALIGNED, "text_a": pl.String, "text_b": pl.String}
 ALIGN_ROWS: dict[str, Any] = {**dict(schema.ALIGNMENTS), "seq": I64}
 _SUMMARY = ("kept_a", "new_b", "n_same", "n_edited", "n_added", "n_dropped", "n_moved")
 
@@ -46,37 +50,64 @@ def attach_a(pairs: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
 
 
 def attach_b(
-    pairs: pl.DataFrame, texts: pl.DataFrame, *, align: bool, cutoff: int | None
+    pairs: pl.DataFrame,
+    texts: pl.DataFrame,
+    *,
+    align: bool,
+    cutoff: int | None,
+    skip: str | None = None,
 ) -> pl.DataFrame:
     """Partition on ``doc_b``: B's path and text; the alignment of each pair up to ``cutoff``.
 
     ``cutoff`` is the key (:func:`pair_key`) of the last pair the local engine aligns
     (its first ``max_pairs`` pairs in ``(doc_a, doc_b)`` order); ``None`` aligns all.
+    With ``skip`` (a relation), pairs of that relation are left unaligned and both texts
+    are kept (:data:`ALIGNED_TEXTS`), for :func:`align_relation` to align them.
     """
     right = texts.rename({"doc_id": "doc_b", "path": "path_b", "text": "text_b"})
     j = pairs.join(right, on="doc_b", how="left")
     if align and j.height:
-        j = _align(j, cutoff)
+        j = _align(j, cutoff, skip=skip)
+    return _conform(j, ALIGNED if skip is None else ALIGNED_TEXTS)
+
+
+def align_relation(
+    df: pl.DataFrame, *, relation: str, cutoff: int | None, scorer: Any
+) -> pl.DataFrame:
+    """Align the pairs of ``relation`` left unaligned by :func:`attach_b` with ``scorer``
+    (the local engine's scorer for them); rows in :data:`ALIGNED` form, texts dropped."""
+    mine = df.filter(pl.col("relation") == relation)
+    others = df.filter(pl.col("relation") != relation)
+    if mine.height:
+        mine = _align(mine.drop([*_SUMMARY, "alignment"]), cutoff, scorer=scorer)
+    return pl.concat([_conform(others, ALIGNED), _conform(mine, ALIGNED)])
+
+
+def _conform(j: pl.DataFrame, columns: dict[str, Any]) -> pl.DataFrame:
     return j.select(
         [
             (pl.col(c) if c in j.columns else pl.lit(None)).cast(t).alias(c)
-            for c, t in ALIGNED.items()
+            for c, t in columns.items()
         ]
     )
 
 
-def _align(j: pl.DataFrame, cutoff: int | None) -> pl.DataFrame:
+def _align(
+    j: pl.DataFrame, cutoff: int | None, *, skip: str | None = None, scorer: Any = None
+) -> pl.DataFrame:
     from dedup.align import align_texts, alignment_rows, summarize
 
     todo = j.filter(pl.col("text_a").is_not_null() & pl.col("text_b").is_not_null())
     if cutoff is not None:
         todo = todo.filter(pair_key(pl.col("doc_a"), pl.col("doc_b")) <= cutoff)
+    if skip is not None:
+        todo = todo.filter(pl.col("relation") != skip)
     summaries: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for doc_a, doc_b, text_a, text_b in todo.select(
         "doc_a", "doc_b", "text_a", "text_b"
     ).iter_rows():
-        al = align_texts(text_a, text_b)
+        al = align_texts(text_a, text_b, scorer=scorer)
         summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
         rows.extend(alignment_rows(doc_a, doc_b, al))
     if not summaries:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -225,6 +225,69 @@ def _word_counts(sentences: Sequence[str]) -> FloatArray:
     return np.asarray([max(len(s.split()), 1) for s in sentences], dtype=np.float32)
 
 
+def embed_spans(
+    model: Model,
+    docs_sentences: Mapping[int, Sequence[str]],
+    *,
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> dict[int, FloatArray]:
+    """Sentence embeddings of several documents, in one pass over all their sentences.
+
+    Args:
+        model: From :func:`load_model`.
+        docs_sentences: Sentences of each document, by document key (embedded in key order).
+        batch_size: Sentences per forward pass.
+        progress: Called with (done, total) sentences while embedding.
+
+    Returns:
+        Each key's (n_sentences, d) float32 matrix of L2-normalized rows.
+    """
+    keys = sorted(docs_sentences)
+    flat = [s for d in keys for s in docs_sentences[d]]
+    emb = embed_sentences(model, flat, batch_size=batch_size, progress=progress)
+    spans: dict[int, FloatArray] = {}
+    offset = 0
+    for d in keys:
+        spans[d] = emb[offset : offset + len(docs_sentences[d])]
+        offset += len(docs_sentences[d])
+    return spans
+
+
+def score_pair(
+    emb_a: FloatArray,
+    emb_b: FloatArray,
+    sentences_a: Sequence[str],
+    sentences_b: Sequence[str],
+    *,
+    doc_cosine: float,
+    config: SemanticConfig,
+) -> SemanticScore:
+    """Verify one candidate pair from its sentence embeddings (both engines call this).
+
+    Args:
+        emb_a: Sentence vectors of A (from :func:`embed_spans`).
+        emb_b: Sentence vectors of B.
+        sentences_a: A's sentences (their word counts weight them).
+        sentences_b: B's sentences.
+        doc_cosine: Cosine of the two document vectors.
+        config: Thresholds.
+
+    Returns:
+        The pair's :class:`SemanticScore`.
+    """
+    return sentence_similarity(
+        emb_a,
+        emb_b,
+        weights_a=_word_counts(sentences_a),
+        weights_b=_word_counts(sentences_b),
+        doc_cosine=doc_cosine,
+        sentence_threshold=config.sentence_threshold,
+        score_threshold=config.score_threshold,
+        strong_doc_threshold=config.strong_doc_threshold,
+    )
+
+
 def verify_candidates(
     model: Model,
     docs_sentences: Sequence[Sequence[str]],
@@ -250,24 +313,16 @@ def verify_candidates(
     cfg = config or SemanticConfig()
     pair_arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     docs = np.asarray(doc_emb, dtype=np.float32)
-    needed = sorted({int(d) for d in np.unique(pair_arr)})
-    flat = [s for d in needed for s in docs_sentences[d]]
-    emb = embed_sentences(model, flat, batch_size=cfg.batch_size, progress=progress)
-    spans: dict[int, FloatArray] = {}
-    offset = 0
-    for d in needed:
-        spans[d] = emb[offset : offset + len(docs_sentences[d])]
-        offset += len(docs_sentences[d])
+    needed = {int(d): docs_sentences[int(d)] for d in np.unique(pair_arr)}
+    spans = embed_spans(model, needed, batch_size=cfg.batch_size, progress=progress)
     return [
-        sentence_similarity(
+        score_pair(
             spans[a],
             spans[b],
-            weights_a=_word_counts(docs_sentences[a]),
-            weights_b=_word_counts(docs_sentences[b]),
+            docs_sentences[a],
+            docs_sentences[b],
             doc_cosine=float(docs[a] @ docs[b]),
-            sentence_threshold=cfg.sentence_threshold,
-            score_threshold=cfg.score_threshold,
-            strong_doc_threshold=cfg.strong_doc_threshold,
+            config=cfg,
         )
         for a, b in pair_arr.tolist()
     ]
@@ -299,7 +354,9 @@ def estimate_seconds(n_docs: int, n_chars: int, device: str = "cpu") -> float:
     return chars * (1.0 + VERIFY_SHARE) / rate
 
 
-def should_run(config: SemanticConfig, n_docs: int) -> tuple[bool, str]:
+def should_run(
+    config: SemanticConfig, n_docs: int, *, device: str | None = None
+) -> tuple[bool, str]:
     """Whether the pipeline runs the semantic channel, and why (or why not).
 
     Rules: ``enabled=False`` never; not installed: no, and an error when ``enabled=True``;
@@ -309,6 +366,8 @@ def should_run(config: SemanticConfig, n_docs: int) -> tuple[bool, str]:
     Args:
         config: The semantic settings.
         n_docs: Number of documents to scan.
+        device: Where the model would run (``"cpu"``, ``"cuda"``…); None: this machine's
+            :func:`default_device`.
 
     Returns:
         (run, reason).
@@ -323,7 +382,7 @@ def should_run(config: SemanticConfig, n_docs: int) -> tuple[bool, str]:
         if config.enabled:
             raise ModelError(f"semantic channel requested but unavailable: {reason}")
         return False, f"semantic channel unavailable: {reason}"
-    device = default_device()
+    device = device or default_device()
     if device != "cpu":
         return True, f"semantic channel on {device}"
     if n_docs <= config.max_docs_cpu:

@@ -22,8 +22,9 @@ How each stage is distributed (every shuffle is a hash partitioning, see :mod:`d
   the workers under the run folder, then concatenated part by part into the final file,
   atomically, with the manifest last, as the local engine does.
 
-The semantic channel does not run on this engine yet: it says so in one line and in the
-manifest, and the scan runs without it.
+- **semantic** (paraphrases): batch inference with model actors, candidate search on the
+  driver, the local engine's merge (:mod:`dedup.ray_semantic`); ``paraphrase`` pairs are
+  aligned with sentence embeddings by model actors, as the local engine aligns them.
 """
 
 from __future__ import annotations
@@ -45,13 +46,13 @@ from dedup import align_partition as ap
 from dedup.config import RunConfig
 from dedup.errors import ConfigError
 from dedup.lsh import bands_rows
-from dedup.ray_stages import align_pairs, candidates, cluster_docs, read_docs
+from dedup.ray_semantic import semantic_pairs
+from dedup.ray_stages import align_pairs, candidates, cluster_docs, n_parts, read_docs
 from dedup.shuffle import map_frames
 
 if TYPE_CHECKING:
     from dedup.pipeline import Progress, ScanResult, Timings
 
-SEMANTIC_OFF = "not supported by the ray engine yet"
 LOAD_MAX_DOCS = 1_000_000
 
 
@@ -159,14 +160,6 @@ def scan_ray(
     timings = Timings()
     t_start = time.perf_counter()
     notes: dict[str, Any] = {"engine": "ray"}
-    if cfg.semantic.enabled is not False:
-        prog.message(f"paraphrase detection is off: {SEMANTIC_OFF}")
-    notes["semantic"] = {
-        "ran": False,
-        "reason": SEMANTIC_OFF
-        if cfg.semantic.enabled is not False
-        else "semantic channel disabled",
-    }
     with (
         ray_session(ray_address, cfg.workers),
         tempfile.TemporaryDirectory(dir=out, prefix=".ray-") as tmp,
@@ -224,6 +217,17 @@ def _run(
     with timings.stage("candidates+verify"):
         prog.stage("candidates + verify (ray)")
         scored = candidates(docs, cfg, n_docs)
+    if cfg.semantic.enabled is not False:
+        with timings.stage("semantic"):
+            prog.stage("semantic: embed + candidates + verify (ray)")
+            outcome = semantic_pairs(scored, docs, cfg, n_parts(n_docs))
+            scored = outcome.pairs
+            if not outcome.notes["ran"]:
+                prog.message(f"paraphrase detection is off: {outcome.notes['reason']}")
+        notes["semantic"] = outcome.notes
+    else:
+        notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
+    with timings.stage("candidates+verify"):
         n_pairs = scored.count() if scored is not None else 0
         if n_pairs == 0:
             scored = None
@@ -231,7 +235,9 @@ def _run(
     if scored is not None:
         with timings.stage("align"):
             prog.stage("paths + align (ray)")
-            aligned = align_pairs(scored, docs, cfg, n_pairs)
+            aligned = align_pairs(
+                scored, docs, cfg, n_pairs, embed_paraphrases=bool(notes["semantic"]["ran"])
+            )
         if cfg.align.enabled:
             notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
         with timings.stage("cluster"):

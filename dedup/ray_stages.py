@@ -69,7 +69,7 @@ def read_docs(
             config=cfg,
             text_column=text_column,
             id_column=id_column,
-            keep_texts=cfg.align.enabled,
+            keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
         ),
         schema=pt.INGESTED,
         batch_size=FILES_PER_TASK,
@@ -152,7 +152,9 @@ def candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
     exact = map_frames(reps_all, pt.exact_pairs, schema=pt.VERIFIED)
     return map_frames(
         verified.union(exact),
-        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})),
+        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})).with_columns(
+            pl.lit(None, pl.Float64).alias("semantic")
+        ),
         schema=ap.SCORED,
     ).materialize()
 
@@ -208,8 +210,19 @@ def _overlap(reps: Dataset, cfg: RunConfig, parts: int) -> Dataset:
     )
 
 
-def align_pairs(pairs: Dataset, docs: Dataset, cfg: RunConfig, n_pairs: int) -> Dataset:
-    """Pairs with paths, alignment summary and nested alignment rows."""
+def align_pairs(
+    pairs: Dataset,
+    docs: Dataset,
+    cfg: RunConfig,
+    n_pairs: int,
+    *,
+    embed_paraphrases: bool = False,
+) -> Dataset:
+    """Pairs with paths, alignment summary and nested alignment rows.
+
+    With ``embed_paraphrases`` (the semantic channel ran), ``paraphrase`` pairs are aligned
+    with sentence embeddings by model actors, as the local engine aligns them.
+    """
     parts = n_parts(n_pairs)
     texts = _only(
         map_frames(docs, lambda df: df.select(list(ap.TEXTS)), schema=ap.TEXTS),
@@ -238,17 +251,23 @@ def align_pairs(pairs: Dataset, docs: Dataset, cfg: RunConfig, n_pairs: int) -> 
         parts=parts,
     )
     align = cfg.align.enabled
-    return co_group(
+    skip = "paraphrase" if align and embed_paraphrases else None
+    aligned = co_group(
         with_a,
         texts,
         left_on=["doc_b"],
         right_on=["doc_id"],
-        fn=lambda p, t: ap.attach_b(p, t, align=align, cutoff=cutoff),
+        fn=lambda p, t: ap.attach_b(p, t, align=align, cutoff=cutoff, skip=skip),
         left_schema=ap.WITH_A,
         right_schema=ap.TEXTS,
-        schema=ap.ALIGNED,
+        schema=ap.ALIGNED if skip is None else ap.ALIGNED_TEXTS,
         parts=parts,
-    ).materialize()
+    )
+    if skip is not None:
+        from dedup.ray_semantic import align_paraphrases
+
+        aligned = align_paraphrases(aligned, cfg, cutoff)
+    return aligned.materialize()
 
 
 def cluster_docs(pairs: Dataset, docs: Dataset, n_pairs: int) -> Dataset:

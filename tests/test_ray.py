@@ -133,11 +133,12 @@ def test_synthetic_small_buckets_and_capped_alignment(synthetic: Path, tmp_path:
 def test_cli_engine_ray(seeds_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     res = CliRunner().invoke(
-        app, ["scan", str(seeds_dir), "--out", str(run), "--engine", "ray", "--quiet"]
+        app,
+        ["scan", str(seeds_dir), "--out", str(run), "--engine", "ray", "--quiet", "--no-semantic"],
     )
     assert res.exit_code == 0, res.output
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["stages"]["semantic"]["ran"] is False
+    assert manifest["stages"]["semantic"] == {"ran": False, "reason": "semantic channel disabled"}
     assert not any(p.name.startswith(".ray-") for p in run.iterdir())
     shutil.rmtree(run)
 
@@ -172,3 +173,64 @@ def test_components_match_union_find() -> None:
     sizes = np.bincount(want[nodes])
     assert got["cluster_size"].to_list() == sizes[want[nodes]].tolist()
     assert rounds < 20
+
+
+def _has_semantic_extra() -> bool:
+    try:
+        import sentence_transformers  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.semantic
+@pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
+def test_semantic_channel_matches_local(seeds_dir: Path, tmp_path: Path) -> None:
+    """Paraphrase pairs (the three seed rewrites), their alignments (by sentence embeddings)
+    and clusters as the local engine finds them; floats within 1e-5."""
+    seeds = sorted(seeds_dir.glob("0*.txt"))
+    config = RunConfig()
+    local = scan(seeds, tmp_path / "local", config=config)
+    dist = scan(seeds, tmp_path / "ray", config=config, engine="ray")
+    notes = dist.manifest["stages"]["semantic"]
+    assert notes["ran"] is True, notes
+    assert notes["candidates"] >= 3
+    summary = ["kept_a", "new_b", "n_same", "n_edited", "n_added", "n_dropped", "n_moved"]
+    cols = ["doc_a", "doc_b", "path_a", "path_b", "relation", "channel", "source", *summary]
+    scores = ["jaccard", "containment_a", "containment_b", "semantic", "score"]
+    want = local.pairs.select(cols + scores).sort("doc_a", "doc_b")
+    got = dist.pairs.select(cols + scores).sort("doc_a", "doc_b")
+    assert got.select(cols).equals(want.select(cols))
+    for c in scores:
+        assert np.allclose(got[c].to_numpy(), want[c].to_numpy(), atol=1e-5), c
+    assert set(got["relation"]) == {"paraphrase"}
+    names = {
+        (Path(a).name[:3], Path(b).name[:3])
+        for a, b in dist.pairs.select("path_a", "path_b").iter_rows()
+    }
+    assert names == {("000", "001"), ("000", "002"), ("001", "002")}
+    assert (dist.pairs["n_edited"] > 0).all()  # reworded sentences align as edits
+    al_keys = TABLES["alignments"]
+    al_local = pl.read_parquet(tmp_path / "local" / "alignments.parquet").sort(al_keys)
+    al_ray = pl.read_parquet(tmp_path / "ray" / "alignments.parquet").sort(al_keys)
+    assert al_ray.drop("score").equals(al_local.drop("score"))
+    assert np.allclose(
+        al_ray["score"].to_numpy(), al_local["score"].to_numpy(), atol=1e-5, equal_nan=True
+    )
+    keys = ["cluster_id", "doc_id"]
+    assert dist.clusters.sort(keys).equals(local.clusters.sort(keys))
+    assert dist.manifest["counts"] == local.manifest["counts"]
+
+
+@pytest.mark.semantic
+@pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
+def test_semantic_channel_with_one_document(seeds_dir: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(sorted(seeds_dir.glob("0*.txt"))[0], docs / "a.txt")
+    (docs / "empty.txt").write_text("")
+    result = scan([docs], tmp_path / "ray", config=RunConfig(), engine="ray")
+    assert result.manifest["stages"]["semantic"]["ran"] is True
+    assert result.manifest["stages"]["semantic"]["candidates"] == 0
+    assert result.pairs.height == 0

@@ -1,0 +1,405 @@
+"""The semantic (paraphrase) channel on Ray Data: batch inference, then the local merge.
+
+- **document vectors**: ``map_batches`` with :class:`DocVectors`, a pool of actors that each
+  load the model once (:func:`dedup.embed.load_model`) and compute each document's vector
+  with :func:`dedup.embed.embed_documents` (sentences of 200-word chunks, word-weighted
+  mean, L2-normalized); one actor per GPU when the cluster has GPUs, else CPU actors.
+- **candidates**: the vectors (384 float32 per document with the bundled model) are
+  collected to the driver, up to :data:`COLLECT_MAX_DOCS` documents, and
+  :func:`dedup.semantic.semantic_candidates` picks the pairs as the local engine does
+  (exact top-k, or SimHash LSH above its size limit), so both engines propose the same.
+  Above that size the channel does not run and says why (the LSH bands would have to
+  become a shuffle).
+- **verification**: the candidates meet both documents' texts in two co-grouped shuffles,
+  then ``map_batches`` with :class:`PairScores` (actors with the model) embeds the
+  sentences of the documents of each batch (:func:`dedup.embed.embed_spans`) and scores
+  every pair with :func:`dedup.embed.score_pair`, the local engine's per-pair function.
+- **merge**: the lexical pairs that are also candidates, the verified candidates and the
+  shingle sets of their documents are collected (all bounded by the candidates) and
+  merged on the driver by :func:`dedup.stages._merge`, the local engine's rules; the other
+  lexical pairs pass through with no ``semantic`` score.
+- **alignment** of ``paraphrase`` pairs: :func:`align_paraphrases`, model actors with an
+  :class:`dedup.scorers.EmbeddingScorer` (the local engine's scorer for them), after the
+  texts' co-grouped shuffle of :func:`dedup.ray_stages.align_pairs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from dedup import align_partition as ap
+from dedup.config import RunConfig, SemanticConfig
+from dedup.shuffle import co_group, collect, from_arrow, map_frames, to_arrow
+
+if TYPE_CHECKING:
+    from ray.data import Dataset
+
+#: Most documents whose vectors are collected to the driver for candidate search
+#: (2 million × 384 float32 ≈ 3 GB).
+COLLECT_MAX_DOCS = 2_000_000
+#: Documents (or candidate pairs) per batch of an embedding actor.
+DOCS_PER_BATCH = 256
+PAIRS_PER_BATCH = 256
+#: CPU threads given to one CPU embedding actor.
+CPU_THREADS_PER_ACTOR = 4
+
+I64 = pl.Int64
+SEM = {"a": I64, "b": I64, "semantic": pl.Float64, "accepted": pl.Boolean}
+_CAND = {"a": I64, "b": I64, "cosine": pl.Float64}
+_WITH_A = {**_CAND, "text_a": pl.String}
+_WITH_TEXTS = {**_WITH_A, "text_b": pl.String}
+
+
+@dataclass
+class SemanticResult:
+    """The lexical pairs with the channel's pairs merged in, and what the channel did."""
+
+    pairs: Dataset | None
+    notes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the embedding actors run: device, actors, and resources of each."""
+
+    device: str
+    actors: int
+    num_cpus: float
+    num_gpus: float
+    threads: int = 1
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "concurrency": self.actors,
+            "num_cpus": self.num_cpus,
+            "num_gpus": self.num_gpus,
+        }
+
+
+def placement() -> Placement:
+    """One actor per GPU of the cluster; without GPUs, CPU actors of up to
+    :data:`CPU_THREADS_PER_ACTOR` torch threads each, as many as the cluster's CPUs allow.
+
+    A CPU actor reserves one CPU only (its threads are not reserved), so the tasks that
+    feed it can still be scheduled on a small cluster.
+    """
+    import ray
+
+    res = ray.cluster_resources()
+    gpus = int(res.get("GPU", 0))
+    if gpus:
+        return Placement("cuda", gpus, 1.0, 1.0, 1)
+    cpus = max(int(res.get("CPU", 1)), 1)
+    threads = min(cpus, CPU_THREADS_PER_ACTOR)
+    return Placement("cpu", max(cpus // threads, 1), 1.0, 0.0, threads)
+
+
+def _sentences(text: str | None) -> list[str]:
+    from dedup.segment import split_sentences
+
+    return [s.text for s in split_sentences(text or "")]
+
+
+class _ModelActor:
+    """Loads the model once per actor."""
+
+    def __init__(self, config: SemanticConfig, device: str, threads: int) -> None:
+        from dedup import embed
+
+        if device == "cpu":
+            import torch
+
+            torch.set_num_threads(max(threads, 1))
+        self.config = config
+        self.model = embed.load_model(config.model, device=device)
+
+
+class DocVectors(_ModelActor):
+    """``doc_id, text`` batch → ``doc_id, vec``: :func:`dedup.embed.embed_documents`."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        from dedup import embed
+
+        df = from_arrow(batch)
+        sents = [_sentences(t) for t in df["text"].to_list()]
+        vecs = embed.embed_documents(self.model, sents, batch_size=self.config.batch_size)
+        dim = vecs.shape[1]
+        flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1))
+        return pa.table(
+            {
+                "doc_id": pa.array(df["doc_id"].to_numpy(), type=pa.int64()),
+                "vec": pa.FixedSizeListArray.from_arrays(flat, dim),
+            }
+        )
+
+
+class PairScores(_ModelActor):
+    """Candidate pairs with both texts → ``a, b, semantic, accepted``
+    (:func:`dedup.embed.embed_spans` and :func:`dedup.embed.score_pair`)."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        from dedup import embed
+
+        df = from_arrow(batch)
+        sents: dict[int, list[str]] = {}
+        for col, text in (("a", "text_a"), ("b", "text_b")):
+            for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
+                if doc not in sents:
+                    sents[doc] = _sentences(t)
+        spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
+        scores = [
+            embed.score_pair(
+                spans[a], spans[b], sents[a], sents[b], doc_cosine=cos, config=self.config
+            )
+            for a, b, cos in df.select("a", "b", "cosine").iter_rows()
+        ]
+        out = pl.DataFrame(
+            {
+                "a": df["a"],
+                "b": df["b"],
+                "semantic": [s.score for s in scores],
+                "accepted": [s.accepted for s in scores],
+            },
+            schema=SEM,
+        )
+        return to_arrow(out)
+
+
+def decide(config: SemanticConfig, n_docs: int, where: Placement) -> tuple[bool, str]:
+    """:func:`dedup.embed.should_run` for the cluster's device, and the size limit."""
+    from dedup import embed
+
+    run, reason = embed.should_run(config, n_docs, device=where.device)
+    if run and n_docs > COLLECT_MAX_DOCS:
+        return False, (
+            f"semantic channel skipped: {n_docs} documents > {COLLECT_MAX_DOCS} on the ray "
+            "engine (candidate search collects the vectors to the driver)"
+        )
+    if run:
+        reason += f" (ray: {where.actors} {where.device} actor(s))"
+    return run, reason
+
+
+def _count_shingled(docs: Dataset) -> int:
+    counted = map_frames(
+        docs, lambda df: pl.DataFrame({"n": [int(df["shingled"].sum())]}), schema={"n": I64}
+    )
+    return int(counted.sum("n") or 0)
+
+
+def semantic_pairs(
+    scored: Dataset | None, docs: Dataset, cfg: RunConfig, parts: int
+) -> SemanticResult:
+    """The semantic channel on the lexical pairs ``scored`` (None: there are none).
+
+    Returns the pairs with a ``semantic`` column (the local engine's :func:`_merge`
+    rules) and the manifest's ``stages.semantic`` notes.
+    """
+    if cfg.semantic.enabled is False:
+        return SemanticResult(scored, {"ran": False, "reason": "semantic channel disabled"})
+    n_docs = _count_shingled(docs)
+    where = placement()
+    run, reason = decide(cfg.semantic, n_docs, where)
+    if not run:
+        return SemanticResult(scored, {"ran": False, "reason": reason})
+    notes: dict[str, Any] = {"ran": True, "reason": reason, "documents": n_docs}
+    if n_docs < 2:  # nothing to pair: no model to load
+        notes.update(candidates=0, accepted=0)
+        return SemanticResult(scored, notes)
+    ids, vecs = _vectors(docs, cfg.semantic, where)
+    from dedup.semantic import semantic_candidates
+
+    cand = semantic_candidates(vecs, threshold=cfg.semantic.doc_threshold, k=cfg.semantic.top_k)
+    notes["candidates"] = int(cand.shape[0])
+    if cand.shape[0] == 0:
+        notes["accepted"] = 0
+        return SemanticResult(scored, notes)
+    cosine = np.einsum("ij,ij->i", vecs[cand[:, 0]], vecs[cand[:, 1]]).astype(np.float64)
+    sem = _verify(
+        pl.DataFrame({"a": ids[cand[:, 0]], "b": ids[cand[:, 1]], "cosine": cosine}, schema=_CAND),
+        docs,
+        cfg.semantic,
+        where,
+        parts,
+    )
+    notes["accepted"] = int(sem["accepted"].sum())
+    return SemanticResult(_merged(scored, sem, docs), notes)
+
+
+def _vectors(
+    docs: Dataset, config: SemanticConfig, where: Placement
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.float32]]]:
+    """Every shingled document's vector, in ``doc_id`` order (the local engine's rows)."""
+    import ray
+
+    texts = map_frames(
+        docs,
+        lambda df: df.filter(pl.col("shingled")).select("doc_id", "text"),
+        schema={"doc_id": I64, "text": pl.String},
+    )
+    out = texts.map_batches(
+        DocVectors,
+        fn_constructor_kwargs={
+            "config": config,
+            "device": where.device,
+            "threads": where.threads,
+        },
+        batch_format="pyarrow",
+        batch_size=DOCS_PER_BATCH,
+        **where.options(),
+    )
+    tables = [t for t in (ray.get(r) for r in out.to_arrow_refs()) if t.num_rows]
+    table = pa.concat_tables(tables)
+    ids = np.asarray(table.column("doc_id").to_numpy(), dtype=np.int64)
+    vec_col = table.column("vec").combine_chunks()
+    dim = vec_col.type.list_size
+    vecs = np.asarray(vec_col.flatten().to_numpy(), dtype=np.float32).reshape(-1, dim)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], np.ascontiguousarray(vecs[order])
+
+
+def _verify(
+    cand: pl.DataFrame, docs: Dataset, config: SemanticConfig, where: Placement, parts: int
+) -> pl.DataFrame:
+    """Scores of the candidate pairs (doc ids ``a < b``), by the model actors."""
+    import ray
+
+    from dedup.ray_stages import _only
+
+    pairs = ray.data.from_arrow(to_arrow(cand))
+    texts = _only(
+        map_frames(
+            docs, lambda df: df.select("doc_id", "text"), schema={"doc_id": I64, "text": pl.String}
+        ),
+        {"doc_id": I64, "text": pl.String},
+        pairs,
+        ["a", "b"],
+    ).materialize()
+    with_a = co_group(
+        pairs,
+        texts,
+        left_on=["a"],
+        right_on=["doc_id"],
+        fn=lambda p, t: p.join(t.rename({"doc_id": "a", "text": "text_a"}), on="a", how="left"),
+        left_schema=_CAND,
+        right_schema={"doc_id": I64, "text": pl.String},
+        schema=_WITH_A,
+        parts=parts,
+    )
+    both = co_group(
+        with_a,
+        texts,
+        left_on=["b"],
+        right_on=["doc_id"],
+        fn=lambda p, t: p.join(t.rename({"doc_id": "b", "text": "text_b"}), on="b", how="left"),
+        left_schema=_WITH_A,
+        right_schema={"doc_id": I64, "text": pl.String},
+        schema=_WITH_TEXTS,
+        parts=parts,
+    )
+    scored = both.map_batches(
+        PairScores,
+        fn_constructor_kwargs={
+            "config": config,
+            "device": where.device,
+            "threads": where.threads,
+        },
+        batch_format="pyarrow",
+        batch_size=PAIRS_PER_BATCH,
+        **where.options(),
+    )
+    return collect(scored, SEM).sort("a", "b")
+
+
+def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset) -> Dataset:
+    """The local engine's :func:`dedup.stages._merge` on the pairs the candidates touch."""
+    import ray
+
+    from dedup.stages import _merge
+
+    keys = sem.select(pl.col("a").alias("doc_a"), pl.col("b").alias("doc_b"))
+    lexical = {c: t for c, t in ap.SCORED.items() if c != "semantic"}
+    if scored is None:
+        touched = pl.DataFrame(schema=lexical)
+        rest = None
+    else:
+        ref = ray.put(keys)
+        touched = collect(
+            map_frames(
+                scored,
+                lambda df: df.join(ray.get(ref), on=["doc_a", "doc_b"], how="semi"),
+                schema=ap.SCORED,
+            ),
+            ap.SCORED,
+        ).select(list(lexical))
+        rest = map_frames(
+            scored,
+            lambda df: df.join(ray.get(ref), on=["doc_a", "doc_b"], how="anti"),
+            schema=ap.SCORED,
+        )
+    rows = np.unique(np.concatenate([sem["a"].to_numpy(), sem["b"].to_numpy()]))
+    sets_schema = {"doc_id": I64, "hashes": pl.List(pl.UInt32)}
+    rows_ref = ray.put(rows)
+    sets = collect(
+        map_frames(
+            docs,
+            lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(rows_ref)))).select(
+                "doc_id", "hashes"
+            ),
+            schema=sets_schema,
+        ),
+        sets_schema,
+    ).sort("doc_id")
+    assert sets["doc_id"].to_list() == rows.tolist()
+    sizes = sets["hashes"].list.len().to_numpy().astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    hashes = sets["hashes"].explode().drop_nulls().to_numpy().astype(np.uint32)
+    sem_rows = sem.with_columns(
+        pl.Series("a", np.searchsorted(rows, sem["a"].to_numpy()), dtype=I64),
+        pl.Series("b", np.searchsorted(rows, sem["b"].to_numpy()), dtype=I64),
+    )
+    merged = _merge(touched, sem_rows, rows.astype(np.int64), hashes, offsets)
+    merged_ds = ray.data.from_arrow(to_arrow(merged.select(list(ap.SCORED))))
+    return merged_ds if rest is None else rest.union(merged_ds).materialize()
+
+
+class ParaphraseAligner(_ModelActor):
+    """Aligns the ``paraphrase`` pairs of a batch with an
+    :class:`dedup.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
+
+    def __init__(
+        self, config: SemanticConfig, device: str, threads: int, cutoff: int | None
+    ) -> None:
+        from dedup.scorers import EmbeddingScorer
+
+        super().__init__(config, device, threads)
+        self.cutoff = cutoff
+        self.scorer = EmbeddingScorer(self.model, batch_size=config.batch_size)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        df = from_arrow(batch)
+        out = ap.align_relation(df, relation="paraphrase", cutoff=self.cutoff, scorer=self.scorer)
+        return to_arrow(out)
+
+
+def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> Dataset:
+    """Pairs from :func:`dedup.align_partition.attach_b` with ``skip="paraphrase"``, the
+    paraphrase pairs aligned by model actors (:class:`ParaphraseAligner`)."""
+    where = placement()
+    return aligned.map_batches(
+        ParaphraseAligner,
+        fn_constructor_kwargs={
+            "config": cfg.semantic,
+            "device": where.device,
+            "threads": where.threads,
+            "cutoff": cutoff,
+        },
+        batch_format="pyarrow",
+        batch_size=PAIRS_PER_BATCH,
+        **where.options(),
+    )
