@@ -228,7 +228,7 @@ def semantic_pairs(
         parts,
     )
     notes["accepted"] = int(sem["accepted"].sum())
-    return SemanticResult(_merged(scored, sem, docs), notes)
+    return SemanticResult(_merged(scored, sem, docs, cfg), notes)
 
 
 def _vectors(
@@ -316,7 +316,7 @@ def _verify(
     return collect(scored, SEM).sort("a", "b")
 
 
-def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset) -> Dataset:
+def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: RunConfig) -> Dataset:
     """The local engine's :func:`dedup.stages._merge` on the pairs the candidates touch."""
     import ray
 
@@ -343,13 +343,13 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset) -> Dataset
             schema=ap.SCORED,
         )
     rows = np.unique(np.concatenate([sem["a"].to_numpy(), sem["b"].to_numpy()]))
-    sets_schema = {"doc_id": I64, "hashes": pl.List(pl.UInt32)}
+    sets_schema = {"doc_id": I64, "hashes": pl.List(pl.UInt32), "content": pl.UInt64}
     rows_ref = ray.put(rows)
     sets = collect(
         map_frames(
             docs,
             lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(rows_ref)))).select(
-                "doc_id", "hashes"
+                "doc_id", "hashes", "content"
             ),
             schema=sets_schema,
         ),
@@ -363,7 +363,10 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset) -> Dataset
         pl.Series("a", np.searchsorted(rows, sem["a"].to_numpy()), dtype=I64),
         pl.Series("b", np.searchsorted(rows, sem["b"].to_numpy()), dtype=I64),
     )
-    merged = _merge(touched, sem_rows, rows.astype(np.int64), hashes, offsets)
+    content = sets["content"].to_numpy().astype(np.uint64)
+    merged = _merge(
+        touched, sem_rows, rows.astype(np.int64), hashes, offsets, content=content, config=config
+    )
     merged_ds = ray.data.from_arrow(to_arrow(merged.select(list(ap.SCORED))))
     return merged_ds if rest is None else rest.union(merged_ds).materialize()
 
