@@ -87,30 +87,42 @@ def _expand_copies(pairs: pl.DataFrame, copies: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([pairs, out.select(pairs.columns)]).unique(["a", "b"], keep="first")
 
 
-def _verify(
+def verify_pairs(
     pairs: pl.DataFrame,
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
     cfg: RunConfig,
-) -> pl.DataFrame:
-    """Exact set statistics of row pairs; keep those that pass, with their relation."""
-    a = pairs["a"].to_numpy()
-    b = pairs["b"].to_numpy()
-    jac, ca, cb = set_stats(hashes, offsets, a, b)
+) -> tuple[pl.DataFrame, npt.NDArray[np.bool_]]:
+    """Exact set statistics and relation of the row pairs ``(a, b)``, and which pass.
+
+    The rules (:func:`dedup.verify.classify`) hold whichever channel proposed a pair.
+    """
+    jac, ca, cb = set_stats(hashes, offsets, pairs["a"].to_numpy(), pairs["b"].to_numpy())
     rel, ok = classify(
         jac,
         ca,
         cb,
         threshold=cfg.lsh.threshold,
         near_duplicate=cfg.verify.near_duplicate,
-        containment=cfg.overlap.containment,  # the rule holds whichever channel proposed
+        containment=cfg.overlap.containment,
     )
     return pairs.with_columns(
         pl.Series("relation", rel, dtype=pl.String),
         pl.Series("jaccard", jac),
         pl.Series("containment_a", ca),
         pl.Series("containment_b", cb),
-    ).filter(pl.Series(ok))
+    ), ok
+
+
+def _verify(
+    pairs: pl.DataFrame,
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    cfg: RunConfig,
+) -> pl.DataFrame:
+    """The pairs that pass verification, with their relation and set statistics."""
+    checked, ok = verify_pairs(pairs, hashes, offsets, cfg)
+    return checked.filter(pl.Series(ok))
 
 
 def lexical_pairs(

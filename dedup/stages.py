@@ -15,12 +15,11 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup import schema
-from dedup.candidates import score_and_source
+from dedup.candidates import score_and_source, verify_pairs
 from dedup.config import RunConfig
 from dedup.ingest import Progress
 from dedup.segment import split_sentences
 from dedup.store import TextStore
-from dedup.verify import classify, set_stats
 
 Advance = Callable[[int], None]
 
@@ -167,25 +166,16 @@ def _relate(
     """Relations of pairs only the semantic channel proposed, by the same first-match rules:
     ``exact`` (equal content), then the lexical rules on the real shingle sets (a pair the
     lexical channels did not propose, e.g. in a star-linked bucket), else ``paraphrase``."""
-    a, b = new["a"].to_numpy(), new["b"].to_numpy()
-    jac, ca, cb = set_stats(hashes, offsets, a, b)
-    rel, ok = classify(
-        jac,
-        ca,
-        cb,
-        threshold=cfg.lsh.threshold,
-        near_duplicate=cfg.verify.near_duplicate,
-        containment=cfg.overlap.containment,
-    )
-    rel = np.where(ok, rel, "paraphrase").astype(object)
-    rel[content[a] == content[b]] = "exact"
-    frame = new.select(
+    checked, ok = verify_pairs(new, hashes, offsets, cfg)
+    rel = np.where(ok, checked["relation"].to_numpy(), "paraphrase").astype(object)
+    rel[content[new["a"].to_numpy()] == content[new["b"].to_numpy()]] = "exact"
+    frame = checked.select(
         "doc_a",
         "doc_b",
         pl.Series("relation", rel, dtype=pl.String),
-        pl.Series("jaccard", jac),
-        pl.Series("containment_a", ca),
-        pl.Series("containment_b", cb),
+        "jaccard",
+        "containment_a",
+        "containment_b",
         pl.lit("semantic").alias("channel"),
         "semantic",
     )
