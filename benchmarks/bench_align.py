@@ -22,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dedup.align import align_sentences, align_texts
-from dedup.scorers import _norm_words
-from dedup.segment import split_sentences
+from dedup.align.scorers import _norm_words
+from dedup.align.sentences import align_sentences, align_texts
+from dedup.text.segment import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 N_SENTENCES = 30
@@ -107,7 +107,7 @@ def embed_rates(pairs: list[tuple[list[str], list[str]]]) -> dict[str, float]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from dedup.scorers import embedding_scorer
+    from dedup.align.scorers import embedding_scorer
 
     torch.set_num_threads(os.cpu_count() or 1)
     scorer = embedding_scorer(device="cpu")

@@ -1,6 +1,7 @@
 """Wall time and peak memory of `dedup scan --no-semantic --no-align` against corpus size.
 
-For each size a synthetic corpus (`dedup.synth`, one Parquet file, planted pairs and a truth
+For each size a synthetic corpus (`dedup.synth.generate`, one Parquet file, planted pairs and a
+truth
 table) is made once under ``--corpora`` (reused when one with the same size and seed is
 there), then scanned by ``python -m dedup scan`` in a child process, after a scan of 500
 documents has filled numba's on-disk kernel cache. Measured per size:
@@ -44,7 +45,7 @@ SEED = 0
 
 def corpus(folder: Path, docs: int, workers: int) -> Path:
     """A Parquet corpus of ``docs`` documents under ``folder`` (made once, then reused)."""
-    from dedup.synth import synthesize
+    from dedup.synth.generate import synthesize
 
     out = folder / f"synth-{docs}"
     meta = out / "synth.json"

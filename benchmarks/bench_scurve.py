@@ -1,20 +1,20 @@
 """Accuracy: the measured LSH S-curve against theory, and the full scan against planted pairs.
 
 1. **S-curve of the LSH stage alone.** Source documents of the synthetic language
-   (:mod:`dedup.synth_text`, 300-600 words) each get ``--mutants`` mutated copies: a copy
+   (:mod:`dedup.synth.language`, 300-600 words) each get ``--mutants`` mutated copies: a copy
    has ``m`` distinct word positions replaced by other words, with ``m`` drawn so the
    Jaccard of word 5-shingles spreads evenly over 0..1 (keeping a share ``q`` of words keeps
    about ``q**5`` of the shingles: J = q^5 / (2 - q^5)). The exact Jaccard of every
-   (source, copy) pair comes from :func:`dedup.synth.exact_word_shingle_stats`. All texts go
-   through the scan's own shingle -> :func:`dedup.minhash.signatures` ->
-   :func:`dedup.lsh.band_keys` -> :func:`dedup.lsh.candidate_pairs`, with the bands x rows
-   the scan picks for each threshold; a pair is *detected* when it is among the candidates
-   (before verification, which would drop pairs below the threshold). Per Jaccard bin: the
-   share detected with a 95% Wilson interval, next to the mean of
-   ``dedup.lsh.s_curve(J, bands, rows)`` over the bin's pairs. A maximum-likelihood fit of
+   (source, copy) pair comes from :func:`dedup.synth.generate.exact_word_shingle_stats`. All texts
+   go through the scan's own shingle -> :func:`dedup.lexical.minhash.signatures` ->
+   :func:`dedup.lexical.lsh.band_keys` -> :func:`dedup.lexical.lsh.candidate_pairs`, with the
+   bands x rows the scan picks for each threshold; a pair is *detected* when it is among the
+   candidates (before verification, which would drop pairs below the threshold). Per Jaccard bin:
+   the share detected with a 95% Wilson interval, next to the mean of
+   ``dedup.lexical.lsh.s_curve(J, bands, rows)`` over the bin's pairs. A maximum-likelihood fit of
    a free (bands, rows) S-curve to the per-pair outcomes says how close the measured curve
    is to the configured one.
-2. **The full scan against the truth table.** A :func:`dedup.synth.synthesize` corpus
+2. **The full scan against the truth table.** A :func:`dedup.synth.generate.synthesize` corpus
    (Parquet) is scanned (``--no-semantic --no-align``, overlap on) at each threshold;
    recall per planted kind (all planted pairs, and those the rules can accept: Jaccard >=
    threshold or a containment >= 0.5), precision per reported relation (share of reported
@@ -50,11 +50,11 @@ from dedup.config import (
     SemanticConfig,
     ShingleConfig,
 )
-from dedup.lsh import band_keys, bands_rows, candidate_pairs, s_curve
-from dedup.minhash import signatures
-from dedup.shingle import shingle_texts
-from dedup.synth import KINDS, exact_word_shingle_stats, synthesize
-from dedup.synth_text import Language, lexicon
+from dedup.lexical.lsh import band_keys, bands_rows, candidate_pairs, s_curve
+from dedup.lexical.minhash import signatures
+from dedup.lexical.shingle import shingle_texts
+from dedup.synth.generate import KINDS, exact_word_shingle_stats, synthesize
+from dedup.synth.language import Language, lexicon
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = (0.5, 0.8)

@@ -1,4 +1,4 @@
-"""How fast does `dedup.synth` write a corpus, and does its memory stay flat?
+"""How fast does `dedup.synth.generate` write a corpus, and does its memory stay flat?
 
 Each size runs in a fresh subprocess, which reports wall and CPU seconds, MB/s of text, peak RSS
 and its RSS every ``--every`` documents. Writes ``results/synth_speed.json``.
@@ -32,7 +32,7 @@ def rss_mb() -> float:
 
 def child(out: Path, docs: int, formats: list[str], every: int, workers: int) -> None:
     """Run one synthesis and print its measurements as one JSON line."""
-    from dedup.synth import synthesize
+    from dedup.synth.generate import synthesize
 
     samples: list[tuple[int, float]] = []
 

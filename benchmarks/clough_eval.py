@@ -80,7 +80,7 @@ def datasketch_baseline(texts: Path, labels: pl.DataFrame) -> dict[str, float]:
     """Recall of plain datasketch MinHashLSH (word 5-shingles, threshold 0.5)."""
     from datasketch import MinHash, MinHashLSH
 
-    from dedup.normalize import words
+    from dedup.text.normalize import words
 
     lsh = MinHashLSH(threshold=0.5, num_perm=128)
     sigs = {}

@@ -26,9 +26,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dedup import embed  # noqa: E402
 from dedup.config import SemanticConfig  # noqa: E402
-from dedup.semantic import semantic_candidates, sentence_similarity  # noqa: E402
+from dedup.semantic import embed  # noqa: E402
+from dedup.semantic.search import semantic_candidates, sentence_similarity  # noqa: E402
 
 CATEGORIES = ("cut", "light", "heavy", "non")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
@@ -44,7 +44,7 @@ def read_text(path: Path) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Plain regex splitter (stands in for dedup.segment)."""
+    """Plain regex splitter (stands in for dedup.text.segment)."""
     out: list[str] = []
     for line in text.splitlines():
         out.extend(s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip())

@@ -19,9 +19,13 @@ from dedup.errors import ConfigError, DedupError, InputError, OutputError
 
 if TYPE_CHECKING:
     from dedup.pipeline import ScanResult, scan
-    from dedup.synth import synthesize
+    from dedup.synth.generate import synthesize
 
-_LAZY = {"scan": "dedup.pipeline", "ScanResult": "dedup.pipeline", "synthesize": "dedup.synth"}
+_LAZY = {
+    "scan": "dedup.pipeline",
+    "ScanResult": "dedup.pipeline",
+    "synthesize": "dedup.synth.generate",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
 """Throughput and accuracy of `dedup.scan` against datasketch and rensa, in one run.
 
-One synthetic corpus (`dedup.synth`, txt files, planted derivatives and a truth table); every
-contender reads the same files, shingles them into word 5-grams (lower-cased ``\\w+`` words)
+One synthetic corpus (`dedup.synth.generate`, txt files, planted derivatives and a truth table);
+every contender reads the same files, shingles them into word 5-grams (lower-cased ``\\w+`` words)
 and uses 128 permutations and the same LSH threshold:
 
 - ``dedup``: ``scan`` end to end (read -> Parquet), alignment and semantic channel off; with
@@ -183,7 +183,7 @@ def datasketch_bands_rows(threshold: float) -> tuple[int, int]:
 
 def make_corpus(work: Path, docs: int, seed: int) -> Path:
     """The synthetic corpus (reused when one with the same parameters is there)."""
-    from dedup.synth import synthesize
+    from dedup.synth.generate import synthesize
 
     out = work / "corpus"
     meta = out / "synth.json"
@@ -317,7 +317,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     args.work.mkdir(parents=True, exist_ok=True)
     corpus = make_corpus(args.work, args.docs, args.seed)
     if not (args.work / "warmup-docs").exists():
-        from dedup.synth import synthesize
+        from dedup.synth.generate import synthesize
 
         synthesize(args.work / "warmup", docs=200, seed=1, formats=("txt",))
         (args.work / "warmup" / "docs").rename(args.work / "warmup-docs")

@@ -230,7 +230,7 @@ def _read_one(path: Path) -> str:
     import itertools
 
     from dedup.errors import InputError
-    from dedup.io import iter_documents
+    from dedup.io.walk import iter_documents
 
     if path.is_dir():
         raise InputError(f"cannot diff {path}: it is a folder; give two files")
@@ -246,7 +246,7 @@ def _read_one(path: Path) -> str:
 
 
 def _diff_scorer(semantic: bool | None) -> Any:
-    from dedup import embed
+    from dedup.semantic import embed
 
     if semantic is False:
         return None
@@ -257,7 +257,7 @@ def _diff_scorer(semantic: bool | None) -> Any:
 
             raise ModelError(f"--semantic needs the semantic extra: {reason}")
         return None
-    from dedup.scorers import embedding_scorer
+    from dedup.align.scorers import embedding_scorer
 
     return embedding_scorer(None)
 
@@ -285,14 +285,14 @@ def diff(
     """Show two files side by side, sentence by sentence: same, edited, added, dropped, moved."""
     import json
 
-    from dedup.align import align_texts
-    from dedup.render import diff_json, render_diff, render_diff_html
+    from dedup.align.sentences import align_texts
+    from dedup.report.render import diff_json, render_diff, render_diff_html
 
     try:
         text_a, text_b = _read_one(file_a), _read_one(file_b)
         alignment = align_texts(text_a, text_b, scorer=_diff_scorer(semantic))
         if html is not None:
-            from dedup.io import write_text_atomic
+            from dedup.io.walk import write_text_atomic
 
             write_text_atomic(
                 render_diff_html(
@@ -364,7 +364,7 @@ def synth(
     reuse, and truth.parquet (every planted pair with its exact Jaccard). Scan it with
     --no-semantic: its pseudo-words look alike to the embedding model."""
     from dedup.errors import ConfigError
-    from dedup.synth import synthesize
+    from dedup.synth.generate import synthesize
 
     formats = tuple(fmt or ["txt"])
     try:

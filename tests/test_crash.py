@@ -20,8 +20,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dedup.checkpoint import MARKER, STAGES
 from dedup.config import LSHConfig, RunConfig, SemanticConfig
+from dedup.engines.checkpoint import MARKER, STAGES
 from dedup.pipeline import scan
 from tests.corpora import corpus_texts, write_corpus
 

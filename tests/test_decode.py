@@ -1,4 +1,4 @@
-"""Tests of dedup.decode: bytes to text, checked against Python's codecs as the oracle."""
+"""Tests of dedup.io.decode: bytes to text, checked against Python's codecs as the oracle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dedup.decode import clean_text, decode_bytes, shown
+from dedup.io.decode import clean_text, decode_bytes, shown
 
 C1 = "".join(chr(c) for c in range(0x80, 0xA0))
 # Text the decoder must give back unchanged: no NUL, CR, C1 controls or surrogates,

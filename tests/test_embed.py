@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import embed
 from dedup.config import SemanticConfig
 from dedup.errors import ModelError
-from dedup.semantic import (
+from dedup.semantic import embed
+from dedup.semantic.search import (
     exact_candidates,
     lsh_candidates,
     lsh_parameters,
@@ -29,7 +29,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0
 
 
 def split_sentences(text: str) -> list[str]:
-    """A plain regex splitter, standing in for dedup.segment in these tests."""
+    """A plain regex splitter, standing in for dedup.text.segment in these tests."""
     out: list[str] = []
     for line in text.splitlines():
         out.extend(s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip())
@@ -81,7 +81,7 @@ def test_exact_candidates_match_brute_force(
 
 
 def test_exact_candidates_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dedup.semantic as sem
+    import dedup.semantic.search as sem
 
     x = clustered(300, 24, 1)
     whole = exact_candidates(x, threshold=0.5, k=5)
@@ -232,7 +232,7 @@ def test_seed_rewrites_found_and_verified(model: Any, seeds: list[list[str]]) ->
 
 @pytest.mark.semantic
 def test_embedding_scorer_on_a_loaded_model(model: Any) -> None:
-    from dedup.scorers import embedding_scorer
+    from dedup.align.scorers import embedding_scorer
 
     score = embedding_scorer(model)
     a = ["The cat sat on the mat.", "Stock markets fell sharply on Monday."]

@@ -1,4 +1,4 @@
-"""Tests of dedup.io: reading inputs into RawDoc records, and the atomic writers."""
+"""Tests of dedup.io.walk: reading inputs into RawDoc records, and the atomic writers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dedup.errors import InputError, OutputError
-from dedup.io import (
+from dedup.io.walk import (
     RawDoc,
     iter_documents,
     write_json_atomic,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import LSHConfig
-from dedup.lsh import band_keys, bands_rows, candidate_pairs, optimal_params, s_curve
+from dedup.lexical.lsh import band_keys, bands_rows, candidate_pairs, optimal_params, s_curve
 
 
 @pytest.mark.parametrize("num_perm", [16, 128, 256])

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import MinHashConfig
-from dedup.minhash import EMPTY, signatures, to_lean_minhash
+from dedup.lexical.minhash import EMPTY, signatures, to_lean_minhash
 
 HASHES = st.lists(st.integers(0, 2**32 - 1), max_size=200, unique=True)
 

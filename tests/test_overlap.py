@@ -7,9 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import overlap
 from dedup.config import OverlapConfig
-from dedup.overlap import _entries
+from dedup.lexical import overlap
+from dedup.lexical.overlap import _entries
 
 SETS = st.lists(st.sets(st.integers(0, 60), max_size=25), min_size=1, max_size=12)
 

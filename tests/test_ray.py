@@ -150,8 +150,8 @@ def test_unknown_engine(seeds_dir: Path, tmp_path: Path) -> None:
 
 
 def test_components_match_union_find() -> None:
-    from dedup.components import LABELS, components
-    from dedup.shuffle import collect
+    from dedup.engines.ray.components import LABELS, components
+    from dedup.engines.ray.shuffle import collect
 
     rng = np.random.default_rng(5)
     n = 400

@@ -5,8 +5,8 @@ import json
 
 from rich.console import Console
 
-from dedup.align import align_texts
-from dedup.render import diff_json, render_diff, render_diff_html
+from dedup.align.sentences import align_texts
+from dedup.report.render import diff_json, render_diff, render_diff_html
 from tests.fixtures_run import A_TEXT, B_TEXT, HOSTILE, HOSTILE_EDIT
 
 

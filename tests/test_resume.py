@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from dedup import pipeline
-from dedup.checkpoint import MARKER, STAGES, input_signature
 from dedup.config import LSHConfig, RunConfig, SemanticConfig
+from dedup.engines.checkpoint import MARKER, STAGES, input_signature
 from dedup.pipeline import scan
 from tests.corpora import corpus_texts, write_corpus
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup.segment import Sentence, split_sentences
+from dedup.text.segment import Sentence, split_sentences
 
 
 def texts(t: str) -> list[str]:

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import ShingleConfig
-from dedup.normalize import canonical, canonical_bytes
-from dedup.shingle import reference_hashes, shingle_texts, xxh32, xxh32_words
+from dedup.lexical.shingle import reference_hashes, shingle_texts, xxh32, xxh32_words
+from dedup.text.normalize import canonical, canonical_bytes
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 WORDY = st.lists(

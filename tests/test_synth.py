@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.errors import ConfigError, OutputError
-from dedup.synth import KINDS, PlantRates, exact_word_shingle_stats, synthesize
-from dedup.synth_io import doc_path
+from dedup.synth.generate import KINDS, PlantRates, exact_word_shingle_stats, synthesize
+from dedup.synth.sinks import doc_path
 
 ALL = ("txt", "jsonl", "parquet")
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import verify
 from dedup.cluster import connected_components
-from dedup.store import ShingleStore, gather
-from dedup.verify import classify, set_stats
+from dedup.io.spill import ShingleStore, gather
+from dedup.lexical import verify
+from dedup.lexical.verify import classify, set_stats
 
 SETS = st.lists(st.sets(st.integers(0, 40), max_size=30), min_size=2, max_size=8)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from dedup.words import word_spans
+from dedup.text.words import word_spans
 
 __all__ = ["Cell", "DisplayRow", "display_rows", "segments"]
 
@@ -105,7 +105,7 @@ def _flush(dropped: list[Cell], added: list[Cell], out: list[DisplayRow]) -> Non
 
 
 def display_rows(rows: Iterable[Mapping[str, Any]]) -> list[DisplayRow]:
-    """Lay alignment rows (in op order, as :func:`dedup.align.alignment_rows` gives them) out.
+    """Lay the alignment rows of one pair out as display rows, in op order.
 
     Args:
         rows: ``alignments`` rows of one pair, in op order.

@@ -1,7 +1,9 @@
-"""The Ray Data stages of :mod:`dedup.engine_ray`: read, candidates, overlap, align, cluster.
+"""The Ray Data stages of :mod:`dedup.engines.ray.engine`: read, candidates, overlap, align,
+cluster.
 
-Each function takes and returns Ray Datasets; the shuffles are hash partitionings
-(:mod:`dedup.shuffle`) with one polars function per partition (:mod:`dedup.partitions`).
+Each function takes and returns Ray Datasets; the shuffles are hash
+partitionings (:mod:`dedup.engines.ray.shuffle`) with one polars function per partition
+(:mod:`dedup.engines.ray.partitions`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from dedup import align_partition as ap
-from dedup import io, schema
-from dedup import partitions as pt
+from dedup import schema
 from dedup.config import RunConfig
-from dedup.lsh import bands_rows
-from dedup.overlap import sampling_stride
-from dedup.shuffle import co_group, collect, map_frames, shuffle_apply, to_arrow
+from dedup.engines.ray import align as ap
+from dedup.engines.ray import partitions as pt
+from dedup.engines.ray.shuffle import co_group, collect, map_frames, shuffle_apply, to_arrow
+from dedup.io import walk as io
+from dedup.lexical.lsh import bands_rows
+from dedup.lexical.overlap import sampling_stride
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -91,7 +94,7 @@ def read_docs(
 
 def candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
     """Verified lexical pairs (``doc_a < doc_b``, scored), or None when there are none."""
-    from dedup.candidates import score_and_source
+    from dedup.lexical.candidates import score_and_source
 
     parts = n_parts(n_docs)
     shingled = map_frames(
@@ -264,14 +267,14 @@ def align_pairs(
         parts=parts,
     )
     if skip is not None:
-        from dedup.ray_semantic import align_paraphrases
+        from dedup.engines.ray.semantic import align_paraphrases
 
         aligned = align_paraphrases(aligned, cfg, cutoff)
     return aligned.materialize()
 
 
 def cluster_docs(pairs: Dataset, docs: Dataset, n_pairs: int) -> Dataset:
-    from dedup.components import LABELS, components
+    from dedup.engines.ray.components import LABELS, components
 
     parts = n_parts(n_pairs)
     edges = map_frames(

@@ -1,10 +1,10 @@
 """The distributed scan's work on one batch or one partition: pure polars, no Ray.
 
-Each function is what a Ray worker runs (see :mod:`dedup.engine_ray`) and reuses the
+Each function is what a Ray worker runs (see :mod:`dedup.engines.ray.engine`) and reuses the
 local engine's kernels, so both engines compute the same values: shingles and
-signatures (:func:`dedup.shingle.shingle_texts`, :func:`dedup.minhash.signatures`,
-:func:`dedup.lsh.band_keys`), exact groups, LSH buckets, verification and the expansion
-of exact copies (:mod:`dedup.candidates`), and alignment (:mod:`dedup.align`).
+signatures (:func:`dedup.lexical.shingle.shingle_texts`, :func:`dedup.lexical.minhash.signatures`,
+:func:`dedup.lexical.lsh.band_keys`), exact groups, LSH buckets, verification and the expansion
+of exact copies (:mod:`dedup.lexical.candidates`), and alignment (:mod:`dedup.align.sentences`).
 Documents are keyed by ``doc_id`` throughout (the local engine's row order is
 ``doc_id`` order, so "smallest row" and "smallest ``doc_id``" agree).
 """
@@ -20,12 +20,12 @@ import polars as pl
 import pyarrow as pa
 
 from dedup import schema
-from dedup.candidates import _expand_copies, _verify, exact_groups
 from dedup.config import RunConfig
-from dedup.ingest import doc_meta, sign_batch
-from dedup.io import RawDoc, read_source
-from dedup.lsh import band_pairs
-from dedup.readers import skipped
+from dedup.io.readers import skipped
+from dedup.io.walk import RawDoc, read_source
+from dedup.lexical.candidates import _expand_copies, _verify, exact_groups
+from dedup.lexical.lsh import band_pairs
+from dedup.lexical.sign import doc_meta, sign_batch
 
 I64, U64, U32 = pl.Int64, pl.UInt64, pl.UInt32
 

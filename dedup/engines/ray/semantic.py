@@ -1,26 +1,26 @@
 """The semantic (paraphrase) channel on Ray Data: batch inference, then the local merge.
 
 - **document vectors**: ``map_batches`` with :class:`DocVectors`, a pool of actors that each
-  load the model once (:func:`dedup.embed.load_model`) and compute each document's vector
-  with :func:`dedup.embed.embed_documents` (sentences of 200-word chunks, word-weighted
+  load the model once (:func:`dedup.semantic.embed.load_model`) and compute each document's vector
+  with :func:`dedup.semantic.embed.embed_documents` (sentences of 200-word chunks, word-weighted
   mean, L2-normalized); one actor per GPU when the cluster has GPUs, else CPU actors.
 - **candidates**: the vectors (384 float32 per document with the bundled model) are
   collected to the driver, up to :data:`COLLECT_MAX_DOCS` documents, and
-  :func:`dedup.semantic.semantic_candidates` picks the pairs as the local engine does
+  :func:`dedup.semantic.search.semantic_candidates` picks the pairs as the local engine does
   (exact top-k, or SimHash LSH above its size limit), so both engines propose the same.
   Above that size the channel does not run and says why (the LSH bands would have to
   become a shuffle).
 - **verification**: the candidates meet both documents' texts in two co-grouped shuffles,
   then ``map_batches`` with :class:`PairScores` (actors with the model) embeds the
-  sentences of the documents of each batch (:func:`dedup.embed.embed_spans`) and scores
-  every pair with :func:`dedup.embed.score_pair`, the local engine's per-pair function.
+  sentences of the documents of each batch (:func:`dedup.semantic.embed.embed_spans`) and scores
+  every pair with :func:`dedup.semantic.embed.score_pair`, the local engine's per-pair function.
 - **merge**: the lexical pairs that are also candidates, the verified candidates and the
   shingle sets of their documents are collected (all bounded by the candidates) and
-  merged on the driver by :func:`dedup.stages._merge`, the local engine's rules; the other
+  merged on the driver by :func:`dedup.semantic.stage._merge`, the local engine's rules; the other
   lexical pairs pass through with no ``semantic`` score.
 - **alignment** of ``paraphrase`` pairs: :func:`align_paraphrases`, model actors with an
-  :class:`dedup.scorers.EmbeddingScorer` (the local engine's scorer for them), after the
-  texts' co-grouped shuffle of :func:`dedup.ray_stages.align_pairs`.
+  :class:`dedup.align.scorers.EmbeddingScorer` (the local engine's scorer for them), after the
+  texts' co-grouped shuffle of :func:`dedup.engines.ray.stages.align_pairs`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from dedup import align_partition as ap
 from dedup.config import RunConfig, SemanticConfig
-from dedup.shuffle import co_group, collect, from_arrow, map_frames, to_arrow
+from dedup.engines.ray import align as ap
+from dedup.engines.ray.shuffle import co_group, collect, from_arrow, map_frames, to_arrow
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -100,7 +100,7 @@ def placement() -> Placement:
 
 
 def _sentences(text: str | None) -> list[str]:
-    from dedup.segment import split_sentences
+    from dedup.text.segment import split_sentences
 
     return [s.text for s in split_sentences(text or "")]
 
@@ -109,7 +109,7 @@ class _ModelActor:
     """Loads the model once per actor."""
 
     def __init__(self, config: SemanticConfig, device: str, threads: int) -> None:
-        from dedup import embed
+        from dedup.semantic import embed
 
         if device == "cpu":
             import torch
@@ -120,10 +120,10 @@ class _ModelActor:
 
 
 class DocVectors(_ModelActor):
-    """``doc_id, text`` batch → ``doc_id, vec``: :func:`dedup.embed.embed_documents`."""
+    """``doc_id, text`` batch → ``doc_id, vec``: :func:`dedup.semantic.embed.embed_documents`."""
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from dedup import embed
+        from dedup.semantic import embed
 
         df = from_arrow(batch)
         sents = [_sentences(t) for t in df["text"].to_list()]
@@ -140,10 +140,10 @@ class DocVectors(_ModelActor):
 
 class PairScores(_ModelActor):
     """Candidate pairs with both texts → ``a, b, semantic, accepted``
-    (:func:`dedup.embed.embed_spans` and :func:`dedup.embed.score_pair`)."""
+    (:func:`dedup.semantic.embed.embed_spans` and :func:`dedup.semantic.embed.score_pair`)."""
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from dedup import embed
+        from dedup.semantic import embed
 
         df = from_arrow(batch)
         sents: dict[int, list[str]] = {}
@@ -171,8 +171,8 @@ class PairScores(_ModelActor):
 
 
 def decide(config: SemanticConfig, n_docs: int, where: Placement) -> tuple[bool, str]:
-    """:func:`dedup.embed.should_run` for the cluster's device, and the size limit."""
-    from dedup import embed
+    """:func:`dedup.semantic.embed.should_run` for the cluster's device, and the size limit."""
+    from dedup.semantic import embed
 
     run, reason = embed.should_run(config, n_docs, device=where.device)
     if run and n_docs > COLLECT_MAX_DOCS:
@@ -212,7 +212,7 @@ def semantic_pairs(
         notes.update(candidates=0, accepted=0)
         return SemanticResult(scored, notes)
     ids, vecs = _vectors(docs, cfg.semantic, where)
-    from dedup.semantic import semantic_candidates
+    from dedup.semantic.search import semantic_candidates
 
     cand = semantic_candidates(vecs, threshold=cfg.semantic.doc_threshold, k=cfg.semantic.top_k)
     notes["candidates"] = int(cand.shape[0])
@@ -269,7 +269,7 @@ def _verify(
     """Scores of the candidate pairs (doc ids ``a < b``), by the model actors."""
     import ray
 
-    from dedup.ray_stages import _only
+    from dedup.engines.ray.stages import _only
 
     pairs = ray.data.from_arrow(to_arrow(cand))
     texts = _only(
@@ -317,10 +317,10 @@ def _verify(
 
 
 def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: RunConfig) -> Dataset:
-    """The local engine's :func:`dedup.stages._merge` on the pairs the candidates touch."""
+    """The local engine's :func:`dedup.semantic.stage._merge` on the pairs the candidates touch."""
     import ray
 
-    from dedup.stages import _merge
+    from dedup.semantic.stage import _merge
 
     keys = sem.select(pl.col("a").alias("doc_a"), pl.col("b").alias("doc_b"))
     lexical = {c: t for c, t in ap.SCORED.items() if c != "semantic"}
@@ -373,12 +373,12 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: Ru
 
 class ParaphraseAligner(_ModelActor):
     """Aligns the ``paraphrase`` pairs of a batch with an
-    :class:`dedup.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
+    :class:`dedup.align.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
 
     def __init__(
         self, config: SemanticConfig, device: str, threads: int, cutoff: int | None
     ) -> None:
-        from dedup.scorers import EmbeddingScorer
+        from dedup.align.scorers import EmbeddingScorer
 
         super().__init__(config, device, threads)
         self.cutoff = cutoff
@@ -391,7 +391,7 @@ class ParaphraseAligner(_ModelActor):
 
 
 def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> Dataset:
-    """Pairs from :func:`dedup.align_partition.attach_b` with ``skip="paraphrase"``, the
+    """Pairs from :func:`dedup.engines.ray.align.attach_b` with ``skip="paraphrase"``, the
     paraphrase pairs aligned by model actors (:class:`ParaphraseAligner`)."""
     where = placement()
     return aligned.map_batches(

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from dedup.words import encode_words
+from dedup.text.words import encode_words
 
 __all__ = [
     "DEFAULT_MATCH_THRESHOLD",
@@ -76,7 +76,7 @@ class LexicalScorer:
     characters, so it runs at string-kernel speed.
 
     Args:
-        match_threshold: Default match threshold for :func:`dedup.align.align_sentences`.
+        match_threshold: Default match threshold for :func:`dedup.align.sentences.align_sentences`.
         workers: Threads for ``cdist`` (1 is fastest for one pair of documents).
     """
 
@@ -182,7 +182,7 @@ def embedding_scorer(
         An :class:`EmbeddingScorer`.
     """
     if model is None or isinstance(model, str):
-        from dedup.embed import load_model
+        from dedup.semantic.embed import load_model
 
         model = load_model(model, device=device)
     return EmbeddingScorer(model, match_threshold=match_threshold)

@@ -26,9 +26,9 @@ from typing import Any
 
 import polars as pl
 
-from dedup.decode import decode_bytes, shown
 from dedup.errors import InputError, OutputError
-from dedup.readers import (
+from dedup.io.decode import decode_bytes, shown
+from dedup.io.readers import (
     RawDoc,
     iter_jsonl,
     iter_parquet,

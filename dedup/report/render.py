@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dedup.align import Alignment, align_texts, alignment_rows, summarize
+from dedup.align.sentences import Alignment, align_texts, alignment_rows, summarize
 from dedup.report.html import MARKS, esc, legend, page, pair_table
 from dedup.report.rows import Cell, display_rows, segments
 
@@ -87,7 +87,8 @@ def render_diff(
     Args:
         text_a: The first text.
         text_b: The second text.
-        alignment: Their alignment; computed with :func:`dedup.align.align_texts` when None.
+        alignment: Their alignment; computed with :func:`dedup.align.sentences.align_texts` when
+            None.
         console: Where to print.
         color: Use colours and styles.
         label_a: Heading of the left column (a path, say).
@@ -163,7 +164,8 @@ def render_diff_html(
     Args:
         text_a: The first text.
         text_b: The second text.
-        alignment: Their alignment; computed with :func:`dedup.align.align_texts` when None.
+        alignment: Their alignment; computed with :func:`dedup.align.sentences.align_texts` when
+            None.
         label_a: Name of A (a path, say); escaped.
         label_b: Name of B.
 

@@ -1,7 +1,7 @@
 """Paraphrase channel, numpy part: candidate pairs from document vectors, verification from
 sentence vectors.
 
-Nothing here needs torch; :mod:`dedup.embed` turns texts into the vectors used here.
+Nothing here needs torch; :mod:`dedup.semantic.embed` turns texts into the vectors used here.
 
 Candidate pairs come from document cosine: exact top-k by blocked matrix products for small and
 medium corpora, random-hyperplane LSH (SimHash bands) for large ones. A candidate is then verified
@@ -243,7 +243,7 @@ def semantic_candidates(
     """Candidate paraphrase pairs: documents whose vectors have cosine >= ``threshold``.
 
     Args:
-        doc_emb: (n, d) document vectors (from :func:`dedup.embed.embed_documents`).
+        doc_emb: (n, d) document vectors (from :func:`dedup.semantic.embed.embed_documents`).
         threshold: Minimum document cosine (``SemanticConfig.doc_threshold``).
         k: Neighbours kept per document (``SemanticConfig.top_k``).
         method: ``"exact"``, ``"lsh"``, or ``"auto"`` (exact up to :data:`EXACT_MAX_DOCS`).

@@ -1,7 +1,7 @@
 """The stages after lexical verification: the semantic channel and sentence alignment.
 
 Both work on the verified pair table and on document texts kept in a
-:class:`dedup.store.TextStore`; both are optional and say why when they do not run.
+:class:`dedup.io.spill.TextStore`; both are optional and say why when they do not run.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup import schema
-from dedup.candidates import score_and_source, verify_pairs
 from dedup.config import RunConfig
-from dedup.ingest import Progress
-from dedup.segment import split_sentences
-from dedup.store import TextStore
+from dedup.io.spill import TextStore
+from dedup.lexical.candidates import score_and_source, verify_pairs
+from dedup.lexical.sign import Progress
+from dedup.text.segment import split_sentences
 
 Advance = Callable[[int], None]
 
@@ -71,8 +71,8 @@ def semantic_stage(
     ``paraphrase`` unless its shingle sets say more; a lexical pair that is also a
     verified candidate gets ``semantic`` in its ``channel``.
     """
-    from dedup import embed
-    from dedup.semantic import semantic_candidates
+    from dedup.semantic import embed
+    from dedup.semantic.search import semantic_candidates
 
     if len(rows) < 2:
         return SemanticOutcome(
@@ -201,11 +201,11 @@ def align_stage(
     Lexical pairs are aligned with the rapidfuzz scorer; ``paraphrase`` pairs with sentence
     embeddings when the semantic stage loaded a model, so reworded sentences align.
     """
-    from dedup.align import align_texts, alignment_rows, summarize
+    from dedup.align.sentences import align_texts, alignment_rows, summarize
 
     embed_scorer = None
     if model is not None:
-        from dedup.scorers import EmbeddingScorer
+        from dedup.align.scorers import EmbeddingScorer
 
         embed_scorer = EmbeddingScorer(model, batch_size=config.semantic.batch_size)
     summaries: list[dict[str, Any]] = []

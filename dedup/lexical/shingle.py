@@ -1,7 +1,7 @@
 """Shingling: canonical text -> sorted unique 32-bit shingle hashes, per document.
 
 A shingle is ``k`` consecutive words (joined by single spaces) or ``k`` consecutive
-characters of the canonical form (see :mod:`dedup.normalize`). A word is
+characters of the canonical form (see :mod:`dedup.text.normalize`). A word is
 hashed with ``xxhash.xxh32(word_utf8, seed)``; a word shingle's hash is XXH32 of the
 little-endian bytes of its ``k`` word hashes, a character shingle's hash is XXH32 of its
 UTF-8. All are stable across versions, machines and processes (see :func:`reference_hashes`).
@@ -20,7 +20,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from dedup.config import ShingleConfig
-from dedup.normalize import canonical_bytes
+from dedup.text.normalize import canonical_bytes
 
 U32 = np.uint64(0xFFFFFFFF)
 P1 = np.uint64(2654435761)
@@ -300,7 +300,7 @@ def reference_hashes(text: str, config: ShingleConfig) -> list[int]:
 
     import xxhash
 
-    from dedup.normalize import canonical
+    from dedup.text.normalize import canonical
 
     canon = canonical(text)
     if not canon:

@@ -2,7 +2,7 @@
 
 The aligner scores every sentence of A against every sentence of B (a similarity matrix in
 [0, 1]), then finds the in-order matching of greatest total reward by dynamic programming
-(a Needleman–Wunsch global alignment with free gaps, in :mod:`dedup._dp`). A pair can be
+(a Needleman–Wunsch global alignment with free gaps, in :mod:`dedup.align.dp`). A pair can be
 matched only when its similarity reaches ``match_threshold``; the reward of a match is
 ``similarity - match_threshold + 0.01``, so one strong match outweighs two barely-passing ones.
 
@@ -31,10 +31,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from dedup._dp import align_path
-from dedup.scorers import LexicalScorer, Scorer, default_threshold, lexical_ratio, same_words
-from dedup.segment import Sentence, split_sentences
-from dedup.words import word_opcodes
+from dedup.align.dp import align_path
+from dedup.align.scorers import LexicalScorer, Scorer, default_threshold, lexical_ratio, same_words
+from dedup.text.segment import Sentence, split_sentences
+from dedup.text.words import word_opcodes
 
 __all__ = [
     "OPS",
@@ -66,7 +66,7 @@ class Op:
         b_hi: One past the last sentence of B covered.
         score: Similarity of the matched texts (1.0 for ``same``; 0.0 for added/dropped).
         words: Word-level opcodes ``(tag, a_lo, a_hi, b_lo, b_hi)`` over
-            :func:`dedup.words.word_spans` of the joined A and B texts; empty unless edited
+            :func:`dedup.text.words.word_spans` of the joined A and B texts; empty unless edited
             or moved.
     """
 
@@ -275,7 +275,7 @@ def align_sentences(
         a: Sentences of the first text.
         b: Sentences of the second text.
         scorer: Similarity-matrix function ``scorer(a, b) -> (len(a), len(b))`` array in
-            [0, 1]; defaults to :class:`dedup.scorers.LexicalScorer` (word-level Indel ratio).
+            [0, 1]; defaults to :class:`dedup.align.scorers.LexicalScorer` (word-level Indel ratio).
         match_threshold: Lowest similarity that counts as a match; defaults to the scorer's
             ``match_threshold`` attribute, else 0.5.
         same_threshold: Lowest word-level ratio (after case and punctuation folding) for a
@@ -311,7 +311,7 @@ def align_texts(
     match_threshold: float | None = None,
     same_threshold: float = 1.0,
 ) -> Alignment:
-    """Split both texts into sentences (:func:`dedup.segment.split_sentences`) and align them.
+    """Split both texts into sentences (:func:`dedup.text.segment.split_sentences`) and align them.
 
     Args:
         text_a: The first text.

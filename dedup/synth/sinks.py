@@ -1,4 +1,4 @@
-"""Streaming, all-or-nothing writers for :mod:`dedup.synth`.
+"""Streaming, all-or-nothing writers for :mod:`dedup.synth.generate`.
 
 Every output is written under a temporary name in the output folder and renamed into place
 by :meth:`Sinks.commit`, ``synth.json`` last; an interrupted run removes its temporaries and

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from dedup.shuffle import shuffle_apply
+from dedup.engines.ray.shuffle import shuffle_apply
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -97,7 +97,7 @@ def components(edges: Dataset, *, parts: int, max_rounds: int = 200) -> tuple[Da
 
     Only nodes with at least one edge get a row; ``cluster_size`` counts its component.
     """
-    from dedup.shuffle import map_frames
+    from dedup.engines.ray.shuffle import map_frames
 
     current = edges
     rounds = 0

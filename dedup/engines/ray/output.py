@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from dedup import io, schema
-from dedup.shuffle import Schema, collect, map_frames
+from dedup import schema
+from dedup.engines.ray.shuffle import Schema, collect, map_frames
+from dedup.io import walk as io
 
 if TYPE_CHECKING:
     from ray.data import Dataset

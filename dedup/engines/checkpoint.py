@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dedup import io
-from dedup.ingest import Corpus
-from dedup.store import ShingleStore, TextStore
+from dedup.io import walk as io
+from dedup.io.spill import ShingleStore, TextStore
+from dedup.lexical.sign import Corpus
 
 STAGES = ".stages"
 MARKER = "done.json"

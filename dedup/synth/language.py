@@ -1,4 +1,4 @@
-"""The text of :mod:`dedup.synth`: a Zipf pseudo-language, and the edits that plant derivatives.
+"""The text of :mod:`dedup.synth.generate`: a Zipf pseudo-language, and the planted edits.
 
 Drawing is vectorized with numpy: Walker's alias method for the Zipf law, and the characters of
 a whole batch of documents gathered from one buffer of word forms and separators.

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from dedup.store import gather
+from dedup.io.spill import gather
 
 _CHUNK = 1 << 15  # pairs whose shingle sets are in memory at once (<= 65,536 sets)
 

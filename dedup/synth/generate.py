@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.errors import ConfigError
-from dedup.synth_io import Sinks, doc_path
-from dedup.synth_text import Language, Planter, boilerplate, lexicon
+from dedup.synth.language import Language, Planter, boilerplate, lexicon
+from dedup.synth.sinks import Sinks, doc_path
 
 KINDS = ("exact", "near_duplicate", "derivative", "partial")
 FORMATS = ("txt", "jsonl", "parquet")

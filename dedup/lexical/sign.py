@@ -21,12 +21,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from dedup import io, schema
+from dedup import schema
 from dedup.config import RunConfig
-from dedup.lsh import band_keys, bands_rows
-from dedup.minhash import signatures
-from dedup.shingle import shingle_texts
-from dedup.store import ShingleStore, TextStore
+from dedup.io import walk as io
+from dedup.io.spill import ShingleStore, TextStore
+from dedup.lexical.lsh import band_keys, bands_rows
+from dedup.lexical.minhash import signatures
+from dedup.lexical.shingle import shingle_texts
 
 
 class Progress(Protocol):

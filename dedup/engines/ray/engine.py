@@ -1,12 +1,13 @@
 """The scan on a Ray cluster (Ray Data): the same stages, config and tables as the local engine.
 
-How each stage is distributed (every shuffle is a hash partitioning, see :mod:`dedup.shuffle`):
+How each stage is distributed (every shuffle is a hash partitioning, see
+:mod:`dedup.engines.ray.shuffle`):
 
-- **list**: the driver lists the input files in :func:`dedup.io.iter_documents` order
-  (:func:`dedup.io.iter_sources`); no file is read there.
+- **list**: the driver lists the input files in :func:`dedup.io.walk.iter_documents` order
+  (:func:`dedup.io.walk.iter_sources`); no file is read there.
 - **read + shingle + minhash + band keys**: ``map_batches`` over batches of files
-  (:func:`dedup.partitions.ingest_units`). ``doc_id`` = the file's first id (a prefix sum
-  of per-file record counts, one integer per file) + the record's position in the file.
+  (:func:`dedup.engines.ray.partitions.ingest_units`). ``doc_id`` = the file's first id (a
+  prefix sum of per-file record counts, one integer per file) + the record's position in the file.
 - **exact**: shuffle on the content hash; each document learns whether it represents its
   group, its ``exact`` partners and the copies that inherit its pairs.
 - **LSH**: shuffle of ``(band, key, doc)`` rows on ``(band, key)``; buckets become pairs.
@@ -17,13 +18,13 @@ How each stage is distributed (every shuffle is a hash partitioning, see :mod:`d
   containments, and the expansion to exact copies.
 - **align**: two co-grouped shuffles with the text table (paths and texts of both ends);
   the second aligns each pair.
-- **cluster**: large-star / small-star connected components (:mod:`dedup.components`).
+- **cluster**: large-star / small-star connected components (:mod:`dedup.engines.ray.components`).
 - **write**: each table sorted (a range-partitioned sort) and written as Parquet parts by
   the workers under the run folder, then concatenated part by part into the final file,
   atomically, with the manifest last, as the local engine does.
 
 - **semantic** (paraphrases): batch inference with model actors, candidate search on the
-  driver, the local engine's merge (:mod:`dedup.ray_semantic`); ``paraphrase`` pairs are
+  driver, the local engine's merge (:mod:`dedup.engines.ray.semantic`); ``paraphrase`` pairs are
   aligned with sentence embeddings by model actors, as the local engine aligns them.
 """
 
@@ -41,14 +42,15 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from dedup import __version__, io, schema
-from dedup import align_partition as ap
+from dedup import __version__, schema
 from dedup.config import RunConfig
+from dedup.engines.ray import align as ap
+from dedup.engines.ray.semantic import semantic_pairs
+from dedup.engines.ray.shuffle import map_frames
+from dedup.engines.ray.stages import align_pairs, candidates, cluster_docs, n_parts, read_docs
 from dedup.errors import ConfigError
-from dedup.lsh import bands_rows
-from dedup.ray_semantic import semantic_pairs
-from dedup.ray_stages import align_pairs, candidates, cluster_docs, n_parts, read_docs
-from dedup.shuffle import map_frames
+from dedup.io import walk as io
+from dedup.lexical.lsh import bands_rows
 
 if TYPE_CHECKING:
     from dedup.pipeline import Progress, ScanResult, Timings
@@ -148,7 +150,7 @@ def scan_ray(
     Returns:
         The manifest, and the tables when ``load``.
     """
-    from dedup.ingest import Silent
+    from dedup.lexical.sign import Silent
     from dedup.pipeline import ScanResult, Timings, _check_inputs, _check_out
 
     require_ray()
@@ -208,7 +210,7 @@ def _run(
     text_column: str,
     id_column: str | None,
 ) -> dict[str, Any]:
-    from dedup import ray_output as ro
+    from dedup.engines.ray import output as ro
 
     with timings.stage("read+shingle+minhash"):
         prog.stage("read + shingle + minhash (ray)")

@@ -1,7 +1,7 @@
 """Candidate channels and their verification: exact content hash, MinHash LSH, overlap.
 
 Every channel proposes pairs of rows; all proposals are verified the same way, on the
-real shingle sets (:func:`dedup.verify.set_stats`), and only verified pairs are returned.
+real shingle sets (:func:`dedup.lexical.verify.set_stats`), and only verified pairs are returned.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup.config import RunConfig
-from dedup.lsh import candidate_pairs
-from dedup.verify import classify, set_stats
+from dedup.lexical.lsh import candidate_pairs
+from dedup.lexical.verify import classify, set_stats
 
 PAIR_COLUMNS = [
     "doc_a",
@@ -95,7 +95,7 @@ def verify_pairs(
 ) -> tuple[pl.DataFrame, npt.NDArray[np.bool_]]:
     """Exact set statistics and relation of the row pairs ``(a, b)``, and which pass.
 
-    The rules (:func:`dedup.verify.classify`) hold whichever channel proposed a pair.
+    The rules (:func:`dedup.lexical.verify.classify`) hold whichever channel proposed a pair.
     """
     jac, ca, cb = set_stats(hashes, offsets, pairs["a"].to_numpy(), pairs["b"].to_numpy())
     rel, ok = classify(
@@ -163,7 +163,7 @@ def lexical_pairs(
         )
     ]
     if config.overlap.enabled:
-        from dedup.overlap import overlap_candidates
+        from dedup.lexical.overlap import overlap_candidates
 
         proposals.append(
             overlap_candidates(hashes, offsets, reps, config.overlap).with_columns(

@@ -1,7 +1,7 @@
 """Turn bytes, JSONL lines and Parquet rows into :class:`RawDoc` records.
 
 Nothing here raises for a bad document: whatever is wrong with one file, line or row
-becomes a ``skipped`` record with a short reason. :mod:`dedup.io` walks the inputs and
+becomes a ``skipped`` record with a short reason. :mod:`dedup.io.walk` walks the inputs and
 calls these readers.
 """
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dedup.decode import binary_kind, clean_text, decode_bytes, shown
+from dedup.io.decode import binary_kind, clean_text, decode_bytes, shown
 
 Status = Literal["ok", "skipped"]
 _READ_CHUNK = 1 << 20

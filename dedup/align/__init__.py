@@ -1,0 +1,1 @@
+"""Alignment of matched pairs: sentence alignment, scorers, the DP kernel."""

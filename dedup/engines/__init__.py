@@ -1,0 +1,1 @@
+"""Engines that run the scan: the local engine and the Ray engine."""

@@ -1,0 +1,1 @@
+"""The Ray engine: the only subpackage that imports ray."""

@@ -1,0 +1,1 @@
+"""Reading inputs (walk, readers, decode), atomic writes and spill files."""

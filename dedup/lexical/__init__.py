@@ -1,0 +1,1 @@
+"""The lexical channels: shingles, MinHash, LSH, overlap index, exact groups, verification."""

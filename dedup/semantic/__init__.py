@@ -1,0 +1,1 @@
+"""The semantic channel: sentence-embedding models, document vectors, candidate search."""

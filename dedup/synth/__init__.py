@@ -1,0 +1,1 @@
+"""Synthetic corpora with planted duplicates, derivatives and partial reuse."""

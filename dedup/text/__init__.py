@@ -1,0 +1,1 @@
+"""Text: normalization (the one word tokenizer), sentence segmentation, word-level diffs."""
