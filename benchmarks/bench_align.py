@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dedup.align.scorers import _norm_words
+from dedup.align.scorers import clear_word_cache
 from dedup.align.sentences import align_sentences, align_texts
 from dedup.text.segment import split_sentences
 
@@ -79,12 +79,12 @@ def _rate(fn: Any, items: list[Any]) -> float:
 
 
 def _lexical(a: list[str], b: list[str]) -> None:
-    _norm_words.cache_clear()  # every pair starts cold: no sentence seen before
+    clear_word_cache()  # every pair starts cold: no sentence seen before
     align_sentences(a, b)
 
 
 def _lexical_text(a: str, b: str) -> None:
-    _norm_words.cache_clear()
+    clear_word_cache()
     align_texts(a, b)
 
 
@@ -116,7 +116,7 @@ def embed_rates(pairs: list[tuple[list[str], list[str]]]) -> dict[str, float]:
 
     def cold(a: list[str], b: list[str]) -> None:
         scorer._cache.clear()
-        _norm_words.cache_clear()
+        clear_word_cache()
         align_sentences(a, b, scorer=scorer)
 
     def warm(a: list[str], b: list[str]) -> None:

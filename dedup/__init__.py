@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 from dedup.config import (
     AlignConfig,
     LSHConfig,
@@ -16,6 +14,7 @@ from dedup.config import (
     ShingleConfig,
 )
 from dedup.errors import ConfigError, DedupError, InputError, OutputError
+from dedup.version import __version__
 
 if TYPE_CHECKING:
     from dedup.pipeline import ScanResult, scan

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -39,7 +38,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-WORD = re.compile(r"\w+")
+from dedup.text.normalize import words
+
 NUM_PERM = 128
 SHINGLE = 5
 CONTENDERS = ("dedup", "dedup_1worker", "datasketch", "rensa", "rensa_batch")
@@ -55,7 +55,7 @@ def iter_docs(root: Path) -> Iterator[tuple[int, str]]:
 
 def shingles(text: str) -> list[str]:
     """Distinct word 5-grams of the lower-cased ``\\w+`` words (the whole text if shorter)."""
-    w = WORD.findall(text.lower())
+    w = words(text)
     if len(w) < SHINGLE:
         return [" ".join(w)] if w else []
     return list({" ".join(w[i : i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)})

@@ -9,17 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from dedup import __version__
 from dedup.config import (
     AlignConfig,
     LSHConfig,
@@ -30,6 +20,8 @@ from dedup.config import (
     ShingleConfig,
 )
 from dedup.errors import DedupError
+from dedup.report.console import BarProgress, summary_table
+from dedup.version import __version__
 
 app = typer.Typer(
     help="Find duplicate and derivative texts; show what each derivative kept, changed, "
@@ -40,49 +32,6 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
-
-
-class BarProgress:
-    """Rich progress bars on stderr for the pipeline's stages."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-            disable=not enabled,
-        )
-        self._task: Any = None
-
-    def __enter__(self) -> BarProgress:
-        self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._bar.update(
-                self._task,
-                total=self._bar.tasks[-1].completed or 1,
-                completed=self._bar.tasks[-1].completed or 1,
-            )
-        self._bar.stop()
-
-    def stage(self, name: str, total: int | None = None) -> None:
-        if self._task is not None:
-            done = self._bar.tasks[-1].completed
-            self._bar.update(self._task, total=done or 1, completed=done or 1)
-        self._task = self._bar.add_task(name, total=total)
-
-    def advance(self, n: int = 1) -> None:
-        if self._task is not None:
-            self._bar.advance(self._task, n)
-
-    def message(self, text: str) -> None:
-        self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(exc: DedupError) -> typer.Exit:
@@ -106,26 +55,6 @@ def _root(
     ] = False,
 ) -> None:
     """dedup: duplicates and derivatives, found at scale and explained sentence by sentence."""
-
-
-def _summary(manifest: dict[str, Any], out_dir: Path) -> Table:
-    counts = manifest["counts"]
-    table = Table(title=f"dedup scan → {out_dir}", show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
-    table.add_row("documents", str(counts["documents"]))
-    table.add_row("skipped", str(counts["skipped"]))
-    table.add_row("pairs", str(counts["pairs"]))
-    for rel, n in counts["pairs_by_relation"].items():
-        if n:
-            table.add_row(f"  {rel}", str(n))
-    table.add_row("clusters", f"{counts['clusters']} ({counts['documents_in_clusters']} docs)")
-    bands, rows = manifest["derived"]["bands"], manifest["derived"]["rows"]
-    table.add_row("LSH", f"{bands} bands x {rows} rows")
-    for stage, sec in manifest["seconds"].items():
-        table.add_row(f"seconds: {stage}", f"{sec:.2f}")
-    table.add_row("seconds: total", f"{manifest.get('seconds_total', 0.0):.2f}")
-    return table
 
 
 @app.command()
@@ -207,7 +136,7 @@ def scan(
             workers=workers,
             batch_size=batch_size,
         ).validate()
-        with BarProgress(enabled=not quiet and err.is_terminal) as bar:
+        with BarProgress(err, enabled=not quiet and err.is_terminal) as bar:
             result = run_scan(
                 inputs,
                 out_dir,
@@ -223,7 +152,7 @@ def scan(
     except DedupError as exc:
         raise _fail(exc) from None
     if not quiet:
-        out.print(_summary(result.manifest, out_dir))
+        out.print(summary_table(result.manifest, out_dir))
 
 
 def _read_one(path: Path) -> str:
@@ -292,7 +221,7 @@ def diff(
         text_a, text_b = _read_one(file_a), _read_one(file_b)
         alignment = align_texts(text_a, text_b, scorer=_diff_scorer(semantic))
         if html is not None:
-            from dedup.io.walk import write_text_atomic
+            from dedup.io.atomic import write_text_atomic
 
             write_text_atomic(
                 render_diff_html(
@@ -373,16 +302,8 @@ def synth(
         bad = [f for f in formats if f not in ("txt", "jsonl", "parquet")]
         if bad:
             raise ConfigError(f"unknown --format {bad[0]!r}: expected txt, jsonl or parquet")
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]synth"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("synth", total=docs)
+        with BarProgress(err, enabled=err.is_terminal) as bar:
+            bar.stage("synth", total=docs)
             summary = synthesize(
                 out_dir,
                 docs=docs,
@@ -390,7 +311,7 @@ def synth(
                 formats=formats,
                 mean_chars=mean_chars,
                 workers=workers,
-                progress=lambda n: bar.advance(task, n),
+                progress=bar.advance,
             )
     except DedupError as exc:
         raise _fail(exc) from None

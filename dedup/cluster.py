@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 from numba import njit
+
+from dedup import schema
 
 
 @njit(cache=True)
@@ -49,3 +52,15 @@ def connected_components(
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     return _components(n, np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+
+
+def clusters_of(documents: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Connected components of the pair graph, as the ``clusters`` table."""
+    n = int(documents.height)
+    labels = connected_components(n, pairs["doc_a"].to_numpy(), pairs["doc_b"].to_numpy())
+    frame = pl.DataFrame({"doc_id": np.arange(n, dtype=np.int64), "cluster_id": labels})
+    frame = frame.with_columns(pl.len().over("cluster_id").alias("cluster_size")).filter(
+        pl.col("cluster_size") > 1
+    )
+    frame = frame.join(documents.select("doc_id", "path"), on="doc_id", how="left")
+    return schema.conform(frame.sort("cluster_id", "doc_id"), "clusters")

@@ -18,13 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dedup.errors import InputError, OutputError
-from dedup.io.walk import (
-    RawDoc,
-    iter_documents,
-    write_json_atomic,
-    write_parquet_atomic,
-    write_text_atomic,
-)
+from dedup.io.atomic import write_json_atomic, write_parquet_atomic, write_text_atomic
+from dedup.io.walk import RawDoc, iter_documents
 
 CLOUGH = Path(__file__).parent / "data" / "clough"
 CLOUGH_FULL = Path("/work/shared/corpora/clough-stevenson/texts")

@@ -78,7 +78,14 @@ def test_tables_on_disk_have_the_schemas(corpus: Path, tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["fingerprint"] == LEXICAL.fingerprint()
     assert manifest["counts"]["documents"] == 10
-    assert set(manifest["seconds"]) >= {"read", "shingle", "minhash", "cluster", "write"}
+    assert set(manifest["seconds"]) >= {
+        "read+shingle+minhash",
+        "candidates+verify",
+        "cluster",
+        "write",
+    }
+    assert set(manifest["seconds_detail"]) >= {"read", "shingle", "minhash"}
+    assert manifest["rows"]["read+shingle+minhash"] == 10
 
 
 def test_without_overlap_the_passage_is_missed(corpus: Path, tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, 
     """Scan with both engines; assert every table is identical after sorting."""
     scan(inputs, tmp / "local", config=config)
     result = scan(inputs, tmp / "ray", config=config, engine="ray")
-    assert result.manifest["stages"]["engine"] == "ray"
+    assert result.manifest["engine"]["name"] == "ray"
     out = {}
     for name, keys in TABLES.items():
         local = pl.read_parquet(tmp / "local" / f"{name}.parquet").sort(keys, nulls_last=True)
@@ -62,6 +62,9 @@ def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, 
     local_manifest = json.loads((tmp / "local" / "manifest.json").read_text())
     assert result.manifest["counts"] == local_manifest["counts"]
     assert result.manifest["fingerprint"] == local_manifest["fingerprint"]
+    assert result.manifest["inputs"] == local_manifest["inputs"]
+    assert set(result.manifest["seconds"]) == set(local_manifest["seconds"])
+    assert result.manifest["rows"] == local_manifest["rows"]
     return out
 
 

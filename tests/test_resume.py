@@ -12,10 +12,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dedup import pipeline
 from dedup.config import LSHConfig, RunConfig, SemanticConfig
-from dedup.engines.checkpoint import MARKER, STAGES, input_signature
+from dedup.engines import local as pipeline
+from dedup.engines.checkpoint import MARKER, STAGES
 from dedup.pipeline import scan
+from dedup.run import input_signature
 from tests.corpora import corpus_texts, write_corpus
 
 CFG = RunConfig(semantic=SemanticConfig(enabled=False))
@@ -101,7 +102,7 @@ def test_resume_after_a_complete_run_finishes_at_once(
     mtimes = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
     rec = Recorder()
     with monkeypatch.context() as m:
-        forbid(m, "ingest", "lexical_pairs", "align_stage", "_write")
+        forbid(m, "ingest", "lexical_pairs", "align_stage", "_write_tables")
         again = scan(
             [corpus],
             run,
@@ -210,7 +211,7 @@ def test_checkpoint_marker_is_written_last(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "save_corpus_checkpoint", half_save)
+        m.setattr(pipeline, "save_corpus", half_save)
         with pytest.raises(KeyboardInterrupt):
             scan([corpus], run, config=CFG)
     assert not (run / STAGES / "ingest" / MARKER).exists()

@@ -8,8 +8,6 @@ two sentences count as the same sentence, possibly edited (see :func:`default_th
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -18,6 +16,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
+from dedup.text.normalize import words
 from dedup.text.words import encode_words
 
 __all__ = [
@@ -25,6 +24,7 @@ __all__ = [
     "EmbeddingScorer",
     "LexicalScorer",
     "Scorer",
+    "clear_word_cache",
     "default_threshold",
     "embedding_scorer",
     "lexical_ratio",
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 DEFAULT_MATCH_THRESHOLD = 0.5
-_WORD = re.compile(r"\w+")
 
 
 class Scorer(Protocol):
@@ -50,7 +49,12 @@ def default_threshold(scorer: object) -> float:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _norm_words(text: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+    return tuple(words(text))
+
+
+def clear_word_cache() -> None:
+    """Forget the memoized words of sentences (for benchmarks that must start cold)."""
+    _norm_words.cache_clear()
 
 
 def norm_words(text: str) -> list[str]:

@@ -7,18 +7,15 @@ matched only when its similarity reaches ``match_threshold``; the reward of a ma
 ``similarity - match_threshold + 0.01``, so one strong match outweighs two barely-passing ones.
 
 After the DP, three local passes refine the result:
-
 * **merges and splits**: a matched sentence absorbs an unmatched neighbour on the other side
   when the joined text scores clearly higher (one sentence of A rewritten as two in B, or the
   reverse); the op then spans ``a_lo..a_hi`` / ``b_lo..b_hi`` of more than one sentence;
 * **moves**: among sentences left unmatched (dropped from A, added to B), pairs above the
   threshold are matched best-first and labelled ``moved``;
 * **words**: each ``edited`` or ``moved`` op carries word-level opcodes (difflib tags).
-
-Ops follow difflib's conventions: ``(tag, a_lo, a_hi, b_lo, b_hi)`` with half-open ranges.
-They are ordered by A position (``added`` ops sit where they fall in B between matches), so
-every op except ``moved`` is also in B order. Every sentence of A lies in exactly one op with a
-non-empty A range, every sentence of B in exactly one op with a non-empty B range.
+Ops follow difflib's conventions (``tag, a_lo, a_hi, b_lo, b_hi``, half-open ranges), in A
+order (``added`` ops where they fall in B), so all but ``moved`` are in B order too; each
+sentence lies in exactly one op with a non-empty range on its side.
 """
 
 from __future__ import annotations

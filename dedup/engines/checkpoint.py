@@ -5,61 +5,28 @@ A stage writes its files into its own folder, flushes them to disk, and writes
 signature and the token of the checkpoint the stage was computed from; a folder whose
 marker is missing or disagrees is stale, and the stage is computed again.
 
-The input signature hashes the path, size and ``mtime_ns`` of every file the reader
-would open, in reading order (folders walked with the reader's own rules), plus the
-text and id columns: it is cheap (no file is opened) and changes when any input does.
+The input signature is :func:`dedup.run.input_signature`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from dedup.io import walk as io
+from dedup.io import atomic
 from dedup.io.spill import ShingleStore, TextStore
 from dedup.lexical.sign import Corpus
 
 STAGES = ".stages"
 MARKER = "done.json"
 _ARRAYS = ("rows", "offsets", "keys", "content")
-
-
-@dataclass(frozen=True)
-class InputSignature:
-    """A digest of the inputs as they are on disk, and how many files it covers."""
-
-    digest: str
-    files: int
-
-
-def input_signature(
-    inputs: list[str | Path] | tuple[str | Path, ...],
-    *,
-    text_column: str,
-    id_column: str | None,
-) -> InputSignature:
-    """Hash the path, size and mtime of each input file, in the reader's order."""
-    h = hashlib.sha256(json.dumps([text_column, id_column]).encode())
-    files = 0
-    for path, reason in io.iter_input_files(inputs):
-        try:
-            st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
-            item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
-            files += reason is None
-        except OSError as err:
-            item = f"{path}\0{reason or err.errno}"
-        h.update(os.fsencode(item) + b"\0\n")
-    return InputSignature(h.hexdigest()[:32], files)
 
 
 class Stages:
@@ -94,9 +61,9 @@ class Stages:
         """Flush the stage's files, then write its marker; return the marker."""
         folder = self.root / name
         for path in sorted(folder.iterdir()):
-            io.fsync_path(path)
+            atomic.fsync_path(path)
         marker = {**self.key, "upstream": upstream, "token": uuid.uuid4().hex, **extra}
-        io.write_json_atomic(marker, folder / MARKER)
+        atomic.write_json_atomic(marker, folder / MARKER)
         return marker
 
     def clear(self) -> None:

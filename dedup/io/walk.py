@@ -1,32 +1,19 @@
-"""The one module that reads and writes files.
-
-Reading: :func:`iter_documents` walks folders and files (plain text, JSON Lines,
+"""Walking the inputs: :func:`iter_documents` walks folders and files (plain text, JSON Lines,
 Parquet) and yields one :class:`RawDoc` per document. A bad file never raises: it
 becomes a ``skipped`` record with a reason. Only a missing input raises
 :class:`~dedup.errors.InputError`.
-
-Writing: :func:`write_parquet_atomic`, :func:`write_json_atomic` and
-:func:`write_text_atomic` write a temporary file next to the target, fsync it and
-rename it into place, so a crash leaves the old file or the new one, never a part.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import json
 import os
 import stat
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
 
-import polars as pl
-
-from dedup.errors import InputError, OutputError
+from dedup.errors import InputError
 from dedup.io.decode import decode_bytes, shown
 from dedup.io.readers import (
     RawDoc,
@@ -41,15 +28,10 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "RawDoc",
     "decode_bytes",
-    "fsync_path",
     "iter_documents",
     "iter_input_files",
     "iter_sources",
     "read_source",
-    "write_json_atomic",
-    "write_parquet_atomic",
-    "write_parquet_parts_atomic",
-    "write_text_atomic",
 ]
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -241,142 +223,3 @@ def _enter(
     seen[key] = path
     stack.append((key, iter(entries)))
     return None
-
-
-# ---------------------------------------------------------------- atomic writers
-
-
-@functools.cache
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    Raises:
-        OutputError: The temporary file cannot be created, written, synced or renamed.
-    """
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as err:
-        raise OutputError(f"cannot write {str(target)!r}: {err.strerror or err}") from err
-    try:
-        try:
-            if hasattr(os, "fchmod"):  # mkstemp makes 0o600; give the usual mode
-                os.fchmod(fd, 0o666 & ~_umask())
-        finally:
-            os.close(fd)
-        write(tmp)
-        _fsync(tmp)
-        Path(tmp).replace(target)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        if isinstance(err, OSError):
-            raise OutputError(f"cannot write {str(target)!r}: {err.strerror or err}") from err
-        raise
-    _fsync(str(target.parent), required=False)
-
-
-def fsync_path(path: str | Path) -> None:
-    """Flush a file written without the atomic writers to disk.
-
-    Raises:
-        OutputError: it cannot be opened or synced.
-    """
-    try:
-        _fsync(os.fspath(path))
-    except OSError as err:
-        raise OutputError(f"cannot write {str(path)!r}: {err.strerror or err}") from err
-
-
-def _fsync(path: str, *, required: bool = True) -> None:
-    """Flush ``path`` (a file, or a folder so that a rename in it is durable) to disk."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        if required:
-            raise
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        if required:
-            raise
-    finally:
-        os.close(fd)
-
-
-def write_parquet_atomic(df: pl.DataFrame, path: str | Path) -> None:
-    """Write ``df`` as Parquet to ``path`` atomically (temp file, fsync, rename).
-
-    Raises:
-        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
-    """
-    _write_atomic(path, df.write_parquet)
-
-
-def write_parquet_parts_atomic(
-    parts: Sequence[str | Path], path: str | Path, *, empty: pl.DataFrame
-) -> None:
-    """Concatenate Parquet files (same schema, in the order given) into ``path`` atomically.
-
-    Row groups are copied one part at a time, so memory holds one part, not the table.
-    With no parts, ``empty`` (a frame with the table's schema) is written.
-
-    Raises:
-        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
-    """
-    if not parts:
-        write_parquet_atomic(empty, path)
-        return
-    import pyarrow.parquet as pq
-
-    def write(tmp: str) -> None:
-        schema = pq.read_schema(parts[0])
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for part in parts:
-                writer.write_table(pq.read_table(part, schema=schema))
-
-    _write_atomic(path, write)
-
-
-def write_text_atomic(text: str, path: str | Path) -> None:
-    """Write ``text`` as UTF-8 to ``path`` atomically (temp file, fsync, rename).
-
-    Raises:
-        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
-    """
-    data = text.encode("utf-8")
-
-    def write(tmp: str) -> None:
-        Path(tmp).write_bytes(data)
-
-    _write_atomic(path, write)
-
-
-def write_json_atomic(obj: Any, path: str | Path) -> None:
-    """Write ``obj`` as indented JSON (UTF-8, strict: no NaN) to ``path`` atomically.
-
-    Raises:
-        TypeError, ValueError: ``obj`` is not JSON-serializable (nothing is written).
-        OutputError: ``path``'s folder is missing or not writable, or the disk is full.
-    """
-    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    write_text_atomic(text, path)
-
-
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file written by :func:`write_json_atomic`.
-
-    Raises:
-        OutputError: the file cannot be read or is not valid JSON.
-    """
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"cannot read {path}: {exc}") from exc

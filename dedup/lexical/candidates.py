@@ -54,7 +54,7 @@ def exact_groups(
     return out, copies.select("first", "row"), is_first
 
 
-def _expand_copies(pairs: pl.DataFrame, copies: pl.DataFrame) -> pl.DataFrame:
+def expand_copies(pairs: pl.DataFrame, copies: pl.DataFrame) -> pl.DataFrame:
     """Give every exact copy the verified pairs of its group's first row."""
     if copies.height == 0 or pairs.height == 0:
         return pairs
@@ -114,7 +114,7 @@ def verify_pairs(
     ), ok
 
 
-def _verify(
+def verify_proposals(
     pairs: pl.DataFrame,
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
@@ -173,7 +173,7 @@ def lexical_pairs(
     proposed = (
         pl.concat(proposals).group_by("a", "b").agg(pl.col("channel").unique().sort().str.join(","))
     )
-    verified = _expand_copies(_verify(proposed, hashes, offsets, config), copies)
+    verified = expand_copies(verify_proposals(proposed, hashes, offsets, config), copies)
     both = pl.concat([exact, verified.select(exact.columns)])
     return _finish(both, rows)
 

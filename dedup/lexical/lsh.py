@@ -130,3 +130,27 @@ def band_pairs(
             large.select(pl.col("first").alias("doc_a"), pl.col("doc").alias("doc_b")),
         ]
     ).cast(pl.Int64)
+
+
+def window_pairs(keys: npt.NDArray[np.uint64], *, max_bucket: int) -> npt.NDArray[np.int64]:
+    """Row pairs ``(i, j)`` sharing a key, each row paired with up to ``max_bucket`` next rows
+    of its bucket in sorted order.
+
+    The semantic channel's bucketing: its candidates are nearest neighbours, so a large
+    bucket is thinned to a sliding window (every row keeps its closest bucket mates in
+    key order) rather than linked as a star as :func:`band_pairs` does for clusters.
+    """
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    out_i: list[npt.NDArray[np.int64]] = []
+    out_j: list[npt.NDArray[np.int64]] = []
+    for d in range(1, max_bucket + 1):
+        same = sk[d:] == sk[:-d]
+        if not same.any():
+            break
+        pos = np.flatnonzero(same)
+        out_i.append(order[pos].astype(np.int64))
+        out_j.append(order[pos + d].astype(np.int64))
+    if not out_i:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.stack([np.concatenate(out_i), np.concatenate(out_j)], axis=1)

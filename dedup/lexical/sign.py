@@ -11,11 +11,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,46 +27,7 @@ from dedup.io.spill import ShingleStore, TextStore
 from dedup.lexical.lsh import band_keys, bands_rows
 from dedup.lexical.minhash import signatures
 from dedup.lexical.shingle import shingle_texts
-
-
-class Progress(Protocol):
-    """What the pipeline reports progress to (the CLI draws bars; the API may pass none)."""
-
-    def stage(self, name: str, total: int | None = None) -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-    def message(self, text: str) -> None: ...
-
-
-class Silent:
-    def stage(self, name: str, total: int | None = None) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
-
-
-@dataclass
-class Timings:
-    """Seconds and row counts per stage, for the manifest."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(name, time.perf_counter() - t0)
-
-    def add(self, name: str, seconds: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+from dedup.progress import Progress, Timings
 
 
 @dataclass

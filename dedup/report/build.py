@@ -9,7 +9,7 @@ import polars as pl
 
 from dedup import schema
 from dedup.errors import InputError, OutputError
-from dedup.io.walk import write_text_atomic
+from dedup.io.atomic import write_text_atomic
 from dedup.report.html import esc, legend, page, pair_table
 
 __all__ = ["build_report", "write_report"]

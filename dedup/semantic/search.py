@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dedup.lexical.lsh import window_pairs
+
 FloatArray = npt.NDArray[np.float32]
 PairArray = npt.NDArray[np.int64]
 
@@ -163,25 +165,6 @@ def _band_keys(x: FloatArray, bands: int, rows: int, seed: int) -> npt.NDArray[n
     return keys
 
 
-def _colliding_pairs(keys: npt.NDArray[np.uint64], max_bucket: int) -> PairArray:
-    """Pairs sharing a key in one band, each element paired with up to ``max_bucket`` next
-    elements of its bucket in sorted order (large buckets are thinned, not exploded)."""
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    out_i: list[PairArray] = []
-    out_j: list[PairArray] = []
-    for d in range(1, max_bucket + 1):
-        same = sk[d:] == sk[:-d]
-        if not same.any():
-            break
-        pos = np.flatnonzero(same)
-        out_i.append(order[pos].astype(np.int64))
-        out_j.append(order[pos + d].astype(np.int64))
-    if not out_i:
-        return _empty_pairs()
-    return np.stack([np.concatenate(out_i), np.concatenate(out_j)], axis=1)
-
-
 def _keep_top_k(pairs: PairArray, sims: FloatArray, k: int) -> PairArray:
     """Keep pairs ranked within the ``k`` best of either endpoint (as the exact path does)."""
     ends = np.concatenate([pairs[:, 0], pairs[:, 1]])
@@ -228,7 +211,7 @@ def lsh_candidates(
     if bands is None or rows is None:
         bands, rows = lsh_parameters(threshold, n_docs=x.shape[0])
     keys = _band_keys(x, bands, rows, seed)
-    found = [_colliding_pairs(keys[:, b], max_bucket) for b in range(bands)]
+    found = [window_pairs(keys[:, b], max_bucket=max_bucket) for b in range(bands)]
     pairs = _unique_pairs(*np.concatenate(found).T) if found else _empty_pairs()
     if pairs.shape[0] == 0:
         return pairs

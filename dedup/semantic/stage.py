@@ -1,7 +1,8 @@
-"""The stages after lexical verification: the semantic channel and sentence alignment.
+"""The semantic stage: paraphrase candidates from sentence embeddings, verified and merged
+with the lexical pairs.
 
-Both work on the verified pair table and on document texts kept in a
-:class:`dedup.io.spill.TextStore`; both are optional and say why when they do not run.
+It works on the verified pair table and on document texts kept in a
+:class:`dedup.io.spill.TextStore`; it is optional and says why when it does not run.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from dedup import schema
 from dedup.config import RunConfig
 from dedup.io.spill import TextStore
 from dedup.lexical.candidates import score_and_source, verify_pairs
-from dedup.lexical.sign import Progress
+from dedup.progress import Progress
 from dedup.text.segment import split_sentences
 
 Advance = Callable[[int], None]
@@ -115,11 +115,11 @@ def semantic_stage(
         },
         schema={"a": pl.Int64, "b": pl.Int64, "semantic": pl.Float64, "accepted": pl.Boolean},
     )
-    merged = _merge(pairs, frame, rows, hashes, offsets, content=content, config=config)
+    merged = merge_semantic(pairs, frame, rows, hashes, offsets, content=content, config=config)
     return SemanticOutcome(merged, True, reason, model)
 
 
-def _merge(
+def merge_semantic(
     pairs: pl.DataFrame,
     sem: pl.DataFrame,
     rows: npt.NDArray[np.int64],
@@ -186,46 +186,3 @@ def _relate(
         .otherwise(pl.max_horizontal("score", "semantic"))
         .alias("score")
     )
-
-
-def align_stage(
-    pairs: pl.DataFrame,
-    *,
-    texts: TextStore,
-    config: RunConfig,
-    model: Any,
-    advance: Advance,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Align the sentences of every pair (up to ``max_pairs``); summary columns and rows.
-
-    Lexical pairs are aligned with the rapidfuzz scorer; ``paraphrase`` pairs with sentence
-    embeddings when the semantic stage loaded a model, so reworded sentences align.
-    """
-    from dedup.align.sentences import align_texts, alignment_rows, summarize
-
-    embed_scorer = None
-    if model is not None:
-        from dedup.align.scorers import EmbeddingScorer
-
-        embed_scorer = EmbeddingScorer(model, batch_size=config.semantic.batch_size)
-    summaries: list[dict[str, Any]] = []
-    out_rows: list[dict[str, Any]] = []
-    todo = pairs.head(config.align.max_pairs).select("doc_a", "doc_b", "relation")
-    for doc_a, doc_b, relation in todo.iter_rows():
-        scorer = embed_scorer if relation == "paraphrase" else None
-        al = align_texts(texts.get(doc_a), texts.get(doc_b), scorer=scorer)
-        summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
-        out_rows.extend(alignment_rows(doc_a, doc_b, al))
-        advance(1)
-    if summaries:
-        summary = pl.DataFrame(summaries, infer_schema_length=None)
-        pairs = pairs.drop(
-            [c for c in summary.columns if c in pairs.columns and c not in ("doc_a", "doc_b")]
-        )
-        pairs = pairs.join(summary, on=["doc_a", "doc_b"], how="left")
-    aligned = (
-        schema.conform(pl.DataFrame(out_rows, infer_schema_length=None), "alignments")
-        if out_rows
-        else schema.empty("alignments")
-    )
-    return pairs, aligned

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -31,11 +30,10 @@ import numpy.typing as npt
 from dedup.errors import ConfigError
 from dedup.synth.language import Language, Planter, boilerplate, lexicon
 from dedup.synth.sinks import Sinks, doc_path
+from dedup.text.normalize import words
 
 KINDS = ("exact", "near_duplicate", "derivative", "partial")
 FORMATS = ("txt", "jsonl", "parquet")
-_WORD_RE = re.compile(r"\w+")
-_ASCII_NONWORD = {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
 _WINDOW = 128  # unused originals kept as possible sources
 _CHUNK = 1000  # documents generated from one random stream, by one process
 _VOCABULARY = 50_000
@@ -118,14 +116,6 @@ def exact_word_shingle_stats(a: str, b: str, k: int = 5) -> tuple[float, float, 
         inter / sa.size if sa.size else 0.0,
         inter / sb.size if sb.size else 0.0,
     )
-
-
-def words(text: str) -> list[str]:
-    """The ``\\w+`` runs of the lower-cased text (a split, not a regex, for ASCII text)."""
-    low = text.lower()
-    if low.isascii():
-        return low.translate(_ASCII_NONWORD).split()
-    return _WORD_RE.findall(low)
 
 
 def _shingle_keys(ids: npt.NDArray[np.uint64], k: int, n_ids: int) -> npt.NDArray[Any]:

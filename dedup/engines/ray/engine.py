@@ -38,22 +38,19 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from dedup import __version__, schema
+from dedup import schema
 from dedup.config import RunConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray.semantic import semantic_pairs
 from dedup.engines.ray.shuffle import map_frames
 from dedup.engines.ray.stages import align_pairs, candidates, cluster_docs, n_parts, read_docs
 from dedup.errors import ConfigError
-from dedup.io import walk as io
-from dedup.lexical.lsh import bands_rows
-
-if TYPE_CHECKING:
-    from dedup.pipeline import Progress, ScanResult, Timings
+from dedup.progress import Progress, Timings
+from dedup.run import MANIFEST, ScanResult, input_signature, write_manifest
 
 LOAD_MAX_DOCS = 1_000_000
 
@@ -116,29 +113,43 @@ def ray_session(address: str | None, workers: int) -> Iterator[None]:
             ray.shutdown()
 
 
-def scan_ray(
+def check(*, resume: bool) -> None:
+    """Refuse what this engine cannot do, before the run folder is made.
+
+    Raises:
+        ConfigError: ``resume`` (checkpoints are local-engine only), or Ray is missing.
+    """
+    if resume:
+        raise ConfigError("--resume works with the local engine only, not 'ray'")
+    require_ray()
+
+
+def run(
     inputs: Sequence[str | Path],
-    out: str | Path,
+    out: Path,
     *,
-    config: RunConfig | None = None,
-    text_column: str = "text",
-    id_column: str | None = None,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-    ray_address: str | None = None,
+    config: RunConfig,
+    text_column: str,
+    id_column: str | None,
+    overwrite: bool,
+    resume: bool,
+    progress: Progress,
+    ray_address: str | None,
     load: bool | None = None,
 ) -> ScanResult:
-    """Scan ``inputs`` on a Ray cluster; write the same tables as :func:`dedup.pipeline.scan`.
+    """Scan ``inputs`` on a Ray cluster; write the same tables as the local engine.
 
     Args:
         inputs: folders (walked recursively), text files, JSONL or Parquet files; every
             node must be able to read them at the same paths.
-        out: run folder, on a file system every node can write to.
-        config: parameters of every stage; defaults when ``None``.
+        out: run folder (already checked by :func:`dedup.pipeline.scan`), on a file
+            system every node can write to.
+        config: parameters of every stage.
         text_column: text field of JSONL/Parquet inputs.
         id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
-        overwrite: replace a run in ``out`` made with another config.
-        progress: receives stage names and messages; silent when ``None``.
+        overwrite: checked by the pipeline.
+        resume: refused by :func:`check`.
+        progress: receives stage names and messages.
         ray_address: cluster to connect to (``ray.init(address=...)``, e.g. ``auto`` or
             ``HEAD:6379``); ``None`` uses the Ray already initialized in this process, else
             the cluster named by ``RAY_ADDRESS``, else starts a local one (``workers`` CPUs,
@@ -150,23 +161,18 @@ def scan_ray(
     Returns:
         The manifest, and the tables when ``load``.
     """
-    from dedup.lexical.sign import Silent
-    from dedup.pipeline import ScanResult, Timings, _check_inputs, _check_out
-
-    require_ray()
-    cfg = (config or RunConfig()).validate()
-    prog: Progress = progress or Silent()
-    out = Path(out)
-    _check_inputs(inputs)
-    _check_out(out, cfg, overwrite=overwrite)
+    del overwrite
+    check(resume=resume)
+    cfg, prog = config, progress
     timings = Timings()
     t_start = time.perf_counter()
-    notes: dict[str, Any] = {"engine": "ray"}
+    sig = input_signature(inputs, text_column=text_column, id_column=id_column)
+    notes: dict[str, Any] = {}
     with (
         ray_session(ray_address, cfg.workers),
         tempfile.TemporaryDirectory(dir=out, prefix=".ray-") as tmp,
     ):
-        manifest = _run(
+        counts = _run(
             inputs,
             out,
             Path(tmp),
@@ -174,9 +180,18 @@ def scan_ray(
             prog,
             timings,
             notes,
-            t_start,
             text_column=text_column,
             id_column=id_column,
+        )
+        manifest = write_manifest(
+            out,
+            config=cfg,
+            signature=sig,
+            counts=counts,
+            stages=notes,
+            timings=timings,
+            engine=_engine_info(),
+            started=t_start,
         )
     if load is None:
         load = manifest["counts"]["documents"] <= LOAD_MAX_DOCS
@@ -205,17 +220,16 @@ def _run(
     prog: Progress,
     timings: Timings,
     notes: dict[str, Any],
-    t_start: float,
     *,
     text_column: str,
     id_column: str | None,
 ) -> dict[str, Any]:
-    from dedup.engines.ray import output as ro
-
+    """Every stage on the cluster; the tables committed; the manifest's counts."""
     with timings.stage("read+shingle+minhash"):
         prog.stage("read + shingle + minhash (ray)")
         docs = read_docs(inputs, cfg, text_column=text_column, id_column=id_column)
         n_docs = docs.count()
+    timings.count("read+shingle+minhash", n_docs)
     with timings.stage("candidates+verify"):
         prog.stage("candidates + verify (ray)")
         scored = candidates(docs, cfg, n_docs)
@@ -233,6 +247,7 @@ def _run(
         n_pairs = scored.count() if scored is not None else 0
         if n_pairs == 0:
             scored = None
+    timings.count("candidates+verify", n_pairs)
     aligned = labels = None
     if scored is not None:
         with timings.stage("align"):
@@ -242,87 +257,64 @@ def _run(
             )
         if cfg.align.enabled:
             notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
+            timings.count("align", notes["align"]["pairs_aligned"])
         with timings.stage("cluster"):
             prog.stage("cluster (ray)")
             labels = cluster_docs(scored, docs, n_pairs)
     with timings.stage("write"):
         prog.stage("write (ray)")
-        documents = map_frames(
-            docs, lambda df: schema.conform(df, "documents"), schema=dict(schema.DOCUMENTS)
-        )
-        skipped = ro.tally(
-            documents,
-            lambda df: pl.DataFrame({"n": [int((df["status"] == "skipped").sum())]}),
-            {"n": pl.Int64},
-            [],
-        )
-        parts = {
-            "documents": ro.write_parts(documents, tmp / "documents", ["doc_id"]),
-            "pairs": ro.write_parts(
-                None
-                if aligned is None
-                else map_frames(aligned, ap.pairs_table, schema=dict(schema.PAIRS)),
-                tmp / "pairs",
-                ["doc_a", "doc_b"],
-            ),
-            "clusters": ro.write_parts(labels, tmp / "clusters", ["cluster_id", "doc_id"]),
-            "alignments": ro.write_parts(
-                None
-                if aligned is None
-                else map_frames(aligned, ap.alignment_table, schema=ap.ALIGN_ROWS),
-                tmp / "alignments",
-                ["doc_a", "doc_b", "seq"],
-                drop=["seq"],
-            ),
-        }
-        counts = ro.counts(
-            n_docs, int(skipped["n"][0] or 0) if skipped.height else 0, aligned, labels
-        )
-        (out / MANIFEST).unlink(missing_ok=True)
-        ro.commit(parts, out)
-    return _manifest(out, cfg, counts, timings, notes, t_start)
+        counts = _write(docs, aligned, labels, out=out, tmp=tmp, n_docs=n_docs)
+    timings.count("cluster", counts["documents_in_clusters"])
+    timings.count("write", counts["pairs"])
+    return counts
 
 
-MANIFEST = "manifest.json"
-
-
-def _manifest(
-    out: Path,
-    cfg: RunConfig,
-    counts: dict[str, Any],
-    timings: Timings,
-    notes: dict[str, Any],
-    t_start: float,
+def _write(
+    docs: Any, aligned: Any, labels: Any, *, out: Path, tmp: Path, n_docs: int
 ) -> dict[str, Any]:
-    import platform
+    """Tables as Parquet parts written by the workers, committed atomically into ``out``
+    (the old manifest removed first); the manifest's counts."""
+    from dedup.engines.ray import output as ro
 
+    documents = map_frames(
+        docs, lambda df: schema.conform(df, "documents"), schema=dict(schema.DOCUMENTS)
+    )
+    skipped = ro.tally(
+        documents,
+        lambda df: pl.DataFrame({"n": [int((df["status"] == "skipped").sum())]}),
+        {"n": pl.Int64},
+        [],
+    )
+    parts = {
+        "documents": ro.write_parts(documents, tmp / "documents", ["doc_id"]),
+        "pairs": ro.write_parts(
+            None
+            if aligned is None
+            else map_frames(aligned, ap.pairs_table, schema=dict(schema.PAIRS)),
+            tmp / "pairs",
+            ["doc_a", "doc_b"],
+        ),
+        "clusters": ro.write_parts(labels, tmp / "clusters", ["cluster_id", "doc_id"]),
+        "alignments": ro.write_parts(
+            None
+            if aligned is None
+            else map_frames(aligned, ap.alignment_table, schema=ap.ALIGN_ROWS),
+            tmp / "alignments",
+            ["doc_a", "doc_b", "seq"],
+            drop=["seq"],
+        ),
+    }
+    counts = ro.counts(n_docs, int(skipped["n"][0] or 0) if skipped.height else 0, aligned, labels)
+    (out / MANIFEST).unlink(missing_ok=True)
+    ro.commit(parts, out)
+    return counts
+
+
+def _engine_info() -> dict[str, Any]:
     import ray
 
-    bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
-    manifest: dict[str, Any] = {
-        "tool": "dedup",
-        "version": __version__,
-        "fingerprint": cfg.fingerprint(),
-        "config": cfg.to_dict(),
-        "derived": {"bands": bands, "rows": rows},
-        "counts": counts,
-        "stages": notes,
-        "engine": {
-            "name": "ray",
-            "ray": ray.__version__,
-            "cpus": ray.cluster_resources().get("CPU", 0),
-        },
-        "seconds": {k: round(v, 4) for k, v in timings.seconds.items()},
-        "seconds_total": round(time.perf_counter() - t_start, 4),
-        "python": platform.python_version(),
-        "pid": os.getpid(),
+    return {
+        "name": "ray",
+        "ray": ray.__version__,
+        "cpus": ray.cluster_resources().get("CPU", 0),
     }
-    io.write_json_atomic(manifest, out / MANIFEST)
-    return manifest
-
-
-def dispatch(engine: str, *args: Any, **kwargs: Any) -> ScanResult:
-    """:func:`dedup.pipeline.scan` with an engine other than ``local``."""
-    if engine != "ray":
-        raise ConfigError(f"unknown engine {engine!r}: expected 'local' or 'ray'")
-    return scan_ray(*args, **kwargs)

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 
 from dedup import schema
 from dedup.engines.ray.shuffle import Schema, collect, map_frames
-from dedup.io import walk as io
+from dedup.io import atomic
+from dedup.run import counts as run_counts
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -51,7 +52,7 @@ def write_parts(
 def commit(tables: dict[str, list[Path]], out: Path) -> None:
     """Concatenate each table's parts into ``out/<table>.parquet``, atomically."""
     for name, parts in tables.items():
-        io.write_parquet_parts_atomic(parts, out / f"{name}.parquet", empty=schema.empty(name))
+        atomic.write_parquet_parts_atomic(parts, out / f"{name}.parquet", empty=schema.empty(name))
 
 
 def tally(ds: Dataset | None, fn: Any, columns: Schema, by: list[str]) -> pl.DataFrame:
@@ -88,11 +89,10 @@ def counts(
     )
     rows = int(cl["rows"][0] or 0) if cl.height else 0
     centres = int(cl["centres"][0] or 0) if cl.height else 0
-    return {
-        "documents": n_docs,
-        "skipped": skipped,
-        "pairs": int(sum(by_rel.values())),
-        "pairs_by_relation": {r: int(by_rel.get(r, 0)) for r in schema.RELATIONS},
-        "clusters": centres,
-        "documents_in_clusters": rows,
-    }
+    return run_counts(
+        documents=n_docs,
+        skipped=skipped,
+        by_relation=by_rel,
+        clusters=centres,
+        documents_in_clusters=rows,
+    )

@@ -23,7 +23,7 @@ from dedup import schema
 from dedup.config import RunConfig
 from dedup.io.readers import skipped
 from dedup.io.walk import RawDoc, read_source
-from dedup.lexical.candidates import _expand_copies, _verify, exact_groups
+from dedup.lexical.candidates import exact_groups, expand_copies, verify_proposals
 from dedup.lexical.lsh import band_pairs
 from dedup.lexical.sign import doc_meta, sign_batch
 
@@ -306,7 +306,7 @@ def verify_b(half: pl.DataFrame, sets: pl.DataFrame, *, config: RunConfig) -> pl
     import numba
 
     numba.set_num_threads(1)
-    checked = _verify(local, hashes, offsets, config)
+    checked = verify_proposals(local, hashes, offsets, config)
     a_ids, b_ids = j["a"].to_numpy(), j["b"].to_numpy()
     checked = checked.with_columns(
         pl.Series("a", a_ids[checked["a"].to_numpy()]),
@@ -319,7 +319,7 @@ def verify_b(half: pl.DataFrame, sets: pl.DataFrame, *, config: RunConfig) -> pl
         ]
     )
     copies = copies.explode("row").drop_nulls().unique()
-    return _expand_copies(checked, copies).select(list(VERIFIED))
+    return expand_copies(checked, copies).select(list(VERIFIED))
 
 
 def exact_pairs(df: pl.DataFrame) -> pl.DataFrame:

@@ -1,26 +1,23 @@
 """The semantic (paraphrase) channel on Ray Data: batch inference, then the local merge.
 
-- **document vectors**: ``map_batches`` with :class:`DocVectors`, a pool of actors that each
-  load the model once (:func:`dedup.semantic.embed.load_model`) and compute each document's vector
-  with :func:`dedup.semantic.embed.embed_documents` (sentences of 200-word chunks, word-weighted
-  mean, L2-normalized); one actor per GPU when the cluster has GPUs, else CPU actors.
-- **candidates**: the vectors (384 float32 per document with the bundled model) are
-  collected to the driver, up to :data:`COLLECT_MAX_DOCS` documents, and
-  :func:`dedup.semantic.search.semantic_candidates` picks the pairs as the local engine does
-  (exact top-k, or SimHash LSH above its size limit), so both engines propose the same.
-  Above that size the channel does not run and says why (the LSH bands would have to
-  become a shuffle).
+- **document vectors**: ``map_batches`` with the model actors of
+  :mod:`dedup.engines.ray.actors` (``DocVectors``), which each load the model once and compute
+  every document's vector with :func:`dedup.semantic.embed.embed_documents`; one actor per GPU
+  when the cluster has GPUs, else CPU actors.
+- **candidates**: the vectors are collected to the driver, up to :data:`COLLECT_MAX_DOCS`
+  documents, and :func:`dedup.semantic.search.semantic_candidates` picks the pairs as the
+  local engine does (exact top-k, or SimHash LSH above its size limit). Above that size the
+  channel does not run and says why (the LSH bands would have to become a shuffle).
 - **verification**: the candidates meet both documents' texts in two co-grouped shuffles,
-  then ``map_batches`` with :class:`PairScores` (actors with the model) embeds the
-  sentences of the documents of each batch (:func:`dedup.semantic.embed.embed_spans`) and scores
-  every pair with :func:`dedup.semantic.embed.score_pair`, the local engine's per-pair function.
+  then ``map_batches`` with ``PairScores`` actors scores every pair with
+  :func:`dedup.semantic.embed.score_pair`, the local engine's per-pair function.
 - **merge**: the lexical pairs that are also candidates, the verified candidates and the
-  shingle sets of their documents are collected (all bounded by the candidates) and
-  merged on the driver by :func:`dedup.semantic.stage._merge`, the local engine's rules; the other
-  lexical pairs pass through with no ``semantic`` score.
-- **alignment** of ``paraphrase`` pairs: :func:`align_paraphrases`, model actors with an
-  :class:`dedup.align.scorers.EmbeddingScorer` (the local engine's scorer for them), after the
-  texts' co-grouped shuffle of :func:`dedup.engines.ray.stages.align_pairs`.
+  shingle sets of their documents are collected (all bounded by the candidates) and merged
+  on the driver by :func:`dedup.semantic.stage.merge_semantic`, the local engine's rules;
+  the other lexical pairs pass through with no ``semantic`` score.
+- **alignment** of ``paraphrase`` pairs: :func:`align_paraphrases`, ``ParaphraseAligner``
+  actors with the local engine's embedding scorer, after the texts' co-grouped shuffle of
+  :func:`dedup.engines.ray.stages.align_pairs`.
 """
 
 from __future__ import annotations
@@ -34,7 +31,8 @@ import pyarrow as pa
 
 from dedup.config import RunConfig, SemanticConfig
 from dedup.engines.ray import align as ap
-from dedup.engines.ray.shuffle import co_group, collect, from_arrow, map_frames, to_arrow
+from dedup.engines.ray.actors import SEM, DocVectors, PairScores, ParaphraseAligner
+from dedup.engines.ray.shuffle import co_group, collect, map_frames, to_arrow
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -49,7 +47,6 @@ PAIRS_PER_BATCH = 256
 CPU_THREADS_PER_ACTOR = 4
 
 I64 = pl.Int64
-SEM = {"a": I64, "b": I64, "semantic": pl.Float64, "accepted": pl.Boolean}
 _CAND = {"a": I64, "b": I64, "cosine": pl.Float64}
 _WITH_A = {**_CAND, "text_a": pl.String}
 _WITH_TEXTS = {**_WITH_A, "text_b": pl.String}
@@ -99,77 +96,6 @@ def placement() -> Placement:
     return Placement("cpu", max(cpus // threads, 1), 1.0, 0.0, threads)
 
 
-def _sentences(text: str | None) -> list[str]:
-    from dedup.text.segment import split_sentences
-
-    return [s.text for s in split_sentences(text or "")]
-
-
-class _ModelActor:
-    """Loads the model once per actor."""
-
-    def __init__(self, config: SemanticConfig, device: str, threads: int) -> None:
-        from dedup.semantic import embed
-
-        if device == "cpu":
-            import torch
-
-            torch.set_num_threads(max(threads, 1))
-        self.config = config
-        self.model = embed.load_model(config.model, device=device)
-
-
-class DocVectors(_ModelActor):
-    """``doc_id, text`` batch → ``doc_id, vec``: :func:`dedup.semantic.embed.embed_documents`."""
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        from dedup.semantic import embed
-
-        df = from_arrow(batch)
-        sents = [_sentences(t) for t in df["text"].to_list()]
-        vecs = embed.embed_documents(self.model, sents, batch_size=self.config.batch_size)
-        dim = vecs.shape[1]
-        flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1))
-        return pa.table(
-            {
-                "doc_id": pa.array(df["doc_id"].to_numpy(), type=pa.int64()),
-                "vec": pa.FixedSizeListArray.from_arrays(flat, dim),
-            }
-        )
-
-
-class PairScores(_ModelActor):
-    """Candidate pairs with both texts → ``a, b, semantic, accepted``
-    (:func:`dedup.semantic.embed.embed_spans` and :func:`dedup.semantic.embed.score_pair`)."""
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        from dedup.semantic import embed
-
-        df = from_arrow(batch)
-        sents: dict[int, list[str]] = {}
-        for col, text in (("a", "text_a"), ("b", "text_b")):
-            for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
-                if doc not in sents:
-                    sents[doc] = _sentences(t)
-        spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
-        scores = [
-            embed.score_pair(
-                spans[a], spans[b], sents[a], sents[b], doc_cosine=cos, config=self.config
-            )
-            for a, b, cos in df.select("a", "b", "cosine").iter_rows()
-        ]
-        out = pl.DataFrame(
-            {
-                "a": df["a"],
-                "b": df["b"],
-                "semantic": [s.score for s in scores],
-                "accepted": [s.accepted for s in scores],
-            },
-            schema=SEM,
-        )
-        return to_arrow(out)
-
-
 def decide(config: SemanticConfig, n_docs: int, where: Placement) -> tuple[bool, str]:
     """:func:`dedup.semantic.embed.should_run` for the cluster's device, and the size limit."""
     from dedup.semantic import embed
@@ -197,8 +123,8 @@ def semantic_pairs(
 ) -> SemanticResult:
     """The semantic channel on the lexical pairs ``scored`` (None: there are none).
 
-    Returns the pairs with a ``semantic`` column (the local engine's :func:`_merge`
-    rules) and the manifest's ``stages.semantic`` notes.
+    Returns the pairs with a ``semantic`` column (the local engine's rules,
+    :func:`dedup.semantic.stage.merge_semantic`) and the manifest's ``stages.semantic`` notes.
     """
     if cfg.semantic.enabled is False:
         return SemanticResult(scored, {"ran": False, "reason": "semantic channel disabled"})
@@ -269,10 +195,10 @@ def _verify(
     """Scores of the candidate pairs (doc ids ``a < b``), by the model actors."""
     import ray
 
-    from dedup.engines.ray.stages import _only
+    from dedup.engines.ray.shuffle import semi_join
 
     pairs = ray.data.from_arrow(to_arrow(cand))
-    texts = _only(
+    texts = semi_join(
         map_frames(
             docs, lambda df: df.select("doc_id", "text"), schema={"doc_id": I64, "text": pl.String}
         ),
@@ -317,10 +243,11 @@ def _verify(
 
 
 def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: RunConfig) -> Dataset:
-    """The local engine's :func:`dedup.semantic.stage._merge` on the pairs the candidates touch."""
+    """The local engine's merge (:func:`dedup.semantic.stage.merge_semantic`) on the pairs
+    the candidates touch."""
     import ray
 
-    from dedup.semantic.stage import _merge
+    from dedup.semantic.stage import merge_semantic
 
     keys = sem.select(pl.col("a").alias("doc_a"), pl.col("b").alias("doc_b"))
     lexical = {c: t for c, t in ap.SCORED.items() if c != "semantic"}
@@ -364,35 +291,17 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: Ru
         pl.Series("b", np.searchsorted(rows, sem["b"].to_numpy()), dtype=I64),
     )
     content = sets["content"].to_numpy().astype(np.uint64)
-    merged = _merge(
+    merged = merge_semantic(
         touched, sem_rows, rows.astype(np.int64), hashes, offsets, content=content, config=config
     )
     merged_ds = ray.data.from_arrow(to_arrow(merged.select(list(ap.SCORED))))
     return merged_ds if rest is None else rest.union(merged_ds).materialize()
 
 
-class ParaphraseAligner(_ModelActor):
-    """Aligns the ``paraphrase`` pairs of a batch with an
-    :class:`dedup.align.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
-
-    def __init__(
-        self, config: SemanticConfig, device: str, threads: int, cutoff: int | None
-    ) -> None:
-        from dedup.align.scorers import EmbeddingScorer
-
-        super().__init__(config, device, threads)
-        self.cutoff = cutoff
-        self.scorer = EmbeddingScorer(self.model, batch_size=config.batch_size)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        df = from_arrow(batch)
-        out = ap.align_relation(df, relation="paraphrase", cutoff=self.cutoff, scorer=self.scorer)
-        return to_arrow(out)
-
-
 def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> Dataset:
     """Pairs from :func:`dedup.engines.ray.align.attach_b` with ``skip="paraphrase"``, the
-    paraphrase pairs aligned by model actors (:class:`ParaphraseAligner`)."""
+    paraphrase pairs aligned by model actors
+    (:class:`dedup.engines.ray.actors.ParaphraseAligner`)."""
     where = placement()
     return aligned.map_batches(
         ParaphraseAligner,

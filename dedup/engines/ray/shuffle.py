@@ -180,3 +180,35 @@ def collect(ds: Dataset, schema: Schema) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=dict(schema))
     return pl.concat(frames).select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+BROADCAST_MAX = 50_000_000  # ids (8 bytes each) sent to every task by a semi-join
+
+
+def semi_join(table: Dataset, table_schema: Any, pairs: Dataset, columns: list[str]) -> Dataset:
+    """The rows of ``table`` whose ``doc_id`` occurs in ``pairs``' ``columns``.
+
+    A semi-join by broadcast: the distinct ids (usually a few percent of the documents)
+    go to every task as one array, so the big per-document tables (shingle sets, texts)
+    enter the following shuffles with only the documents that have a pair. Past
+    ``BROADCAST_MAX`` ids the table is passed through whole.
+    """
+    import ray
+
+    ids_schema = {"id": pl.Int64}
+    ids = collect(
+        map_frames(
+            pairs,
+            lambda df: pl.concat([df.select(pl.col(c).alias("id")) for c in columns]).unique(),
+            schema=ids_schema,
+        ),
+        ids_schema,
+    )["id"].unique()
+    if len(ids) > BROADCAST_MAX:
+        return table
+    ref = ray.put(ids.to_numpy())
+    return map_frames(
+        table,
+        lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(ref)))),
+        schema=table_schema,
+    )

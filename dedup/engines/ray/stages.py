@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -19,7 +19,14 @@ from dedup import schema
 from dedup.config import RunConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray import partitions as pt
-from dedup.engines.ray.shuffle import co_group, collect, map_frames, shuffle_apply, to_arrow
+from dedup.engines.ray.shuffle import (
+    co_group,
+    collect,
+    map_frames,
+    semi_join,
+    shuffle_apply,
+    to_arrow,
+)
 from dedup.io import walk as io
 from dedup.lexical.lsh import bands_rows
 from dedup.lexical.overlap import sampling_stride
@@ -30,7 +37,6 @@ if TYPE_CHECKING:
 
 ROWS_PER_PART = 500_000
 FILES_PER_TASK = 64
-BROADCAST_MAX = 50_000_000  # ids (8 bytes each) sent to every task by a semi-join
 
 
 def n_parts(rows: int) -> int:
@@ -123,7 +129,21 @@ def candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
     if cfg.overlap.enabled:
         proposals = proposals.union(_overlap(reps, cfg, parts))
     proposals = proposals.materialize()
-    sets = _only(
+    verified = _verify(proposals, reps, cfg, parts)
+    exact = map_frames(reps_all, pt.exact_pairs, schema=pt.VERIFIED)
+    return map_frames(
+        verified.union(exact),
+        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})).with_columns(
+            pl.lit(None, pl.Float64).alias("semantic")
+        ),
+        schema=ap.SCORED,
+    ).materialize()
+
+
+def _verify(proposals: Dataset, reps: Dataset, cfg: RunConfig, parts: int) -> Dataset:
+    """The proposals verified on the shingle sets of both ends (two co-grouped shuffles,
+    on ``a`` then on ``b``)."""
+    sets = semi_join(
         map_frames(reps, lambda df: df.select(list(pt.SETS)), schema=pt.SETS),
         pt.SETS,
         proposals,
@@ -152,43 +172,7 @@ def candidates(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset | None:
         schema=pt.VERIFIED,
         parts=parts,
     )
-    exact = map_frames(reps_all, pt.exact_pairs, schema=pt.VERIFIED)
-    return map_frames(
-        verified.union(exact),
-        lambda df: score_and_source(df.rename({"a": "doc_a", "b": "doc_b"})).with_columns(
-            pl.lit(None, pl.Float64).alias("semantic")
-        ),
-        schema=ap.SCORED,
-    ).materialize()
-
-
-def _only(table: Dataset, table_schema: Any, pairs: Dataset, columns: list[str]) -> Dataset:
-    """The rows of ``table`` whose ``doc_id`` occurs in ``pairs``' ``columns``.
-
-    A semi-join by broadcast: the distinct ids (usually a few percent of the documents)
-    go to every task as one array, so the big per-document tables (shingle sets, texts)
-    enter the following shuffles with only the documents that have a pair. Past
-    ``BROADCAST_MAX`` ids the table is passed through whole.
-    """
-    import ray
-
-    ids_schema = {"id": pl.Int64}
-    ids = collect(
-        map_frames(
-            pairs,
-            lambda df: pl.concat([df.select(pl.col(c).alias("id")) for c in columns]).unique(),
-            schema=ids_schema,
-        ),
-        ids_schema,
-    )["id"].unique()
-    if len(ids) > BROADCAST_MAX:
-        return table
-    ref = ray.put(ids.to_numpy())
-    return map_frames(
-        table,
-        lambda df: df.filter(pl.col("doc_id").is_in(pl.Series(ray.get(ref)))),
-        schema=table_schema,
-    )
+    return verified
 
 
 _BAND = {"band": pl.Int64, "key": pl.UInt64, "doc": pl.Int64}
@@ -227,7 +211,7 @@ def align_pairs(
     with sentence embeddings by model actors, as the local engine aligns them.
     """
     parts = n_parts(n_pairs)
-    texts = _only(
+    texts = semi_join(
         map_frames(docs, lambda df: df.select(list(ap.TEXTS)), schema=ap.TEXTS),
         ap.TEXTS,
         pairs,

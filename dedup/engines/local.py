@@ -1,0 +1,261 @@
+"""The local engine: the whole scan in this process, with checkpoints for ``--resume``.
+
+read + shingle + minhash (streamed in batches, shingles spilled to disk) → candidates and
+verification → semantic channel → align → cluster → write (tables atomically, the
+manifest last).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dedup import schema
+from dedup.align.stage import align_stage
+from dedup.cluster import clusters_of
+from dedup.config import RunConfig
+from dedup.engines.checkpoint import Stages, load_corpus, load_frame, save_corpus
+from dedup.io import atomic
+from dedup.lexical.candidates import lexical_pairs
+from dedup.lexical.sign import Corpus, ingest
+from dedup.progress import Progress, Timings
+from dedup.run import (
+    MANIFEST,
+    InputSignature,
+    ScanResult,
+    frame_counts,
+    input_signature,
+    read_manifest,
+    set_threads,
+    write_manifest,
+)
+from dedup.semantic.stage import semantic_stage
+
+__all__ = ["check", "run"]
+
+
+def check(*, resume: bool) -> None:
+    """Nothing to check before the run folder is made: every option works locally."""
+    del resume
+
+
+def run(
+    inputs: Sequence[str | Path],
+    out: Path,
+    *,
+    config: RunConfig,
+    text_column: str,
+    id_column: str | None,
+    overwrite: bool,
+    resume: bool,
+    progress: Progress,
+    ray_address: str | None,
+) -> ScanResult:
+    """Run the scan here (see :func:`dedup.pipeline.scan` for the arguments)."""
+    del overwrite, ray_address  # checked by the pipeline; no cluster here
+    cfg, prog = config, progress
+    t_start = time.perf_counter()
+    sig = input_signature(inputs, text_column=text_column, id_column=id_column)
+    stages = Stages(out, fingerprint=cfg.fingerprint(), inputs=sig.digest, resume=resume)
+    if resume and (done := _finished(out, cfg, sig)) is not None:
+        stages.clear()  # left by a run killed after its manifest was written
+        prog.message(f"{out} already holds this run (same config and inputs): nothing to do")
+        return done
+    set_threads(cfg.workers)
+    timings = Timings()
+    corpus, token = _corpus(stages, inputs, cfg, text_column, id_column, prog, timings)
+    pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
+    aligned = schema.empty("alignments")
+    if cfg.align.enabled and corpus.texts is not None:
+        with timings.stage("align"):
+            prog.stage("align", total=min(pairs.height, cfg.align.max_pairs))
+            pairs, aligned = align_stage(
+                pairs,
+                texts=corpus.texts,
+                config=cfg.align,
+                model=model,
+                batch_size=cfg.semantic.batch_size,
+                advance=prog.advance,
+            )
+        pairs = schema.conform(pairs, "pairs")
+        notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
+        timings.count("align", notes["align"]["pairs_aligned"])
+    documents = corpus.documents
+    del corpus
+    with timings.stage("cluster"):
+        clusters = clusters_of(documents, pairs)
+    timings.count("cluster", clusters.height)
+    _write_tables(out, documents, pairs, clusters, aligned, timings)
+    timings.count("write", pairs.height)
+    manifest = write_manifest(
+        out,
+        config=cfg,
+        signature=sig,
+        counts=frame_counts(documents, pairs, clusters),
+        stages=notes,
+        timings=timings,
+        engine={"name": "local", "workers": cfg.workers},
+        started=t_start,
+    )
+    stages.clear()
+    return ScanResult(out, documents, pairs, clusters, manifest)
+
+
+def _finished(out: Path, cfg: RunConfig, sig: InputSignature) -> ScanResult | None:
+    """The complete run in ``out``, if it was made with this config from these inputs."""
+    manifest = read_manifest(out)
+    if manifest is None or manifest.get("fingerprint") != cfg.fingerprint():
+        return None
+    inputs = manifest.get("inputs")
+    if not isinstance(inputs, dict) or inputs.get("signature") != sig.digest:
+        return None
+    tables = [load_frame(out / f"{name}.parquet") for name in ("documents", "pairs", "clusters")]
+    documents, pairs, clusters = tables
+    if documents is None or pairs is None or clusters is None:
+        return None
+    if frame_counts(documents, pairs, clusters) != manifest.get("counts"):
+        return None
+    return ScanResult(out, documents, pairs, clusters, manifest)
+
+
+def _corpus(
+    stages: Stages,
+    inputs: Sequence[str | Path],
+    cfg: RunConfig,
+    text_column: str,
+    id_column: str | None,
+    prog: Progress,
+    timings: Timings,
+) -> tuple[Corpus, str]:
+    """The ingest stage, or its checkpoint; and the checkpoint's token."""
+    marker = stages.valid("ingest")
+    if marker is not None:
+        with timings.stage("resume"):
+            corpus = load_corpus(stages.root / "ingest")
+        if corpus is not None:
+            prog.message("resumed: documents read, shingled and signed (checkpoint)")
+            return corpus, str(marker["token"])
+    work = stages.begin("ingest")
+    corpus = ingest(
+        inputs,
+        cfg,
+        work,
+        text_column=text_column,
+        id_column=id_column,
+        keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
+        progress=prog,
+        timings=timings,
+    )
+    timings.count("read+shingle+minhash", corpus.documents.height)
+    with timings.stage("checkpoint"):
+        save_corpus(work, corpus)
+        marker = stages.finish("ingest")
+    return corpus, str(marker["token"])
+
+
+def _pairs(
+    stages: Stages,
+    upstream: str,
+    corpus: Corpus,
+    cfg: RunConfig,
+    prog: Progress,
+    timings: Timings,
+) -> tuple[pl.DataFrame, dict[str, Any], Any]:
+    """Verified pairs before alignment (or their checkpoint), notes, the semantic model."""
+    marker = stages.valid("pairs", upstream)
+    if marker is not None:
+        pairs = load_frame(stages.root / "pairs" / "pairs.parquet")
+        if pairs is not None:
+            prog.message("resumed: verified pairs (checkpoint)")
+            notes: dict[str, Any] = dict(marker["notes"])
+            return pairs, notes, _model_for(pairs, notes, cfg)
+    pairs, notes, model = _lexical_and_semantic(corpus, cfg, prog, timings)
+    with timings.stage("checkpoint"):
+        folder = stages.begin("pairs")
+        pairs.write_parquet(folder / "pairs.parquet")
+        stages.finish("pairs", upstream, notes=notes)
+    return pairs, notes, model
+
+
+def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> Any:
+    """The semantic model again, when resumed pairs hold paraphrases to align."""
+    if not (cfg.align.enabled and notes.get("semantic", {}).get("ran")):
+        return None
+    if not (pairs["relation"] == "paraphrase").any():
+        return None
+    from dedup.semantic import embed
+
+    return embed.load_model(cfg.semantic.model)
+
+
+def _lexical_and_semantic(
+    corpus: Corpus, cfg: RunConfig, prog: Progress, timings: Timings
+) -> tuple[pl.DataFrame, dict[str, Any], Any]:
+    """Candidates and verification, then the semantic channel."""
+    notes: dict[str, Any] = {}
+    with timings.stage("candidates+verify"):
+        prog.stage("candidates + verify")
+        pairs = lexical_pairs(
+            rows=corpus.rows,
+            hashes=corpus.hashes,
+            offsets=corpus.offsets,
+            keys=corpus.keys,
+            content=corpus.content,
+            config=cfg,
+        )
+    model = None
+    if corpus.texts is not None and cfg.semantic.enabled is not False:
+        with timings.stage("semantic"):
+            outcome = semantic_stage(
+                pairs,
+                rows=corpus.rows,
+                texts=corpus.texts,
+                hashes=corpus.hashes,
+                offsets=corpus.offsets,
+                content=corpus.content,
+                config=cfg,
+                progress=prog,
+            )
+        pairs, model = outcome.pairs, outcome.model
+        notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason}
+    else:
+        notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
+    timings.count("candidates+verify", pairs.height)
+    return _with_paths(pairs, corpus.documents), notes, model
+
+
+def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    paths = documents.select("doc_id", "path")
+    pairs = pairs.join(paths.rename({"doc_id": "doc_a", "path": "path_a"}), on="doc_a", how="left")
+    pairs = pairs.join(paths.rename({"doc_id": "doc_b", "path": "path_b"}), on="doc_b", how="left")
+    return schema.conform(pairs.sort("doc_a", "doc_b"), "pairs")
+
+
+def _write_tables(
+    out: Path,
+    documents: pl.DataFrame,
+    pairs: pl.DataFrame,
+    clusters: pl.DataFrame,
+    aligned: pl.DataFrame,
+    timings: Timings,
+) -> None:
+    """Write the tables (each atomically) after removing the old manifest.
+
+    A run killed while writing leaves a folder without a manifest (incomplete, refused by
+    ``dedup report``), never a manifest that describes a mix of old and new tables; the
+    new manifest is written last by the caller.
+    """
+    with timings.stage("write"):
+        (out / MANIFEST).unlink(missing_ok=True)
+        tables = (
+            ("documents", documents),
+            ("pairs", pairs),
+            ("clusters", clusters),
+            ("alignments", aligned),
+        )
+        for name, frame in tables:
+            atomic.write_parquet_atomic(frame, out / f"{name}.parquet")

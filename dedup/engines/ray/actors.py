@@ -1,0 +1,107 @@
+"""Ray actors that hold the sentence-embedding model: document vectors, pair scores and
+the alignment of paraphrase pairs (used by :mod:`dedup.engines.ray.semantic`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from dedup.config import SemanticConfig
+from dedup.engines.ray import align as ap
+from dedup.engines.ray.shuffle import from_arrow, to_arrow
+
+__all__ = ["SEM", "DocVectors", "ModelActor", "PairScores", "ParaphraseAligner"]
+
+I64 = pl.Int64
+SEM = {"a": I64, "b": I64, "semantic": pl.Float64, "accepted": pl.Boolean}
+
+
+def _sentences(text: str | None) -> list[str]:
+    from dedup.text.segment import split_sentences
+
+    return [s.text for s in split_sentences(text or "")]
+
+
+class ModelActor:
+    """Loads the model once per actor."""
+
+    def __init__(self, config: SemanticConfig, device: str, threads: int) -> None:
+        from dedup.semantic import embed
+
+        if device == "cpu":
+            import torch
+
+            torch.set_num_threads(max(threads, 1))
+        self.config = config
+        self.model = embed.load_model(config.model, device=device)
+
+
+class DocVectors(ModelActor):
+    """``doc_id, text`` batch → ``doc_id, vec``: :func:`dedup.semantic.embed.embed_documents`."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        from dedup.semantic import embed
+
+        df = from_arrow(batch)
+        sents = [_sentences(t) for t in df["text"].to_list()]
+        vecs = embed.embed_documents(self.model, sents, batch_size=self.config.batch_size)
+        dim = vecs.shape[1]
+        flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1))
+        return pa.table(
+            {
+                "doc_id": pa.array(df["doc_id"].to_numpy(), type=pa.int64()),
+                "vec": pa.FixedSizeListArray.from_arrays(flat, dim),
+            }
+        )
+
+
+class PairScores(ModelActor):
+    """Candidate pairs with both texts → ``a, b, semantic, accepted``
+    (:func:`dedup.semantic.embed.embed_spans` and :func:`dedup.semantic.embed.score_pair`)."""
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        from dedup.semantic import embed
+
+        df = from_arrow(batch)
+        sents: dict[int, list[str]] = {}
+        for col, text in (("a", "text_a"), ("b", "text_b")):
+            for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
+                if doc not in sents:
+                    sents[doc] = _sentences(t)
+        spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
+        scores = [
+            embed.score_pair(
+                spans[a], spans[b], sents[a], sents[b], doc_cosine=cos, config=self.config
+            )
+            for a, b, cos in df.select("a", "b", "cosine").iter_rows()
+        ]
+        out = pl.DataFrame(
+            {
+                "a": df["a"],
+                "b": df["b"],
+                "semantic": [s.score for s in scores],
+                "accepted": [s.accepted for s in scores],
+            },
+            schema=SEM,
+        )
+        return to_arrow(out)
+
+
+class ParaphraseAligner(ModelActor):
+    """Aligns the ``paraphrase`` pairs of a batch with an
+    :class:`dedup.align.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
+
+    def __init__(
+        self, config: SemanticConfig, device: str, threads: int, cutoff: int | None
+    ) -> None:
+        from dedup.align.scorers import EmbeddingScorer
+
+        super().__init__(config, device, threads)
+        self.cutoff = cutoff
+        self.scorer = EmbeddingScorer(self.model, batch_size=config.batch_size)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        df = from_arrow(batch)
+        out = ap.align_relation(df, relation="paraphrase", cutoff=self.cutoff, scorer=self.scorer)
+        return to_arrow(out)

@@ -1,0 +1,83 @@
+"""Terminal output of the CLI: progress bars on stderr and the summary table of a scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+__all__ = ["BarProgress", "summary_table"]
+
+
+class BarProgress:
+    """Rich progress bars on stderr for the pipeline's stages."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> BarProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._bar.update(
+                self._task,
+                total=self._bar.tasks[-1].completed or 1,
+                completed=self._bar.tasks[-1].completed or 1,
+            )
+        self._bar.stop()
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self._task is not None:
+            done = self._bar.tasks[-1].completed
+            self._bar.update(self._task, total=done or 1, completed=done or 1)
+        self._task = self._bar.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, n)
+
+    def message(self, text: str) -> None:
+        self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def summary_table(manifest: dict[str, Any], out_dir: Path) -> Table:
+    """The summary a scan prints: counts, LSH parameters, seconds per stage."""
+    counts = manifest["counts"]
+    table = Table(title=f"dedup scan → {out_dir}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("documents", str(counts["documents"]))
+    table.add_row("skipped", str(counts["skipped"]))
+    table.add_row("pairs", str(counts["pairs"]))
+    for rel, n in counts["pairs_by_relation"].items():
+        if n:
+            table.add_row(f"  {rel}", str(n))
+    table.add_row("clusters", f"{counts['clusters']} ({counts['documents_in_clusters']} docs)")
+    bands, rows = manifest["derived"]["bands"], manifest["derived"]["rows"]
+    table.add_row("LSH", f"{bands} bands x {rows} rows")
+    for stage, sec in manifest["seconds"].items():
+        table.add_row(f"seconds: {stage}", f"{sec:.2f}")
+    table.add_row("seconds: total", f"{manifest.get('seconds_total', 0.0):.2f}")
+    return table

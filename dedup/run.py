@@ -1,0 +1,194 @@
+"""What every engine's run shares: checks, input signature, counts, manifest, threads.
+
+A run folder holds the tables and ``manifest.json``, written last: a folder with a
+manifest is complete. Both engines build the manifest here, with the same keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dedup import schema
+from dedup.config import RunConfig
+from dedup.errors import InputError, OutputError
+from dedup.io import atomic, walk
+from dedup.lexical.lsh import bands_rows
+from dedup.progress import Timings
+from dedup.version import __version__
+
+__all__ = [
+    "MANIFEST",
+    "InputSignature",
+    "ScanResult",
+    "check_inputs",
+    "check_out",
+    "counts",
+    "input_signature",
+    "read_manifest",
+    "set_threads",
+    "write_manifest",
+]
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class ScanResult:
+    """The tables of a finished scan, as written under ``out``."""
+
+    out: Path
+    documents: pl.DataFrame
+    pairs: pl.DataFrame
+    clusters: pl.DataFrame
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InputSignature:
+    """A digest of the inputs as they are on disk, and how many files it covers."""
+
+    digest: str
+    files: int
+
+
+def check_inputs(inputs: Sequence[str | Path]) -> None:
+    """Raise :class:`InputError` when no input is given or one does not exist."""
+    if not inputs:
+        raise InputError("no input given")
+    for path in inputs:
+        if not Path(path).exists():
+            raise InputError(f"input path does not exist: {path}")
+
+
+def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
+    """Create the run folder; refuse one holding a run of another config (unless
+    ``overwrite``); remove temporary files left by an atomic write killed halfway."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a folder")
+    manifest = out / MANIFEST
+    if manifest.exists() and not overwrite:
+        prev = atomic.read_json(manifest).get("fingerprint")
+        if prev != cfg.fingerprint():
+            raise OutputError(
+                f"{out} holds a run with another config ({prev}); "
+                "choose another --out or pass --overwrite"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror}") from exc
+    for leftover in out.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def input_signature(
+    inputs: Sequence[str | Path], *, text_column: str, id_column: str | None
+) -> InputSignature:
+    """Hash the path, size and ``mtime_ns`` of each input file, in the reader's order.
+
+    Folders are walked with the reader's own rules; the text and id columns are part of
+    the digest. Cheap (no file is opened), and it changes when any input does.
+    """
+    h = hashlib.sha256(json.dumps([text_column, id_column]).encode())
+    files = 0
+    for path, reason in walk.iter_input_files(list(inputs)):
+        try:
+            st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
+            item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+            files += reason is None
+        except OSError as err:
+            item = f"{path}\0{reason or err.errno}"
+        h.update(os.fsencode(item) + b"\0\n")
+    return InputSignature(h.hexdigest()[:32], files)
+
+
+def set_threads(workers: int) -> None:
+    """Threads of the numba kernels: ``workers``, or all (0); reset on every scan."""
+    import numba
+
+    most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    numba.set_num_threads(min(workers, most) if workers else most)
+
+
+def counts(
+    *,
+    documents: int,
+    skipped: int,
+    by_relation: Mapping[str, int],
+    clusters: int,
+    documents_in_clusters: int,
+) -> dict[str, Any]:
+    """The manifest's ``counts`` (both engines; compared by ``--resume``)."""
+    return {
+        "documents": int(documents),
+        "skipped": int(skipped),
+        "pairs": int(sum(by_relation.values())),
+        "pairs_by_relation": {r: int(by_relation.get(r, 0)) for r in schema.RELATIONS},
+        "clusters": int(clusters),
+        "documents_in_clusters": int(documents_in_clusters),
+    }
+
+
+def frame_counts(
+    documents: pl.DataFrame, pairs: pl.DataFrame, clusters: pl.DataFrame
+) -> dict[str, Any]:
+    """:func:`counts` of tables held in memory."""
+    by_rel = dict(pairs.group_by("relation").len().iter_rows()) if pairs.height else {}
+    return counts(
+        documents=documents.height,
+        skipped=int((documents["status"] == "skipped").sum()) if documents.height else 0,
+        by_relation=by_rel,
+        clusters=int(clusters["cluster_id"].n_unique()) if clusters.height else 0,
+        documents_in_clusters=clusters.height,
+    )
+
+
+def write_manifest(
+    out: Path,
+    *,
+    config: RunConfig,
+    signature: InputSignature,
+    counts: dict[str, Any],
+    stages: dict[str, Any],
+    timings: Timings,
+    engine: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    """Write ``out/manifest.json`` atomically (last, after every table); return it."""
+    bands, rows = bands_rows(config.lsh, config.minhash.num_perm)
+    manifest: dict[str, Any] = {
+        "tool": "dedup",
+        "version": __version__,
+        "fingerprint": config.fingerprint(),
+        "config": config.to_dict(),
+        "inputs": {"signature": signature.digest, "files": signature.files},
+        "derived": {"bands": bands, "rows": rows},
+        "counts": counts,
+        "stages": stages,
+        "engine": engine,
+        **timings.summary(),
+        "seconds_total": round(time.perf_counter() - started, 4),
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    }
+    atomic.write_json_atomic(manifest, out / MANIFEST)
+    return manifest
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest in ``out``, or None when there is none or it cannot be read."""
+    try:
+        manifest = atomic.read_json(out / MANIFEST)
+    except OutputError:
+        return None
+    return manifest if isinstance(manifest, dict) else None
