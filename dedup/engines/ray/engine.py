@@ -250,15 +250,18 @@ def _run(
     timings.count("candidates+verify", n_pairs)
     aligned = labels = None
     if scored is not None:
-        with timings.stage("align"):
+        # this stage also joins the paths, so it runs with --no-align (then timed as write)
+        with timings.stage("align" if cfg.align.enabled else "write"):
             prog.stage("paths + align (ray)")
             aligned = align_pairs(
                 scored, docs, cfg, n_pairs, embed_paraphrases=bool(notes["semantic"]["ran"])
             )
-        if cfg.align.enabled:
-            notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
-            timings.count("align", notes["align"]["pairs_aligned"])
-        with timings.stage("cluster"):
+    if cfg.align.enabled:
+        timings.add("align", 0.0)
+        notes["align"] = {"pairs_aligned": min(n_pairs, cfg.align.max_pairs)}
+        timings.count("align", notes["align"]["pairs_aligned"])
+    with timings.stage("cluster"):
+        if scored is not None:
             prog.stage("cluster (ray)")
             labels = cluster_docs(scored, docs, n_pairs)
     with timings.stage("write"):
