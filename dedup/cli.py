@@ -60,7 +60,11 @@ def _root(
 @app.command()
 def scan(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Folders, text files, JSONL or Parquet files.")
+        list[Path],
+        typer.Argument(
+            help="Folders and files: text, HTML, JSONL, CSV/TSV, Parquet; gzip, bzip2, xz "
+            "or zstd compressed too."
+        ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder for the tables.")],
     threshold: Annotated[
@@ -95,8 +99,30 @@ def scan(
     align: Annotated[
         bool, typer.Option("--align/--no-align", help="Sentence alignment of every pair.")
     ] = True,
-    text_column: Annotated[str, typer.Option(help="Text field of JSONL/Parquet input.")] = "text",
-    id_column: Annotated[str | None, typer.Option(help="Id field of JSONL/Parquet input.")] = None,
+    text_column: Annotated[
+        str, typer.Option(help="Text field of JSONL, CSV/TSV and Parquet input.")
+    ] = "text",
+    id_column: Annotated[
+        str | None, typer.Option(help="Id field of JSONL, CSV/TSV and Parquet input.")
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Read only files found in folders that match this glob (repeatable; "
+            "'*.html', 'news/**/*.csv')."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Skip files and folders matching this glob (repeatable)."),
+    ] = None,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            help="Skip a file, JSONL line or CSV/Parquet text larger than this; caps the "
+            "decompressed size of a compressed file."
+        ),
+    ] = 256 * 1024 * 1024,
     workers: Annotated[
         int, typer.Option(help="Threads for the numeric kernels (0: all cores).")
     ] = 0,
@@ -143,6 +169,9 @@ def scan(
                 config=cfg,
                 text_column=text_column,
                 id_column=id_column,
+                max_bytes=max_bytes,
+                include=include or (),
+                exclude=exclude or (),
                 overwrite=overwrite,
                 resume=resume,
                 progress=bar,
@@ -153,6 +182,8 @@ def scan(
         raise _fail(exc) from None
     if not quiet:
         out.print(summary_table(result.manifest, out_dir))
+    for warning in result.manifest.get("warnings", []):
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def _read_one(path: Path) -> str:

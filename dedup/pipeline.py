@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dedup import engines
 from dedup.config import RunConfig
+from dedup.io.readers import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.progress import Progress, Silent
 from dedup.run import MANIFEST, ScanResult, check_inputs, check_out
 
@@ -27,6 +28,9 @@ def scan(
     config: RunConfig | None = None,
     text_column: str = "text",
     id_column: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     overwrite: bool = False,
     resume: bool = False,
     progress: Progress | None = None,
@@ -39,11 +43,16 @@ def scan(
     once the run is complete), so a run that was killed can be resumed.
 
     Args:
-        inputs: folders (walked recursively), text files, JSONL or Parquet files.
-        out: run folder; created if missing.
+        inputs: folders (walked recursively) and files: text, HTML, JSONL, CSV/TSV,
+            Parquet, any of them gzip/bzip2/xz/zstd-compressed (Parquet excepted).
+        out: run folder; created if missing. Never read as input, even inside one.
         config: parameters of every stage; defaults when ``None``.
-        text_column: text field of JSONL/Parquet inputs.
-        id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
+        text_column: text field of JSONL/CSV/Parquet inputs.
+        id_column: optional id field of JSONL/CSV/Parquet inputs, kept as ``external_id``.
+        max_bytes: cap on one text file, JSONL line or CSV/Parquet text, and on the
+            decompressed size of a compressed file; larger ones are skipped.
+        include: globs; a file found in a folder is read only if one matches.
+        exclude: globs of files and folders found in a folder that are not read.
         overwrite: replace a run in ``out`` made with another config.
         resume: reuse the checkpoints (or the finished run) in ``out`` made with the same
             config from the same inputs (same paths, sizes and modification times).
@@ -56,6 +65,14 @@ def scan(
         The tables, as written.
     """
     cfg = (config or RunConfig()).validate()
+    read = ReadOptions(
+        text_column=text_column,
+        id_column=id_column,
+        max_bytes=max_bytes,
+        include=tuple(include),
+        exclude=tuple(exclude),
+        skip=(str(out),),
+    ).validate()
     runner = engines.get(engine)
     runner.check(resume=resume)
     out = Path(out)
@@ -65,8 +82,7 @@ def scan(
         inputs,
         out,
         config=cfg,
-        text_column=text_column,
-        id_column=id_column,
+        read=read,
         overwrite=overwrite,
         resume=resume,
         progress=progress or Silent(),

@@ -22,6 +22,7 @@ from dedup import schema
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
 from dedup.io import atomic, walk
+from dedup.io.readers import ReadOptions, skip_reason_table, skip_reasons
 from dedup.lexical.lsh import bands_rows
 from dedup.progress import Timings
 from dedup.version import __version__
@@ -34,12 +35,16 @@ __all__ = [
     "check_out",
     "counts",
     "input_signature",
+    "input_warnings",
     "read_manifest",
     "set_threads",
     "write_manifest",
 ]
 
 MANIFEST = "manifest.json"
+# Bump when a reader's output changes for the same bytes (as when HTML came to be read
+# for its main text), so that ``--resume`` does not reuse documents read the old way.
+READER_VERSION = 2
 
 
 @dataclass
@@ -91,17 +96,17 @@ def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def input_signature(
-    inputs: Sequence[str | Path], *, text_column: str, id_column: str | None
-) -> InputSignature:
+def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> InputSignature:
     """Hash the path, size and ``mtime_ns`` of each input file, in the reader's order.
 
-    Folders are walked with the reader's own rules; the text and id columns are part of
-    the digest. Cheap (no file is opened), and it changes when any input does.
+    Folders are walked with the reader's own rules (globs, skipped folders); the options
+    that decide which documents come out (text and id columns, per-file cap, globs) and
+    :data:`READER_VERSION` are part of the digest. Cheap (no file is opened), and it
+    changes when any input does.
     """
-    h = hashlib.sha256(json.dumps([text_column, id_column]).encode())
+    h = hashlib.sha256(json.dumps([READER_VERSION, *read.signature()]).encode())
     files = 0
-    for path, reason in walk.iter_input_files(list(inputs)):
+    for path, reason in walk.iter_input_files(list(inputs), options=read):
         try:
             st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
             item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
@@ -124,6 +129,7 @@ def counts(
     *,
     documents: int,
     skipped: int,
+    skipped_reasons: Mapping[str, int],
     by_relation: Mapping[str, int],
     clusters: int,
     documents_in_clusters: int,
@@ -132,6 +138,7 @@ def counts(
     return {
         "documents": int(documents),
         "skipped": int(skipped),
+        "skipped_reasons": {str(k): int(v) for k, v in skipped_reasons.items()},
         "pairs": int(sum(by_relation.values())),
         "pairs_by_relation": {r: int(by_relation.get(r, 0)) for r in schema.RELATIONS},
         "clusters": int(clusters),
@@ -147,6 +154,7 @@ def frame_counts(
     return counts(
         documents=documents.height,
         skipped=int((documents["status"] == "skipped").sum()) if documents.height else 0,
+        skipped_reasons=skip_reasons(skip_reason_table(documents)),
         by_relation=by_rel,
         clusters=int(clusters["cluster_id"].n_unique()) if clusters.height else 0,
         documents_in_clusters=clusters.height,
@@ -158,6 +166,7 @@ def write_manifest(
     *,
     config: RunConfig,
     signature: InputSignature,
+    read: ReadOptions,
     counts: dict[str, Any],
     stages: dict[str, Any],
     timings: Timings,
@@ -171,9 +180,14 @@ def write_manifest(
         "version": __version__,
         "fingerprint": config.fingerprint(),
         "config": config.to_dict(),
-        "inputs": {"signature": signature.digest, "files": signature.files},
+        "inputs": {
+            "signature": signature.digest,
+            "files": signature.files,
+            "options": read.to_dict(),
+        },
         "derived": {"bands": bands, "rows": rows},
         "counts": counts,
+        "warnings": input_warnings(counts, read),
         "stages": stages,
         "engine": engine,
         **timings.summary(),
@@ -183,6 +197,22 @@ def write_manifest(
     }
     atomic.write_json_atomic(manifest, out / MANIFEST)
     return manifest
+
+
+def input_warnings(counts: Mapping[str, Any], read: ReadOptions) -> list[str]:
+    """What a user must hear about the inputs: nothing read, or everything skipped."""
+    n, n_skipped = counts["documents"], counts["skipped"]
+    globs = " (check --include/--exclude)" if read.include or read.exclude else ""
+    if n == 0:
+        return [f"no input file was read: the inputs hold no file dedup reads{globs}"]
+    if n_skipped < n:
+        return []
+    reasons: Mapping[str, int] = counts.get("skipped_reasons", {})
+    top = ", ".join(f"{r} ({k})" for r, k in list(reasons.items())[:3])
+    hint = ""
+    if any(r.startswith(("no column", "no field")) for r in reasons):
+        hint = f"; the text is read from --text-column {read.text_column!r}"
+    return [f"every document was skipped ({n_skipped}): {top}{hint}{globs}"]
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ BAD = {
     "empty.txt": "empty",
     "image.png": "PNG",
     "paper.pdf": "PDF",
-    "notes.txt.gz": "gzip",
+    "bomb.txt.gz": "decompressed size > max_bytes",
     "nul.txt": "mostly NUL",
     "broken.txt": "broken symlink",
     "loop": "symlink loop",
@@ -37,6 +37,7 @@ def build(root: Path) -> dict[str, str]:
     (root / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     (root / "paper.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n" + bytes(range(256)))
     (root / "notes.txt.gz").write_bytes(gzip.compress(sentences(rng, 200).encode()))
+    (root / "bomb.txt.gz").write_bytes(gzip.compress(b"\n" * (300 << 20), 9))  # 300 MiB out
     (root / "nul.txt").write_bytes(b"\x00" * 900 + b"text")
     (root / "broken.txt").symlink_to(root / "nowhere.txt")
     (root / "loop").symlink_to(root, target_is_directory=True)
@@ -96,6 +97,7 @@ def test_hostile_folder_scans_cleanly(tmp_path: Path) -> None:
     assert "lines.jsonl:1" in encodings
     assert "lines.jsonl:3" in encodings
     assert "new\nline.txt" in encodings
+    assert encodings["notes.txt.gz"] == "utf-8"  # compressed text is read
 
     pairs = pl.read_parquet(out / "pairs.parquet")
     found = {

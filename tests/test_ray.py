@@ -7,6 +7,7 @@ import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -26,6 +27,7 @@ from dedup.config import (  # noqa: E402
     VerifyConfig,
 )
 from dedup.pipeline import scan  # noqa: E402
+from tests.ingest_fixtures import mixed_folder  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -47,10 +49,12 @@ def cluster() -> Iterator[None]:
     ray.shutdown()
 
 
-def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, pl.DataFrame]:
+def _same_tables(
+    inputs: list[Path], tmp: Path, config: RunConfig, **read: Any
+) -> dict[str, pl.DataFrame]:
     """Scan with both engines; assert every table is identical after sorting."""
-    scan(inputs, tmp / "local", config=config)
-    result = scan(inputs, tmp / "ray", config=config, engine="ray")
+    scan(inputs, tmp / "local", config=config, **read)
+    result = scan(inputs, tmp / "ray", config=config, engine="ray", **read)
     assert result.manifest["engine"]["name"] == "ray"
     out = {}
     for name, keys in TABLES.items():
@@ -66,6 +70,23 @@ def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, 
     assert set(result.manifest["seconds"]) == set(local_manifest["seconds"])
     assert result.manifest["rows"] == local_manifest["rows"]
     return out
+
+
+def test_mixed_inputs_read_alike(tmp_path: Path) -> None:
+    """CSV, HTML, compressed JSONL, an old run folder: both engines read them one way."""
+    root = tmp_path / "mixed"
+    mixed_folder(root)
+    (root / "notes.tmp").write_text("left out by --exclude")
+    read = {"text_column": "body", "id_column": "id", "exclude": ("*.tmp",)}
+    tables = _same_tables([root], tmp_path, NO_SEMANTIC, **read)
+    docs = tables["documents"]
+    assert docs.height == 10
+    assert docs.filter(pl.col("status") == "skipped").height == 2
+    assert tables["pairs"].height == 3
+    local = json.loads((tmp_path / "local" / "manifest.json").read_text())
+    remote = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert local["inputs"]["options"] == remote["inputs"]["options"]
+    assert local["warnings"] == remote["warnings"] == []
 
 
 def test_seeds(seeds_dir: Path, tmp_path: Path) -> None:

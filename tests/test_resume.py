@@ -15,6 +15,7 @@ import pytest
 from dedup.config import LSHConfig, RunConfig, SemanticConfig
 from dedup.engines import local as pipeline
 from dedup.engines.checkpoint import MARKER, STAGES
+from dedup.io.readers import ReadOptions
 from dedup.pipeline import scan
 from dedup.run import input_signature
 from tests.corpora import corpus_texts, write_corpus
@@ -224,14 +225,14 @@ def test_input_signature_tracks_paths_sizes_and_mtimes(tmp_path: Path) -> None:
     root = write_corpus(tmp_path / "c", {"a.txt": "alpha", "b/c.txt": "gamma", ".h": "x"})
 
     def sig() -> str:
-        return input_signature([root], text_column="text", id_column=None).digest
+        return input_signature([root], read=ReadOptions()).digest
 
     first = sig()
     assert sig() == first
-    assert input_signature([root], text_column="text", id_column=None).files == 2
+    assert input_signature([root], read=ReadOptions()).files == 2
     (root / ".hidden.txt").write_text("ignored by the reader, so by the signature")
     assert sig() == first
-    assert input_signature([root], text_column="body", id_column=None).digest != first
+    assert input_signature([root], read=ReadOptions(text_column="body")).digest != first
     target = root / "a.txt"
     st = target.stat()
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from dedup.config import RunConfig
 from dedup.errors import ConfigError
+from dedup.io.readers import ReadOptions
 from dedup.progress import Progress
 
 if TYPE_CHECKING:
@@ -38,8 +39,7 @@ class Engine(Protocol):
         out: Path,
         *,
         config: RunConfig,
-        text_column: str,
-        id_column: str | None,
+        read: ReadOptions,
         overwrite: bool,
         resume: bool,
         progress: Progress,

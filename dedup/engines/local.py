@@ -20,6 +20,7 @@ from dedup.cluster import clusters_of
 from dedup.config import RunConfig
 from dedup.engines.checkpoint import Stages, load_corpus, load_frame, save_corpus
 from dedup.io import atomic
+from dedup.io.readers import ReadOptions
 from dedup.lexical.candidates import lexical_pairs
 from dedup.lexical.sign import Corpus, ingest
 from dedup.progress import Progress, Timings
@@ -48,8 +49,7 @@ def run(
     out: Path,
     *,
     config: RunConfig,
-    text_column: str,
-    id_column: str | None,
+    read: ReadOptions,
     overwrite: bool,
     resume: bool,
     progress: Progress,
@@ -59,7 +59,7 @@ def run(
     del overwrite, ray_address  # checked by the pipeline; no cluster here
     cfg, prog = config, progress
     t_start = time.perf_counter()
-    sig = input_signature(inputs, text_column=text_column, id_column=id_column)
+    sig = input_signature(inputs, read=read)
     stages = Stages(out, fingerprint=cfg.fingerprint(), inputs=sig.digest, resume=resume)
     if resume and (done := _finished(out, cfg, sig)) is not None:
         stages.clear()  # left by a run killed after its manifest was written
@@ -67,7 +67,7 @@ def run(
         return done
     set_threads(cfg.workers)
     timings = Timings()
-    corpus, token = _corpus(stages, inputs, cfg, text_column, id_column, prog, timings)
+    corpus, token = _corpus(stages, inputs, cfg, read, prog, timings)
     pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
     aligned = schema.empty("alignments")
     if cfg.align.enabled and corpus.texts is not None:
@@ -95,6 +95,7 @@ def run(
         out,
         config=cfg,
         signature=sig,
+        read=read,
         counts=frame_counts(documents, pairs, clusters),
         stages=notes,
         timings=timings,
@@ -126,8 +127,7 @@ def _corpus(
     stages: Stages,
     inputs: Sequence[str | Path],
     cfg: RunConfig,
-    text_column: str,
-    id_column: str | None,
+    read: ReadOptions,
     prog: Progress,
     timings: Timings,
 ) -> tuple[Corpus, str]:
@@ -144,8 +144,7 @@ def _corpus(
         inputs,
         cfg,
         work,
-        text_column=text_column,
-        id_column=id_column,
+        read=read,
         keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
         progress=prog,
         timings=timings,

@@ -105,7 +105,7 @@ def decode_bytes(data: bytes) -> Decoded:
         bytes are empty, binary or undecodable.
     """
     if not data:
-        return Decoded(None, None, "empty file (0 bytes)")
+        return Decoded(None, None, "empty: 0 bytes")
     kind = binary_kind(data)
     if kind is not None:
         return Decoded(None, None, f"binary: {kind}")

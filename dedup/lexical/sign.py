@@ -223,15 +223,14 @@ def ingest(
     cfg: RunConfig,
     work: Path,
     *,
-    text_column: str,
-    id_column: str | None,
+    read: io.ReadOptions,
     keep_texts: bool,
     progress: Progress,
     timings: Timings,
 ) -> Corpus:
     """Stream documents in batches: shingle, sign and band-key each batch."""
     acc = _Ingest(cfg, work, keep_texts=keep_texts, timings=timings)
-    stream = io.iter_documents(inputs, text_column=text_column, id_column=id_column)
+    stream = io.iter_documents(inputs, options=read)
     progress.stage("read + shingle + minhash")
     try:
         t_read = time.perf_counter()

@@ -70,6 +70,8 @@ def summary_table(manifest: dict[str, Any], out_dir: Path) -> Table:
     table.add_column("value", justify="right")
     table.add_row("documents", str(counts["documents"]))
     table.add_row("skipped", str(counts["skipped"]))
+    for reason, n in counts.get("skipped_reasons", {}).items():
+        table.add_row(f"  {reason}", str(n))
     table.add_row("pairs", str(counts["pairs"]))
     for rel, n in counts["pairs_by_relation"].items():
         if n:

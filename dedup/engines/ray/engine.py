@@ -49,6 +49,7 @@ from dedup.engines.ray.semantic import semantic_pairs
 from dedup.engines.ray.shuffle import map_frames
 from dedup.engines.ray.stages import align_pairs, candidates, cluster_docs, n_parts, read_docs
 from dedup.errors import ConfigError
+from dedup.io.readers import ReadOptions, skip_reason_table, skip_reasons
 from dedup.progress import Progress, Timings
 from dedup.run import MANIFEST, ScanResult, input_signature, write_manifest
 
@@ -129,8 +130,7 @@ def run(
     out: Path,
     *,
     config: RunConfig,
-    text_column: str,
-    id_column: str | None,
+    read: ReadOptions,
     overwrite: bool,
     resume: bool,
     progress: Progress,
@@ -140,13 +140,13 @@ def run(
     """Scan ``inputs`` on a Ray cluster; write the same tables as the local engine.
 
     Args:
-        inputs: folders (walked recursively), text files, JSONL or Parquet files; every
-            node must be able to read them at the same paths.
+        inputs: folders (walked recursively) and files in any format the reader knows;
+            every node must be able to read them at the same paths.
         out: run folder (already checked by :func:`dedup.pipeline.scan`), on a file
             system every node can write to.
         config: parameters of every stage.
-        text_column: text field of JSONL/Parquet inputs.
-        id_column: optional id field of JSONL/Parquet inputs, kept as ``external_id``.
+        read: the reader's columns, per-file cap, globs and skipped folders; the
+            driver lists the files with them and every worker reads with them.
         overwrite: checked by the pipeline.
         resume: refused by :func:`check`.
         progress: receives stage names and messages.
@@ -166,7 +166,7 @@ def run(
     cfg, prog = config, progress
     timings = Timings()
     t_start = time.perf_counter()
-    sig = input_signature(inputs, text_column=text_column, id_column=id_column)
+    sig = input_signature(inputs, read=read)
     notes: dict[str, Any] = {}
     with (
         ray_session(ray_address, cfg.workers),
@@ -180,13 +180,13 @@ def run(
             prog,
             timings,
             notes,
-            text_column=text_column,
-            id_column=id_column,
+            read=read,
         )
         manifest = write_manifest(
             out,
             config=cfg,
             signature=sig,
+            read=read,
             counts=counts,
             stages=notes,
             timings=timings,
@@ -221,13 +221,12 @@ def _run(
     timings: Timings,
     notes: dict[str, Any],
     *,
-    text_column: str,
-    id_column: str | None,
+    read: ReadOptions,
 ) -> dict[str, Any]:
     """Every stage on the cluster; the tables committed; the manifest's counts."""
     with timings.stage("read+shingle+minhash"):
         prog.stage("read + shingle + minhash (ray)")
-        docs = read_docs(inputs, cfg, text_column=text_column, id_column=id_column)
+        docs = read_docs(inputs, cfg, read=read)
         n_docs = docs.count()
     timings.count("read+shingle+minhash", n_docs)
     with timings.stage("candidates+verify"):
@@ -282,11 +281,8 @@ def _write(
     documents = map_frames(
         docs, lambda df: schema.conform(df, "documents"), schema=dict(schema.DOCUMENTS)
     )
-    skipped = ro.tally(
-        documents,
-        lambda df: pl.DataFrame({"n": [int((df["status"] == "skipped").sum())]}),
-        {"n": pl.Int64},
-        [],
+    reasons = skip_reasons(
+        ro.tally(documents, skip_reason_table, {"reason": pl.String, "n": pl.Int64}, ["reason"])
     )
     parts = {
         "documents": ro.write_parts(documents, tmp / "documents", ["doc_id"]),
@@ -307,7 +303,7 @@ def _write(
             drop=["seq"],
         ),
     }
-    counts = ro.counts(n_docs, int(skipped["n"][0] or 0) if skipped.height else 0, aligned, labels)
+    counts = ro.counts(n_docs, reasons, aligned, labels)
     (out / MANIFEST).unlink(missing_ok=True)
     ro.commit(parts, out)
     return counts

@@ -66,9 +66,10 @@ def tally(ds: Dataset | None, fn: Any, columns: Schema, by: list[str]) -> pl.Dat
 
 
 def counts(
-    n_docs: int, skipped: int, pairs: Dataset | None, labels: Dataset | None
+    n_docs: int, skipped: dict[str, int], pairs: Dataset | None, labels: Dataset | None
 ) -> dict[str, Any]:
-    """The manifest's ``counts``, from aggregates computed on the cluster."""
+    """The manifest's ``counts``, from aggregates computed on the cluster (``skipped``:
+    the skipped documents counted by reason kind)."""
     rel = tally(
         pairs,
         lambda df: df.group_by("relation").agg(pl.len().cast(pl.Int64).alias("n")),
@@ -91,7 +92,8 @@ def counts(
     centres = int(cl["centres"][0] or 0) if cl.height else 0
     return run_counts(
         documents=n_docs,
-        skipped=skipped,
+        skipped=sum(skipped.values()),
+        skipped_reasons=skipped,
         by_relation=by_rel,
         clusters=centres,
         documents_in_clusters=rows,

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from dedup import schema
 from dedup.config import RunConfig
-from dedup.io.readers import skipped
+from dedup.io.readers import ReadOptions, skipped
 from dedup.io.walk import RawDoc, read_source
 from dedup.lexical.candidates import exact_groups, expand_copies, verify_proposals
 from dedup.lexical.lsh import band_pairs
@@ -76,18 +76,14 @@ def encode_path(path: str) -> bytes:
 
 
 def _read_units(
-    units: pl.DataFrame, *, text_column: str, id_column: str | None
+    units: pl.DataFrame, *, read: ReadOptions
 ) -> tuple[list[RawDoc], list[int], list[int]]:
     docs: list[RawDoc] = []
     unit_of: list[int] = []
     sub_of: list[int] = []
     for unit, raw, reason in units.select(list(UNITS)).iter_rows():
         path = os.fsdecode(raw)
-        recs = (
-            [skipped(path, reason)]
-            if reason is not None
-            else read_source(path, text_column=text_column, id_column=id_column)
-        )
+        recs = [skipped(path, reason)] if reason is not None else read_source(path, options=read)
         for j, doc in enumerate(recs):
             docs.append(doc)
             unit_of.append(unit)
@@ -106,8 +102,7 @@ def ingest_units(
     units: pl.DataFrame,
     *,
     config: RunConfig,
-    text_column: str,
-    id_column: str | None,
+    read: ReadOptions,
     keep_texts: bool,
 ) -> pl.DataFrame:
     """Read a batch of input files and shingle, sign and band-key their documents.
@@ -119,7 +114,7 @@ def ingest_units(
     import numba
 
     numba.set_num_threads(1)  # one Ray task per CPU
-    docs, unit_of, sub_of = _read_units(units, text_column=text_column, id_column=id_column)
+    docs, unit_of, sub_of = _read_units(units, read=read)
     meta = [doc_meta(d) for d in docs]
     signed = sign_batch(docs, meta, config)
     hashes, keys = signed.hashes, signed.keys

@@ -46,10 +46,10 @@ def n_parts(rows: int) -> int:
     return max(cpus, -(-rows // ROWS_PER_PART), 1)
 
 
-def _units(inputs: Sequence[str | Path]) -> pl.DataFrame:
+def _units(inputs: Sequence[str | Path], read: io.ReadOptions) -> pl.DataFrame:
     paths: list[bytes] = []
     reasons: list[str | None] = []
-    for source in io.iter_sources(inputs):
+    for source in io.iter_sources(inputs, options=read):
         if isinstance(source, io.RawDoc):
             paths.append(pt.encode_path(source.path))
             reasons.append(source.reason)
@@ -62,13 +62,11 @@ def _units(inputs: Sequence[str | Path]) -> pl.DataFrame:
     )
 
 
-def read_docs(
-    inputs: Sequence[str | Path], cfg: RunConfig, *, text_column: str, id_column: str | None
-) -> Dataset:
+def read_docs(inputs: Sequence[str | Path], cfg: RunConfig, *, read: io.ReadOptions) -> Dataset:
     """Every document, shingled, with its ``doc_id`` (materialized: used several times)."""
     import ray
 
-    units = _units(inputs)
+    units = _units(inputs, read)
     blocks = max(1, min(len(units), -(-len(units) // FILES_PER_TASK)))
     src = ray.data.from_arrow(to_arrow(units)).repartition(blocks)
     ingested = map_frames(
@@ -76,8 +74,7 @@ def read_docs(
         lambda df: pt.ingest_units(
             df,
             config=cfg,
-            text_column=text_column,
-            id_column=id_column,
+            read=read,
             keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
         ),
         schema=pt.INGESTED,

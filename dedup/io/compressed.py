@@ -1,0 +1,151 @@
+"""Compressed inputs: gzip, bzip2, xz and zstd, recognised by their first bytes.
+
+A compressed file is read as a stream through :class:`CappedReader`, which stops with
+:class:`TooLarge` once more than ``max_bytes`` have come out of it: the per-file cap
+applies to the decompressed size, so a small file that inflates without end (a
+decompression bomb) costs at most ``max_bytes`` of work and never more memory than one
+read buffer. Corrupt or truncated data surfaces as :class:`CorruptData`. Both are
+``OSError`` subclasses, so the readers' usual error handling reports them.
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import gzip
+import io
+import lzma
+import zlib
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import pyarrow as pa
+
+__all__ = [
+    "COMPRESSED_SUFFIXES",
+    "CappedReader",
+    "Compression",
+    "CorruptData",
+    "TooLarge",
+    "inner_name",
+    "open_decompressed",
+    "sniff_compression",
+]
+
+
+class Compression(NamedTuple):
+    """A compression format: its name and the suffixes files of it usually carry."""
+
+    name: str
+    magic: bytes
+    suffixes: tuple[str, ...]
+
+
+_FORMATS = (
+    Compression("gzip", b"\x1f\x8b", (".gz", ".gzip")),
+    Compression("bzip2", b"BZh", (".bz2",)),
+    Compression("xz", b"\xfd7zXZ\x00", (".xz",)),
+    Compression("zstd", b"(\xb5/\xfd", (".zst", ".zstd")),
+)
+COMPRESSED_SUFFIXES = tuple(s for f in _FORMATS for s in f.suffixes)
+_DECODE_ERRORS = (EOFError, lzma.LZMAError, zlib.error, pa.ArrowException, ValueError)
+
+
+class _Stream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class TooLarge(OSError):
+    """More than ``max_bytes`` came out of a compressed file."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(errno.EFBIG, f"too large: decompressed size > max_bytes={max_bytes}", None)
+
+
+class CorruptData(OSError):
+    """The compressed data is damaged or cut short."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(errno.EIO, f"corrupt {kind} data: {detail}", None)
+
+
+def sniff_compression(head: bytes) -> Compression | None:
+    """The compression format whose signature ``head`` (a file's first bytes) starts with.
+
+    ``BZh`` must be followed by a block size digit, so a text starting "BZh" stays text.
+    """
+    for fmt in _FORMATS:
+        if head.startswith(fmt.magic):
+            if fmt.name == "bzip2" and (len(head) < 4 or head[3:4] not in b"123456789"):
+                continue
+            return fmt
+    return None
+
+
+def inner_name(name: str, fmt: Compression) -> str:
+    """``name`` without its compression suffix (``a.jsonl.gz`` → ``a.jsonl``), if it has one."""
+    lower = name.lower()
+    for suffix in fmt.suffixes:
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+class CappedReader(io.RawIOBase):
+    """A raw binary stream over a decompressing one that refuses to give more than a cap."""
+
+    def __init__(self, stream: _Stream, *, kind: str, max_bytes: int) -> None:
+        super().__init__()
+        self._stream = stream
+        self._kind = kind
+        self._max = max_bytes
+        self.n_out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        # Up to max_bytes + 1 bytes come out, so that a reader sees a file is over the cap;
+        # asking for more then raises.
+        room = self._max + 1 - self.n_out
+        if room <= 0:
+            raise TooLarge(self._max)
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._stream.read(min(len(view), room))
+        except _DECODE_ERRORS as err:
+            raise CorruptData(self._kind, str(err) or type(err).__name__) from err
+        except OSError as err:
+            raise CorruptData(self._kind, err.strerror or str(err)) from err
+        n = len(data)
+        view[:n] = data
+        self.n_out += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
+
+def _open_raw(path: str, fmt: Compression) -> _Stream:
+    if fmt.name == "gzip":
+        return gzip.open(path, "rb")
+    if fmt.name == "bzip2":
+        return bz2.open(path, "rb")
+    if fmt.name == "xz":
+        return lzma.open(path, "rb")
+    stream: _Stream = pa.CompressedInputStream(pa.OSFile(str(Path(path)), "rb"), "zstd")
+    return stream
+
+
+def open_decompressed(path: str, fmt: Compression, *, max_bytes: int) -> io.BufferedReader:
+    """A buffered stream of ``path``'s decompressed bytes, capped at ``max_bytes``.
+
+    Raises:
+        OSError: The file cannot be opened.
+    """
+    raw = CappedReader(_open_raw(path, fmt), kind=fmt.name, max_bytes=max_bytes)
+    return io.BufferedReader(raw, buffer_size=1 << 16)
