@@ -57,6 +57,12 @@ def _root(
     """dedup: duplicates and derivatives, found at scale and explained sentence by sentence."""
 
 
+_INCLUDE_HELP = "Read only files in folders matching this glob (repeatable): '*.csv'."
+_EXCLUDE_HELP = "Skip files and folders matching this glob (repeatable)."
+_MAX_BYTES_HELP = "Cap in bytes on a file, JSONL line or CSV/Parquet text (decompressed size)."
+_TEXT_HELP = "Text field of JSONL/CSV/Parquet input."
+
+
 @app.command()
 def scan(
     inputs: Annotated[
@@ -99,30 +105,13 @@ def scan(
     align: Annotated[
         bool, typer.Option("--align/--no-align", help="Sentence alignment of every pair.")
     ] = True,
-    text_column: Annotated[
-        str, typer.Option(help="Text field of JSONL, CSV/TSV and Parquet input.")
-    ] = "text",
+    text_column: Annotated[str, typer.Option(help=_TEXT_HELP)] = "text",
     id_column: Annotated[
-        str | None, typer.Option(help="Id field of JSONL, CSV/TSV and Parquet input.")
+        str | None, typer.Option(help="Id field of JSONL/CSV/Parquet input.")
     ] = None,
-    include: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Read only files found in folders that match this glob (repeatable; "
-            "'*.html', 'news/**/*.csv')."
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(help="Skip files and folders matching this glob (repeatable)."),
-    ] = None,
-    max_bytes: Annotated[
-        int,
-        typer.Option(
-            help="Skip a file, JSONL line or CSV/Parquet text larger than this; caps the "
-            "decompressed size of a compressed file."
-        ),
-    ] = 256 * 1024 * 1024,
+    include: Annotated[list[str] | None, typer.Option(help=_INCLUDE_HELP)] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help=_EXCLUDE_HELP)] = None,
+    max_bytes: Annotated[int, typer.Option(help=_MAX_BYTES_HELP)] = 256 * 1024 * 1024,
     workers: Annotated[
         int, typer.Option(help="Threads for the numeric kernels (0: all cores).")
     ] = 0,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dedup import engines
 from dedup.config import RunConfig
-from dedup.io.readers import DEFAULT_MAX_BYTES, ReadOptions
+from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.progress import Progress, Silent
 from dedup.run import MANIFEST, ScanResult, check_inputs, check_out
 

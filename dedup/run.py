@@ -22,7 +22,7 @@ from dedup import schema
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
 from dedup.io import atomic, walk
-from dedup.io.readers import ReadOptions, skip_reason_table, skip_reasons
+from dedup.io.options import ReadOptions, skip_reason_table, skip_reasons
 from dedup.lexical.lsh import bands_rows
 from dedup.progress import Timings
 from dedup.version import __version__

@@ -15,7 +15,7 @@ import pytest
 from dedup.config import LSHConfig, RunConfig, SemanticConfig
 from dedup.engines import local as pipeline
 from dedup.engines.checkpoint import MARKER, STAGES
-from dedup.io.readers import ReadOptions
+from dedup.io.options import ReadOptions
 from dedup.pipeline import scan
 from dedup.run import input_signature
 from tests.corpora import corpus_texts, write_corpus

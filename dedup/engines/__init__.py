@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from dedup.config import RunConfig
 from dedup.errors import ConfigError
-from dedup.io.readers import ReadOptions
+from dedup.io.options import ReadOptions
 from dedup.progress import Progress
 
 if TYPE_CHECKING:

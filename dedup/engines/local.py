@@ -20,7 +20,7 @@ from dedup.cluster import clusters_of
 from dedup.config import RunConfig
 from dedup.engines.checkpoint import Stages, load_corpus, load_frame, save_corpus
 from dedup.io import atomic
-from dedup.io.readers import ReadOptions
+from dedup.io.options import ReadOptions
 from dedup.lexical.candidates import lexical_pairs
 from dedup.lexical.sign import Corpus, ingest
 from dedup.progress import Progress, Timings

@@ -36,9 +36,9 @@ from dedup.io.compressed import (
     sniff_compression,
 )
 from dedup.io.decode import decode_bytes, shown
+from dedup.io.options import ReadOptions
 from dedup.io.readers import (
     RawDoc,
-    ReadOptions,
     iter_jsonl,
     iter_jsonl_stream,
     iter_parquet,

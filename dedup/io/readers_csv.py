@@ -19,7 +19,8 @@ from pathlib import Path
 import polars as pl
 
 from dedup.io.decode import clean_text, shown
-from dedup.io.readers import RawDoc, ReadOptions, skipped, too_large
+from dedup.io.options import ReadOptions
+from dedup.io.readers import RawDoc, skipped, too_large
 
 __all__ = ["CSV_SUFFIXES", "TSV_SUFFIXES", "iter_csv", "separator_for"]
 

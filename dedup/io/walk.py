@@ -15,15 +15,8 @@ from pathlib import Path
 from dedup.errors import InputError
 from dedup.io.decode import decode_bytes, shown
 from dedup.io.formats import read_file
-from dedup.io.readers import (
-    DEFAULT_MAX_BYTES,
-    RawDoc,
-    ReadOptions,
-    os_reason,
-    skip_reason_table,
-    skip_reasons,
-    skipped,
-)
+from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
+from dedup.io.readers import RawDoc, os_reason, skipped
 from dedup.io.select import (
     RUN_MANIFEST,
     SYNTH_FILES,
@@ -42,8 +35,6 @@ __all__ = [
     "iter_input_files",
     "iter_sources",
     "read_source",
-    "skip_reason_table",
-    "skip_reasons",
 ]
 
 OUT_REASON = "inside this scan's output folder (--out)"

@@ -49,7 +49,7 @@ from dedup.engines.ray.semantic import semantic_pairs
 from dedup.engines.ray.shuffle import map_frames
 from dedup.engines.ray.stages import align_pairs, candidates, cluster_docs, n_parts, read_docs
 from dedup.errors import ConfigError
-from dedup.io.readers import ReadOptions, skip_reason_table, skip_reasons
+from dedup.io.options import ReadOptions, skip_reason_table, skip_reasons
 from dedup.progress import Progress, Timings
 from dedup.run import MANIFEST, ScanResult, input_signature, write_manifest
 

@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from dedup import schema
 from dedup.config import RunConfig
-from dedup.io.readers import ReadOptions, skipped
+from dedup.io.options import ReadOptions
+from dedup.io.readers import skipped
 from dedup.io.walk import RawDoc, read_source
 from dedup.lexical.candidates import exact_groups, expand_copies, verify_proposals
 from dedup.lexical.lsh import band_pairs
