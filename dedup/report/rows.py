@@ -3,8 +3,10 @@
 Both the terminal diff and the HTML views lay an alignment out the same way:
 
 * ``same``, ``edited`` (and merges/splits) put the A and B text on one row;
-* runs of ``dropped`` and ``added`` between two matches are paired up row by row (like
-  difflib's ``replace``), so the two columns stay level;
+* a ``dropped`` sentence has a row of its own (A side only), and so has an ``added`` one
+  (B side only): a dropped A sentence and an unrelated added B sentence never share a row,
+  which would read as if one had become the other; between two matches the dropped ones
+  come first;
 * a ``moved`` sentence shows twice: on the left where it was in A, pointing to its new place,
   and on the right where it is in B, pointing back.
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import zip_longest
 from typing import Any
 
 from dedup.text.words import word_spans
@@ -99,7 +100,8 @@ def _cells(row: Mapping[str, Any]) -> tuple[Cell | None, Cell | None]:
 
 
 def _flush(dropped: list[Cell], added: list[Cell], out: list[DisplayRow]) -> None:
-    out.extend(DisplayRow(d, a) for d, a in zip_longest(dropped, added))
+    out.extend(DisplayRow(d, None) for d in dropped)
+    out.extend(DisplayRow(None, a) for a in added)
     dropped.clear()
     added.clear()
 
