@@ -155,25 +155,36 @@ def _manifest(run_dir: Path) -> dict[str, Any]:
 
 
 def _aligned_rows(
-    aligned: pl.DataFrame, shown: list[dict[str, Any]]
+    run_dir: Path, shown: list[dict[str, Any]]
 ) -> dict[tuple[int, int], list[dict[str, Any]]]:
-    """The alignment rows of the pairs given a view, by pair."""
-    keys = pl.DataFrame(
+    """The alignment rows of the pairs given a view, by pair (only those rows are read)."""
+    path = run_dir / "alignments.parquet"
+    if not path.is_file():
+        return {}
+    keys = pl.LazyFrame(
         {"doc_a": [int(p["doc_a"]) for p in shown], "doc_b": [int(p["doc_b"]) for p in shown]},
         schema={"doc_a": pl.Int64, "doc_b": pl.Int64},
     )
+    try:
+        rows = (
+            pl.scan_parquet(path)
+            .join(keys, on=["doc_a", "doc_b"], how="semi", maintain_order="left")
+            .collect()
+        )
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
     by_pair: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for r in aligned.join(keys, on=["doc_a", "doc_b"], how="semi").iter_rows(named=True):
+    for r in schema.conform(rows, "alignments").iter_rows(named=True):
         by_pair.setdefault((int(r["doc_a"]), int(r["doc_b"])), []).append(r)
     return by_pair
 
 
 def _views(
-    pair_rows: list[dict[str, Any]], aligned: pl.DataFrame, names: Names, limits: ReportLimits
+    pair_rows: list[dict[str, Any]], run_dir: Path, names: Names, limits: ReportLimits
 ) -> list[str]:
     """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget."""
     shown = pair_rows[: limits.max_pairs]
-    by_pair = _aligned_rows(aligned, shown)
+    by_pair = _aligned_rows(run_dir, shown)
     out: list[str] = []
     size = 0
     for p in shown:
@@ -215,7 +226,6 @@ def build_report(
     )
     docs = _read(run_dir, "documents", required=False)
     clusters = _read(run_dir, "clusters", required=False)
-    aligned = _read(run_dir, "alignments", required=False)
     manifest = _manifest(run_dir)
     names = Names(docs["path"] if docs.height else pl.concat([pairs["path_a"], pairs["path_b"]]))
     pair_rows = list(pairs.head(max(lim.index_rows, lim.max_pairs)).iter_rows(named=True))
@@ -238,7 +248,7 @@ def build_report(
             legend_html(manifest),
             settings_html(manifest, names),
             "<h2>Pairs side by side</h2>",
-            *_views(pair_rows, aligned, names, lim),
+            *_views(pair_rows, run_dir, names, lim),
         ]
     )
     return page(f"dedup report: {run_dir.name}", body)
