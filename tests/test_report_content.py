@@ -7,16 +7,19 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dedup import schema
 from dedup.align.sentences import align_texts, alignment_rows
 from dedup.config import RunConfig, SemanticConfig
 from dedup.pipeline import scan
 from dedup.report import build_report
-from dedup.report.bound import Fold, ViewBound, bounded
+from dedup.report.bound import Fold, ViewBound, bounded, prefold
 from dedup.report.rows import display_rows
 
 CFG = RunConfig(semantic=SemanticConfig(enabled=False))
@@ -125,3 +128,35 @@ def test_dropped_and_added_never_share_a_row(a: list[str], b: list[str], seed: i
         if row.left is not None and row.right is not None:
             assert row.left.tag == row.right.tag
             assert row.left.tag not in ("added", "dropped")
+
+
+def test_prefolding_in_the_table_shows_what_laying_out_every_row_shows() -> None:
+    rng = random.Random(5)
+    a = [_sentence(rng) for _ in range(300)]
+    passage = [_sentence(rng) for _ in range(6)]
+    b = [*a[:100], *passage, *[_sentence(rng) for _ in range(150)], *a[100:]]
+    b[50] = b[50].replace("w", "v", 2)
+    table = pl.DataFrame(
+        alignment_rows(0, 1, align_texts(" ".join(a), " ".join(b))), infer_schema_length=None
+    )
+    bound = ViewBound(prefold_rows=10, max_chars=10**9)
+    table = schema.conform(table, "alignments")
+    folded = prefold(table, bound)
+    assert 0 < folded.height < table.height / 4
+    full = bounded(display_rows(table.iter_rows(named=True)), bound)
+    fast = bounded(display_rows(folded.iter_rows(named=True)), bound)
+
+    def cells(shown: list[Any]) -> list[tuple[str | None, str | None]]:
+        return [
+            (r.left.text if r.left else None, r.right.text if r.right else None)
+            for r in shown
+            if not isinstance(r, Fold)
+        ]
+
+    def totals(shown: list[Any]) -> tuple[int, int, int]:
+        fs = [r for r in shown if isinstance(r, Fold)]
+        return sum(f.rows for f in fs), sum(f.a for f in fs), sum(f.b for f in fs)
+
+    assert cells(fast) == cells(full)
+    assert totals(fast) == totals(full)
+    assert prefold(table, ViewBound()).equals(table)  # small pairs stay as they are

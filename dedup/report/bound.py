@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from dedup.report.rows import Cell, DisplayRow
+import polars as pl
 
-__all__ = ["Fold", "ViewBound", "bounded", "clip"]
+from dedup.report.rows import FOLD_OP, Cell, DisplayRow, Fold
+
+__all__ = ["Fold", "ViewBound", "bounded", "clip", "prefold"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,29 +28,14 @@ class ViewBound:
         context: rows kept at each end of a long run of same or one-sided rows.
         max_chars: characters of text in one pair view; the rest is folded.
         max_cell: characters of one cell; longer sentences are cut.
+        prefold_rows: a pair with more alignment rows than this has its long runs folded
+            in the table (:func:`prefold`) before any row is laid out.
     """
 
     context: int = 3
     max_chars: int = 40_000
     max_cell: int = 2_000
-
-
-@dataclass(frozen=True, slots=True)
-class Fold:
-    """Rows left out of a view.
-
-    Attributes:
-        rows: display rows left out.
-        a: sentences of A they hold.
-        b: sentences of B they hold.
-        why: ``same`` (identical in both), ``one-sided`` (only in A or only in B) or
-            ``size`` (the view's character budget was spent).
-    """
-
-    rows: int
-    a: int
-    b: int
-    why: str
+    prefold_rows: int = 5_000
 
 
 Shown = DisplayRow | Fold
@@ -56,6 +43,8 @@ Shown = DisplayRow | Fold
 
 def _kind(row: DisplayRow) -> str | None:
     """The run a row can be folded into, or None for a row that is always shown."""
+    if row.fold is not None:
+        return None
     if row.tag == "same":
         return "same"
     if row.tag in ("added", "dropped"):
@@ -68,6 +57,9 @@ def _sentences(rows: Iterable[Shown]) -> tuple[int, int, int]:
     for row in rows:
         if isinstance(row, Fold):
             n, a, b = n + row.rows, a + row.a, b + row.b
+            continue
+        if row.fold is not None:
+            n, a, b = n + row.fold.rows, a + row.fold.a, b + row.fold.b
             continue
         n += 1
         a += row.left.hi - row.left.lo if row.left is not None else 0
@@ -121,6 +113,9 @@ def bounded(rows: list[DisplayRow], bound: ViewBound) -> list[Shown]:
         if isinstance(row, Fold):
             out.append(row)
             continue
+        if row.fold is not None:
+            out.append(row.fold)
+            continue
         left, right = clip(row.left, bound.max_cell), clip(row.right, bound.max_cell)
         chars += sum(len(c.text) for c in (left, right) if c is not None)
         out.append(DisplayRow(left, right))
@@ -129,3 +124,71 @@ def bounded(rows: list[DisplayRow], bound: ViewBound) -> list[Shown]:
             out.append(Fold(n, a, b, "size"))
             break
     return out
+
+
+def prefold(rows: pl.DataFrame, bound: ViewBound) -> pl.DataFrame:
+    """Alignment rows (in op order) with the middle of each long run folded in the table.
+
+    For a pair with more than ``bound.prefold_rows`` rows, every run of more than
+    ``2 * context + 1`` consecutive ``same`` rows, or ``added``/``dropped`` rows, keeps
+    ``context`` rows at each end; the middle becomes one :data:`FOLD_OP` row that counts
+    what it held. A pair with a 200 MB document thus never has millions of rows laid out.
+    Other pairs are returned as they are.
+    """
+    k = bound.context
+    sizes = rows.group_by("doc_a", "doc_b").len()
+    big = sizes.filter(pl.col("len") > bound.prefold_rows).select("doc_a", "doc_b")
+    if big.is_empty():
+        return rows
+    pair = ["doc_a", "doc_b"]
+    small = rows.join(big, on=pair, how="anti", maintain_order="left")
+    kind = (
+        pl.when(pl.col("op") == "same")
+        .then(pl.lit("same"))
+        .when(pl.col("op").is_in(["added", "dropped"]))
+        .then(pl.lit("one-sided"))
+    )
+    marked = (
+        rows.join(big, on=pair, how="semi", maintain_order="left")
+        .with_row_index("i")
+        .with_columns(kind.alias("kind"))
+        .with_columns(
+            (pl.col("kind").is_null() | (pl.col("kind") != pl.col("kind").shift(1)))
+            .fill_null(True)
+            .cum_sum()
+            .alias("run")
+        )
+        .with_columns(
+            pl.int_range(pl.len()).over("run").alias("pos"), pl.len().over("run").alias("n")
+        )
+    )
+    middle = (
+        pl.col("kind").is_not_null()
+        & (pl.col("n") > 2 * k + 1)
+        & (pl.col("pos") >= k)
+        & (pl.col("pos") < pl.col("n") - k)
+    )
+    kept = marked.filter(~middle)
+    folds = (
+        marked.filter(middle)
+        .group_by("run")
+        .agg(
+            pl.col("i").min(),
+            pl.col("doc_a").first(),
+            pl.col("doc_b").first(),
+            pl.col("kind").first().alias("words"),
+            pl.len().cast(pl.Int32).alias("a_index"),
+            (pl.col("a_hi") - pl.col("a_lo")).sum().cast(pl.Int32).alias("a_hi"),
+            (pl.col("b_hi") - pl.col("b_lo")).sum().cast(pl.Int32).alias("b_hi"),
+        )
+        .with_columns(pl.lit(FOLD_OP).alias("op"), a_lo=pl.lit(0), b_lo=pl.lit(0))
+    )
+    columns = rows.columns
+    folded = pl.concat(
+        [
+            kept.select("i", *columns),
+            folds.select("i", *[c for c in columns if c in folds.columns]),
+        ],
+        how="diagonal_relaxed",
+    ).sort("i")
+    return pl.concat([small, folded.select(columns)], how="vertical_relaxed")

@@ -11,7 +11,7 @@ import polars as pl
 from dedup import schema
 from dedup.errors import InputError, OutputError
 from dedup.io.atomic import read_json, write_text_atomic
-from dedup.report.bound import ViewBound
+from dedup.report.bound import ViewBound, prefold
 from dedup.report.html import esc, legend, page, pair_table, plural
 from dedup.report.sections import Names, clusters_html, legend_html, settings_html, skipped_html
 
@@ -155,7 +155,7 @@ def _manifest(run_dir: Path) -> dict[str, Any]:
 
 
 def _aligned_rows(
-    run_dir: Path, shown: list[dict[str, Any]]
+    run_dir: Path, shown: list[dict[str, Any]], bound: ViewBound
 ) -> dict[tuple[int, int], list[dict[str, Any]]]:
     """The alignment rows of the pairs given a view, by pair (only those rows are read)."""
     path = run_dir / "alignments.parquet"
@@ -174,7 +174,7 @@ def _aligned_rows(
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     by_pair: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for r in schema.conform(rows, "alignments").iter_rows(named=True):
+    for r in prefold(schema.conform(rows, "alignments"), bound).iter_rows(named=True):
         by_pair.setdefault((int(r["doc_a"]), int(r["doc_b"])), []).append(r)
     return by_pair
 
@@ -184,7 +184,7 @@ def _views(
 ) -> list[str]:
     """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget."""
     shown = pair_rows[: limits.max_pairs]
-    by_pair = _aligned_rows(run_dir, shown)
+    by_pair = _aligned_rows(run_dir, shown, limits.view)
     out: list[str] = []
     size = 0
     for p in shown:

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
 
-from dedup.report.bound import Fold, ViewBound, bounded
-from dedup.report.rows import Cell, DisplayRow, display_rows, segments
+from dedup.report.bound import ViewBound, bounded
+from dedup.report.rows import Cell, DisplayRow, Fold, display_rows, segments
 
 __all__ = ["MARKS", "esc", "legend", "page", "pair_table", "plural"]
 
@@ -124,6 +124,8 @@ def _fold_text(fold: Fold) -> str:
 
 
 def _row_html(row: DisplayRow | Fold, key: str) -> str:
+    if isinstance(row, DisplayRow) and row.fold is not None:
+        row = row.fold
     if isinstance(row, Fold):
         return f'<tr class="fold"><td colspan="6">⋯ {esc(_fold_text(row))}</td></tr>'
     return f"<tr>{_cell_html(row.left, 'a', key)}{_cell_html(row.right, 'b', key)}</tr>"
