@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,7 +20,8 @@ from dedup.config import (
     ShingleConfig,
 )
 from dedup.errors import DedupError
-from dedup.report.console import BarProgress, summary_table
+from dedup.report.console import BarProgress, PipeConsole, quiet_broken_pipe, summary_table
+from dedup.report.diff_input import diff_scorer, read_one
 from dedup.version import __version__
 
 app = typer.Typer(
@@ -175,42 +176,6 @@ def scan(
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def _read_one(path: Path) -> str:
-    import itertools
-
-    from dedup.errors import InputError
-    from dedup.io.walk import iter_documents
-
-    if path.is_dir():
-        raise InputError(f"cannot diff {path}: it is a folder; give two files")
-    docs = list(itertools.islice(iter_documents([path]), 2))
-    if len(docs) != 1 or docs[0].text is None:
-        reason = (
-            docs[0].reason
-            if len(docs) == 1
-            else f"it holds {'several documents' if docs else 'no document'}, not one"
-        )
-        raise InputError(f"cannot diff {path}: {reason}")
-    return docs[0].text
-
-
-def _diff_scorer(semantic: bool | None) -> Any:
-    from dedup.semantic import embed
-
-    if semantic is False:
-        return None
-    ok, reason = embed.is_available()
-    if not ok:
-        if semantic:
-            from dedup.errors import ModelError
-
-            raise ModelError(f"--semantic needs the semantic extra: {reason}")
-        return None
-    from dedup.align.scorers import embedding_scorer
-
-    return embedding_scorer(None)
-
-
 @app.command()
 def diff(
     file_a: Annotated[Path, typer.Argument(help="The first text (the likely source).")],
@@ -238,8 +203,8 @@ def diff(
     from dedup.report.render import diff_json, render_diff, render_diff_html
 
     try:
-        text_a, text_b = _read_one(file_a), _read_one(file_b)
-        alignment = align_texts(text_a, text_b, scorer=_diff_scorer(semantic))
+        text_a, text_b = read_one(file_a), read_one(file_b)
+        alignment = align_texts(text_a, text_b, scorer=diff_scorer(semantic))
         if html is not None:
             from dedup.io.atomic import write_text_atomic
 
@@ -251,21 +216,29 @@ def diff(
             )
             err.print(f"wrote {html}")
         if as_json:
-            print(json.dumps(diff_json(alignment), ensure_ascii=False, indent=1))
+            with quiet_broken_pipe():
+                sys.stdout.write(json.dumps(diff_json(alignment), ensure_ascii=False, indent=1))
+                sys.stdout.write("\n")
+                sys.stdout.flush()
         elif html is None:
             use_color = out.is_terminal if color is None else color
-            console = Console(
-                no_color=not use_color, highlight=False, force_terminal=use_color or None
+            console = PipeConsole(
+                color_system="auto" if use_color else None,
+                no_color=not use_color,
+                highlight=False,
+                force_terminal=use_color or None,
             )
-            render_diff(
-                text_a,
-                text_b,
-                alignment,
-                console=console,
-                color=use_color,
-                label_a=str(file_a),
-                label_b=str(file_b),
-            )
+            with quiet_broken_pipe():
+                render_diff(
+                    text_a,
+                    text_b,
+                    alignment,
+                    console=console,
+                    color=use_color,
+                    label_a=str(file_a),
+                    label_b=str(file_b),
+                )
+                console.file.flush()
     except DedupError as exc:
         raise _fail(exc) from None
 
@@ -295,6 +268,48 @@ def report(
     except DedupError as exc:
         raise _fail(exc) from None
     out.print(f"report: {path}")
+
+
+@app.command(name="filter")
+def filter_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by dedup scan.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="OUT.parquet, OUT.jsonl or OUT/.")],
+    relations: Annotated[
+        list[str] | None,
+        typer.Option(help="Relations that group documents (default: exact,near_duplicate)."),
+    ] = None,
+    keep: Annotated[
+        str, typer.Option(help="Survivor of a group: first (input order) or longest.")
+    ] = "first",
+    dropped: Annotated[
+        Path | None,
+        typer.Option(help="Table of dropped documents (default: OUT-NAME.dropped.parquet)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+) -> None:
+    """Write the corpus of RUN with one document per duplicate group, and the list of
+    dropped documents with the kept one each duplicates. Texts are read again from the
+    run's inputs, which must be unchanged since the scan."""
+    from dedup.filter import DEFAULT_RELATIONS, filter_run
+
+    chosen = tuple(r.strip() for v in relations or [] for r in v.split(",") if r.strip())
+    try:
+        with BarProgress(err, enabled=not quiet and err.is_terminal) as bar:
+            bar.stage("filter")
+            result = filter_run(
+                run,
+                output,
+                relations=chosen or DEFAULT_RELATIONS,
+                keep=keep,  # type: ignore[arg-type]  # checked by filter_run
+                dropped=dropped,
+                overwrite=overwrite,
+                advance=bar.advance,
+            )
+    except DedupError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        out.print(result.summary(), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -354,9 +369,13 @@ def bench(
     work: Annotated[Path, typer.Option(help="Work folder for the corpus and outputs.")] = Path(
         "bench-work"
     ),
-    results: Annotated[Path, typer.Option(help="Folder for the result tables and plot.")] = Path(
-        "results"
-    ),
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the result tables and plot (default: WORK/results; "
+            "--results results replaces the project's published figures)."
+        ),
+    ] = None,
 ) -> None:
     """Throughput and accuracy of dedup scan against datasketch and rensa, in one run, on
     one synthetic corpus (needs the bench extra)."""
@@ -372,6 +391,7 @@ def bench(
             raise ConfigError(
                 f"unknown contender {bad[0]!r}: one of {', '.join(bench_mod.CONTENDERS)}"
             )
+        results = results if results is not None else work / "results"
         args = argparse.Namespace(
             docs=docs,
             seed=seed,

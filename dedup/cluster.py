@@ -62,5 +62,6 @@ def clusters_of(documents: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(pl.len().over("cluster_id").alias("cluster_size")).filter(
         pl.col("cluster_size") > 1
     )
-    frame = frame.join(documents.select("doc_id", "path"), on="doc_id", how="left")
+    names = documents.select("doc_id", "path", "external_id")
+    frame = frame.join(names, on="doc_id", how="left")
     return schema.conform(frame.sort("cluster_id", "doc_id"), "clusters")

@@ -12,7 +12,7 @@ import os
 import platform
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,32 @@ class ScanResult:
 
 @dataclass(frozen=True)
 class InputSignature:
-    """A digest of the inputs as they are on disk, and how many files it covers."""
+    """A digest of the inputs as they are on disk, how many files it covers, and what is
+    needed to read them again.
+
+    Attributes:
+        digest: hash of every input file's path, size and ``mtime_ns``, in reading order.
+        files: the files it covers.
+        paths: the inputs as given (relative to ``cwd``).
+        cwd: the folder the scan ran in.
+        read: the reader's options (:meth:`dedup.io.options.ReadOptions.to_dict`).
+    """
 
     digest: str
     files: int
+    paths: tuple[str, ...] = ()
+    cwd: str = ""
+    read: Mapping[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's ``inputs``."""
+        return {
+            "signature": self.digest,
+            "files": self.files,
+            "paths": list(self.paths),
+            "cwd": self.cwd,
+            "options": dict(self.read),
+        }
 
 
 def check_inputs(inputs: Sequence[str | Path]) -> None:
@@ -114,7 +136,13 @@ def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> Input
         except OSError as err:
             item = f"{path}\0{reason or err.errno}"
         h.update(os.fsencode(item) + b"\0\n")
-    return InputSignature(h.hexdigest()[:32], files)
+    return InputSignature(
+        h.hexdigest()[:32],
+        files,
+        paths=tuple(os.fspath(p) for p in inputs),
+        cwd=str(Path.cwd()),
+        read=read.to_dict(),
+    )
 
 
 def set_threads(workers: int) -> None:
@@ -180,11 +208,7 @@ def write_manifest(
         "version": __version__,
         "fingerprint": config.fingerprint(),
         "config": config.to_dict(),
-        "inputs": {
-            "signature": signature.digest,
-            "files": signature.files,
-            "options": read.to_dict(),
-        },
+        "inputs": signature.record(),
         "derived": {"bands": bands, "rows": rows},
         "counts": counts,
         "warnings": input_warnings(counts, read),

@@ -29,6 +29,8 @@ PAIRS = pl.Schema(
         "doc_b": pl.Int64,
         "path_a": pl.String,
         "path_b": pl.String,
+        "external_id_a": pl.String,  # the id column's value (--id-column), when given
+        "external_id_b": pl.String,
         "relation": pl.String,
         "jaccard": pl.Float64,
         "containment_a": pl.Float64,  # share of A's shingles found in B
@@ -53,6 +55,7 @@ CLUSTERS = pl.Schema(
         "cluster_id": pl.Int64,
         "cluster_size": pl.Int64,
         "path": pl.String,
+        "external_id": pl.String,
     }
 )
 
@@ -60,6 +63,8 @@ ALIGNMENTS = pl.Schema(
     {
         "doc_a": pl.Int64,
         "doc_b": pl.Int64,
+        "external_id_a": pl.String,
+        "external_id_b": pl.String,
         "op": pl.String,  # same | edited | added | dropped | moved
         "a_index": pl.Int32,  # first sentence index in A (null for added)
         "b_index": pl.Int32,  # first sentence index in B (null for dropped)

@@ -142,6 +142,27 @@ def test_synthetic_corpus(synthetic: Path, tmp_path: Path) -> None:
     assert (tables["documents"]["status"] == "skipped").sum() >= 3
 
 
+def test_external_ids_reach_every_table(synthetic: Path, tmp_path: Path) -> None:
+    tables = _same_tables([synthetic], tmp_path, NO_SEMANTIC, id_column="id")
+    records = tables["pairs"].filter(pl.col("path_a").str.contains("f_records.jsonl:"))
+    assert records.height > 0
+    assert records["external_id_a"].to_list() == [
+        f"r{int(p.rsplit(':', 1)[1]) - 1}" for p in records["path_a"]
+    ]
+    assert set(records["external_id_b"]) == {"r6"}
+    clustered = tables["clusters"].filter(pl.col("path").str.contains("f_records.jsonl:"))
+    assert set(clustered["external_id"]) == {"r0", "r6"}
+    rows = tables["alignments"].join(records.select("doc_a", "doc_b"), on=["doc_a", "doc_b"])
+    assert rows.height > 0
+    assert set(rows["external_id_b"]) == {"r6"}
+    from dedup.filter import filter_run
+
+    local = filter_run(tmp_path / "local", tmp_path / "l.parquet")
+    dist = filter_run(tmp_path / "ray", tmp_path / "r.parquet")
+    assert local.kept == dist.kept
+    assert pl.read_parquet(tmp_path / "l.parquet").equals(pl.read_parquet(tmp_path / "r.parquet"))
+
+
 def test_synthetic_small_buckets_and_capped_alignment(synthetic: Path, tmp_path: Path) -> None:
     """Large exact groups and LSH buckets linked as stars; alignment of the first pairs only."""
     config = RunConfig(

@@ -82,6 +82,7 @@ def run(
                 advance=prog.advance,
             )
         pairs = schema.conform(pairs, "pairs")
+        aligned = _with_pair_ids(aligned, pairs)
         notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
         timings.count("align", notes["align"]["pairs_aligned"])
     documents = corpus.documents
@@ -228,10 +229,26 @@ def _lexical_and_semantic(
 
 
 def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
-    paths = documents.select("doc_id", "path")
-    pairs = pairs.join(paths.rename({"doc_id": "doc_a", "path": "path_a"}), on="doc_a", how="left")
-    pairs = pairs.join(paths.rename({"doc_id": "doc_b", "path": "path_b"}), on="doc_b", how="left")
+    """Both ends' paths and external ids."""
+    names = documents.select("doc_id", "path", "external_id")
+    for end in ("a", "b"):
+        pairs = pairs.drop([f"path_{end}", f"external_id_{end}"], strict=False).join(
+            names.rename(
+                {"doc_id": f"doc_{end}", "path": f"path_{end}", "external_id": f"external_id_{end}"}
+            ),
+            on=f"doc_{end}",
+            how="left",
+        )
     return schema.conform(pairs.sort("doc_a", "doc_b"), "pairs")
+
+
+def _with_pair_ids(aligned: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The alignment rows with their pair's external ids (row order kept)."""
+    ids = pairs.select("doc_a", "doc_b", "external_id_a", "external_id_b")
+    joined = aligned.drop(["external_id_a", "external_id_b"]).join(
+        ids, on=["doc_a", "doc_b"], how="left", maintain_order="left"
+    )
+    return schema.conform(joined, "alignments")
 
 
 def _write_tables(

@@ -24,6 +24,7 @@ __all__ = [
     "write_json_atomic",
     "write_parquet_atomic",
     "write_parquet_parts_atomic",
+    "write_stream_atomic",
     "write_text_atomic",
 ]
 
@@ -124,6 +125,18 @@ def write_parquet_parts_atomic(
             for part in parts:
                 writer.write_table(pq.read_table(part, schema=schema))
 
+    _write_atomic(path, write)
+
+
+def write_stream_atomic(path: str | Path, write: Callable[[str], None]) -> None:
+    """Have ``write(tmp)`` fill a temporary file beside ``path``, then fsync and rename it.
+
+    For writers that stream (a Parquet writer fed batch by batch): a crash or an exception
+    in ``write`` leaves the old ``path`` (or none), never a part.
+
+    Raises:
+        OutputError: the temporary file cannot be created, written, synced or renamed.
+    """
     _write_atomic(path, write)
 
 

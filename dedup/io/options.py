@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -64,6 +66,18 @@ class ReadOptions:
             "include": list(self.include),
             "exclude": list(self.exclude),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, skip: Sequence[str] = ()) -> ReadOptions:
+        """The options recorded by :meth:`to_dict` (with ``skip`` given again)."""
+        return cls(
+            text_column=str(d.get("text_column", "text")),
+            id_column=d.get("id_column"),
+            max_bytes=int(d.get("max_bytes", DEFAULT_MAX_BYTES)),
+            include=tuple(d.get("include", ())),
+            exclude=tuple(d.get("exclude", ())),
+            skip=tuple(skip),
+        )
 
     def signature(self) -> list[object]:
         """The options that decide which documents are read, for the input signature."""

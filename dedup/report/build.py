@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,36 @@ import polars as pl
 
 from dedup import schema
 from dedup.errors import InputError, OutputError
-from dedup.io.atomic import write_text_atomic
-from dedup.report.html import esc, legend, page, pair_table
+from dedup.io.atomic import read_json, write_text_atomic
+from dedup.report.bound import ViewBound, prefold
+from dedup.report.html import esc, legend, page, pair_table, plural
+from dedup.report.sections import Names, clusters_html, legend_html, settings_html, skipped_html
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["ReportLimits", "build_report", "write_report"]
+
+
+@dataclass(frozen=True)
+class ReportLimits:
+    """Bounds on what one report holds, so its size does not grow with the corpus.
+
+    Attributes:
+        max_pairs: pairs given a side-by-side view (the best-scoring ones).
+        max_chars: characters of all the side-by-side views together; the views stop there.
+        index_rows: pairs listed in the sortable index (the best-scoring ones).
+        clusters: clusters listed (the largest ones).
+        cluster_members: documents listed per cluster.
+        skipped: skipped documents listed.
+        view: the bound of one pair view.
+    """
+
+    max_pairs: int = 2_000
+    max_chars: int = 4_000_000
+    index_rows: int = 5_000
+    clusters: int = 1_000
+    cluster_members: int = 20
+    skipped: int = 1_000
+    view: ViewBound = field(default_factory=ViewBound)
+
 
 _INDEX_COLUMNS = (
     # key, heading, numeric
@@ -51,11 +78,12 @@ def _pair_key(row: dict[str, Any]) -> str:
     return f"pair-{int(row['doc_a'])}-{int(row['doc_b'])}"
 
 
-def _index_row(i: int, row: dict[str, Any]) -> str:
+def _index_row(i: int, row: dict[str, Any], names: Names) -> str:
     key = _pair_key(row)
     cells = [f'<td class="num" data-v="{i}"><a href="#{key}">{i}</a></td>']
-    for col in ("path_a", "path_b"):
-        cells.append(f'<td class="path">{esc(row[col])}</td>')
+    for end in ("a", "b"):
+        name = names(row[f"path_{end}"], row[f"external_id_{end}"])
+        cells.append(f'<td class="path">{esc(name)}</td>')
     cells.append(f'<td><span class="rel">{esc(row["relation"])}</span></td>')
     for col, fmt in (
         ("score", "{:.3f}"),
@@ -70,14 +98,20 @@ def _index_row(i: int, row: dict[str, Any]) -> str:
     return f'<tr data-relation="{esc(row["relation"])}" data-target="{key}">{"".join(cells)}</tr>'
 
 
-def _index(pairs: list[dict[str, Any]]) -> str:
+def _index(pairs: list[dict[str, Any]], total: int, names: Names) -> str:
     heads = "".join(
         f'<th class="sortable" data-key="{key}">{esc(title)}</th>'
         for key, title, _ in _INDEX_COLUMNS
     )
     relations = sorted({str(p["relation"]) for p in pairs if p["relation"] is not None})
     options = "".join(f'<option value="{esc(r)}">{esc(r)}</option>' for r in relations)
-    body = "\n".join(_index_row(i + 1, p) for i, p in enumerate(pairs))
+    body = "\n".join(_index_row(i + 1, p, names) for i, p in enumerate(pairs))
+    more = total - len(pairs)
+    tail = (
+        f'<p class="muted">{plural(more, "more pair")} (lower scores) in pairs.parquet.</p>'
+        if more > 0
+        else ""
+    )
     return (
         '<h2 id="pairs-index">Pairs</h2>\n<div class="controls">'
         '<input id="q" type="search" placeholder="filter by path or relation" '
@@ -85,57 +119,100 @@ def _index(pairs: list[dict[str, Any]]) -> str:
         f'<select id="rel" aria-label="relation"><option value="">all relations</option>'
         f'{options}</select><span id="shown" class="muted"></span></div>\n'
         f'<table id="pairs"><thead><tr>{heads}</tr></thead>\n<tbody>\n{body}\n</tbody></table>'
+        f"{tail}"
     )
 
 
-def _clusters(clusters: pl.DataFrame) -> str:
-    if clusters.is_empty():
-        return '<h2 id="clusters">Clusters</h2>\n<p class="muted">No clusters.</p>'
-    groups = (
-        clusters.sort("doc_id")
-        .group_by("cluster_id", maintain_order=True)
-        .agg(pl.col("path"), pl.len().alias("n"))
-        .sort(["n", "cluster_id"], descending=[True, False])
-    )
-    rows = []
-    for g in groups.iter_rows(named=True):
-        members = "<br>".join(esc(p) for p in g["path"])
-        rows.append(
-            f'<tr><td class="num">{int(g["cluster_id"])}</td><td class="num">{int(g["n"])}</td>'
-            f'<td class="path">{members}</td></tr>'
-        )
-    return (
-        '<h2 id="clusters">Clusters</h2>\n<table class="clusters"><thead><tr><th>cluster</th>'
-        f"<th>size</th><th>documents</th></tr></thead>\n<tbody>\n{''.join(rows)}\n</tbody></table>"
-    )
-
-
-def _pair_section(row: dict[str, Any], aligned: list[dict[str, Any]]) -> str:
+def _pair_section(
+    row: dict[str, Any], aligned: list[dict[str, Any]], names: Names, bound: ViewBound
+) -> str:
     key = _pair_key(row)
+    name_a = names(row["path_a"], row["external_id_a"])
+    name_b = names(row["path_b"], row["external_id_b"])
     stats = (
         f'<span class="rel">{esc(row["relation"])}</span> score {_num(row["score"])[1]} · '
         f"jaccard {_num(row['jaccard'])[1]} · kept {_num(row['kept_a'], '{:.0%}')[1]} of A · "
         f"{_num(row['new_b'], '{:.0%}')[1]} of B new · channel {esc(row['channel'])}"
     )
     view = (
-        pair_table(aligned, key=key, label_a=str(row["path_a"]), label_b=str(row["path_b"]))
+        pair_table(aligned, key=key, label_a=name_a, label_b=name_b, bound=bound)
         if aligned
         else '<p class="muted">No sentence alignment recorded for this pair.</p>'
     )
     return (
         f'<section class="pair" id="{key}" data-relation="{esc(row["relation"])}">\n'
-        f'<h3>{esc(row["path_a"])} ↔ {esc(row["path_b"])}</h3>\n<p class="meta">{stats} · '
+        f'<h3>{esc(name_a)} ↔ {esc(name_b)}</h3>\n<p class="meta">{stats} · '
         f'<a href="#pairs-index">index</a></p>\n{legend(row)}\n{view}\n</section>'
     )
 
 
-def build_report(run_dir: Path, *, max_pairs: int = 2_000) -> str:
+def _manifest(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = read_json(run_dir / "manifest.json")
+    except OutputError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _aligned_rows(
+    run_dir: Path, shown: list[dict[str, Any]], bound: ViewBound
+) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """The alignment rows of the pairs given a view, by pair (only those rows are read)."""
+    path = run_dir / "alignments.parquet"
+    if not path.is_file():
+        return {}
+    keys = pl.LazyFrame(
+        {"doc_a": [int(p["doc_a"]) for p in shown], "doc_b": [int(p["doc_b"]) for p in shown]},
+        schema={"doc_a": pl.Int64, "doc_b": pl.Int64},
+    )
+    try:
+        rows = (
+            pl.scan_parquet(path)
+            .join(keys, on=["doc_a", "doc_b"], how="semi", maintain_order="left")
+            .collect()
+        )
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    by_pair: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in prefold(schema.conform(rows, "alignments"), bound).iter_rows(named=True):
+        by_pair.setdefault((int(r["doc_a"]), int(r["doc_b"])), []).append(r)
+    return by_pair
+
+
+def _views(
+    pair_rows: list[dict[str, Any]], run_dir: Path, names: Names, limits: ReportLimits
+) -> list[str]:
+    """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget."""
+    shown = pair_rows[: limits.max_pairs]
+    by_pair = _aligned_rows(run_dir, shown, limits.view)
+    out: list[str] = []
+    size = 0
+    for p in shown:
+        if size >= limits.max_chars:
+            break
+        rows = by_pair.get((int(p["doc_a"]), int(p["doc_b"])), [])
+        out.append(_pair_section(p, rows, names, limits.view))
+        size += len(out[-1])
+    more = len(pair_rows) - len(out)
+    if more > 0:
+        why = "the report's size bound" if len(out) < len(shown) else "--max-pairs"
+        out.append(
+            f'<p class="muted">{plural(more, "more pair")} have no view here ({why}); '
+            "see pairs.parquet and alignments.parquet.</p>"
+        )
+    return out
+
+
+def build_report(
+    run_dir: Path, *, max_pairs: int = 2_000, limits: ReportLimits | None = None
+) -> str:
     """The report of run ``run_dir`` as one HTML string.
 
     Args:
         run_dir: A directory written by ``dedup scan``.
-        max_pairs: Most pairs given a side-by-side view (the best-scoring ones); the index
-            lists every pair.
+        max_pairs: Most pairs given a side-by-side view (the best-scoring ones).
+        limits: The other bounds on the page's size (:class:`ReportLimits`); ``max_pairs``
+            overrides its field of that name.
 
     Returns:
         The HTML page.
@@ -143,37 +220,35 @@ def build_report(run_dir: Path, *, max_pairs: int = 2_000) -> str:
     Raises:
         InputError: ``pairs.parquet`` is missing or a table cannot be read.
     """
+    lim = replace(limits or ReportLimits(), max_pairs=max_pairs)
     pairs = _read(run_dir, "pairs", required=True).sort(
         ["score", "doc_a", "doc_b"], descending=[True, False, False], nulls_last=True
     )
     docs = _read(run_dir, "documents", required=False)
     clusters = _read(run_dir, "clusters", required=False)
-    aligned = _read(run_dir, "alignments", required=False)
-    by_pair: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for r in aligned.iter_rows(named=True):
-        by_pair.setdefault((int(r["doc_a"]), int(r["doc_b"])), []).append(r)
-    pair_rows = list(pairs.iter_rows(named=True))
+    manifest = _manifest(run_dir)
+    names = Names(docs["path"] if docs.height else pl.concat([pairs["path_a"], pairs["path_b"]]))
+    pair_rows = list(pairs.head(max(lim.index_rows, lim.max_pairs)).iter_rows(named=True))
     n_ok = docs.filter(pl.col("status") == "ok").height
+    n_clusters = clusters["cluster_id"].n_unique()
     header = (
-        f'<h1>dedup report: {esc(run_dir.name)}</h1>\n<p class="meta">{docs.height} documents '
-        f"({n_ok} read, {docs.height - n_ok} skipped) · {len(pair_rows)} pairs · "
-        f"{clusters['cluster_id'].n_unique()} clusters · "
-        '<a href="#pairs-index">pairs</a> · <a href="#clusters">clusters</a></p>'
+        f'<h1>dedup report: {esc(run_dir.name)}</h1>\n<p class="meta">'
+        f"{plural(docs.height, 'document')} ({n_ok:,} read, {docs.height - n_ok:,} skipped) · "
+        f"{plural(pairs.height, 'pair')} · {plural(n_clusters, 'cluster')} · "
+        '<a href="#pairs-index">pairs</a> · <a href="#clusters">clusters</a> · '
+        '<a href="#skipped">skipped</a> · <a href="#legend">legend</a> · '
+        '<a href="#settings">settings</a></p>'
     )
-    sections = [
-        _pair_section(p, by_pair.get((int(p["doc_a"]), int(p["doc_b"])), []))
-        for p in pair_rows[:max_pairs]
-    ]
-    more = len(pair_rows) - max_pairs
-    tail = f'<p class="muted">{more} more pairs have no view here.</p>' if more > 0 else ""
     body = "\n".join(
         [
             header,
-            _index(pair_rows),
-            _clusters(clusters),
+            _index(pair_rows[: lim.index_rows], pairs.height, names),
+            clusters_html(clusters, names, limit=lim.clusters, members=lim.cluster_members),
+            skipped_html(docs, names, limit=lim.skipped),
+            legend_html(manifest),
+            settings_html(manifest, names),
             "<h2>Pairs side by side</h2>",
-            *sections,
-            tail,
+            *_views(pair_rows, run_dir, names, lim),
         ]
     )
     return page(f"dedup report: {run_dir.name}", body)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-__all__ = ["BarProgress", "summary_table"]
+__all__ = ["BarProgress", "PipeConsole", "quiet_broken_pipe", "summary_table"]
 
 
 class BarProgress:
@@ -83,3 +87,27 @@ def summary_table(manifest: dict[str, Any], out_dir: Path) -> Table:
         table.add_row(f"seconds: {stage}", f"{sec:.2f}")
     table.add_row("seconds: total", f"{manifest.get('seconds_total', 0.0):.2f}")
     return table
+
+
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """End quietly (exit 0) when the reader of stdout goes away (``dedup diff | head``).
+
+    Standard output is pointed at ``/dev/null`` first, so that the interpreter's final
+    flush does not fail again on the closed pipe.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise SystemExit(0) from None
+
+
+class PipeConsole(Console):
+    """A console that lets a closed pipe surface as :class:`BrokenPipeError` (rich itself
+    exits with code 1), for :func:`quiet_broken_pipe` to end quietly."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError

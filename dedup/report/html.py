@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
 
-from dedup.report.rows import Cell, DisplayRow, display_rows, segments
+from dedup.report.bound import ViewBound, bounded
+from dedup.report.rows import Cell, DisplayRow, Fold, display_rows, segments
 
-__all__ = ["MARKS", "esc", "legend", "page", "pair_table"]
+__all__ = ["MARKS", "esc", "legend", "page", "pair_table", "plural"]
 
 MARKS = {"same": "=", "edited": "~", "added": "+", "dropped": "-", "moved": ">"}
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9-]")
@@ -104,11 +105,40 @@ def _cell_html(cell: Cell | None, side: str, key: str) -> str:
     )
 
 
-def _row_html(row: DisplayRow, key: str) -> str:
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 pair``, ``2 pairs``, ``1,000 sentences`` (``nouns``: an irregular plural)."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def _fold_text(fold: Fold) -> str:
+    a, b = plural(fold.a, "sentence"), plural(fold.b, "sentence")
+    if fold.why == "same":
+        return f"{plural(fold.rows, 'row')} not shown: {a} the same in A and B"
+    if fold.why == "one-sided":
+        sides = [f"{a} only in A" if fold.a else "", f"{b} only in B" if fold.b else ""]
+        return f"{plural(fold.rows, 'row')} not shown: {', '.join(x for x in sides if x)}"
+    return (
+        f"{plural(fold.rows, 'more row')} not shown (the size bound of a pair view): "
+        f"{a} of A, {b} of B"
+    )
+
+
+def _row_html(row: DisplayRow | Fold, key: str) -> str:
+    if isinstance(row, DisplayRow) and row.fold is not None:
+        row = row.fold
+    if isinstance(row, Fold):
+        return f'<tr class="fold"><td colspan="6">⋯ {esc(_fold_text(row))}</td></tr>'
     return f"<tr>{_cell_html(row.left, 'a', key)}{_cell_html(row.right, 'b', key)}</tr>"
 
 
-def pair_table(rows: Iterable[Mapping[str, Any]], *, key: str, label_a: str, label_b: str) -> str:
+def pair_table(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    key: str,
+    label_a: str,
+    label_b: str,
+    bound: ViewBound | None = None,
+) -> str:
     """The two-column aligned view of one pair.
 
     Args:
@@ -116,12 +146,16 @@ def pair_table(rows: Iterable[Mapping[str, Any]], *, key: str, label_a: str, lab
         key: A prefix for element ids, made of letters, digits and ``-`` only.
         label_a: Heading of the left column (escaped here).
         label_b: Heading of the right column.
+        bound: Limits on the text shown (:func:`dedup.report.bound.bounded`); None shows
+            every row in full.
 
     Returns:
         A ``<table class="align">``.
     """
     key = _SAFE_KEY.sub("", key)
-    body = "\n".join(_row_html(r, key) for r in display_rows(rows))
+    laid_out = display_rows(rows)
+    shown: list[DisplayRow | Fold] = list(laid_out) if bound is None else bounded(laid_out, bound)
+    body = "\n".join(_row_html(r, key) for r in shown)
     return (
         '<table class="align">\n<colgroup><col class="idx"><col class="mark"><col class="txt">'
         '<col class="idx"><col class="mark"><col class="txt"></colgroup>\n<thead><tr>'

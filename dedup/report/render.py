@@ -101,6 +101,7 @@ def render_diff(
         show_lines=not color,
         pad_edge=False,
         highlight=False,
+        header_style="table.header" if color else "",
     )
     table.add_column("#", justify="right", no_wrap=True, min_width=3, style="dim" if color else "")
     table.add_column(Text(f"A: {label_a}"), ratio=1, overflow="fold")

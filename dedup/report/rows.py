@@ -3,8 +3,10 @@
 Both the terminal diff and the HTML views lay an alignment out the same way:
 
 * ``same``, ``edited`` (and merges/splits) put the A and B text on one row;
-* runs of ``dropped`` and ``added`` between two matches are paired up row by row (like
-  difflib's ``replace``), so the two columns stay level;
+* a ``dropped`` sentence has a row of its own (A side only), and so has an ``added`` one
+  (B side only): a dropped A sentence and an unrelated added B sentence never share a row,
+  which would read as if one had become the other; between two matches the dropped ones
+  come first;
 * a ``moved`` sentence shows twice: on the left where it was in A, pointing to its new place,
   and on the right where it is in B, pointing back.
 """
@@ -14,12 +16,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import zip_longest
 from typing import Any
 
 from dedup.text.words import word_spans
 
-__all__ = ["Cell", "DisplayRow", "display_rows", "segments"]
+__all__ = ["FOLD_OP", "Cell", "DisplayRow", "Fold", "display_rows", "fold_row", "segments"]
+
+#: The ``op`` of a synthetic alignment row standing for rows folded before layout; its
+#: ``words`` holds the fold's kind, ``a_index`` the rows, ``a_hi``/``b_hi`` the sentences.
+FOLD_OP = "fold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +49,31 @@ class Cell:
 
 
 @dataclass(frozen=True, slots=True)
+class Fold:
+    """Rows left out of a view.
+
+    Attributes:
+        rows: display rows left out.
+        a: sentences of A they hold.
+        b: sentences of B they hold.
+        why: ``same`` (identical in both), ``one-sided`` (only in A or only in B) or
+            ``size`` (the view's character budget was spent).
+    """
+
+    rows: int
+    a: int
+    b: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class DisplayRow:
-    """One row: the left (A) cell, the right (B) cell, either may be empty."""
+    """One row: the left (A) cell, the right (B) cell, either may be empty; or, with
+    ``fold``, rows folded before the view was laid out (:data:`FOLD_OP` rows)."""
 
     left: Cell | None
     right: Cell | None
+    fold: Fold | None = None
 
     @property
     def tag(self) -> str:
@@ -99,7 +124,8 @@ def _cells(row: Mapping[str, Any]) -> tuple[Cell | None, Cell | None]:
 
 
 def _flush(dropped: list[Cell], added: list[Cell], out: list[DisplayRow]) -> None:
-    out.extend(DisplayRow(d, a) for d, a in zip_longest(dropped, added))
+    out.extend(DisplayRow(d, None) for d in dropped)
+    out.extend(DisplayRow(None, a) for a in added)
     dropped.clear()
     added.clear()
 
@@ -121,6 +147,10 @@ def display_rows(rows: Iterable[Mapping[str, Any]]) -> list[DisplayRow]:
     dropped: list[Cell] = []
     added: list[Cell] = []
     for r in ordered:
+        if r["op"] == FOLD_OP:
+            _flush(dropped, added, out)
+            out.append(fold_row(r))
+            continue
         left, right = _cells(r)
         if r["op"] != "moved":
             while pending and int(pending[-1]["b_lo"]) < int(r["b_lo"]):
@@ -136,6 +166,12 @@ def display_rows(rows: Iterable[Mapping[str, Any]]) -> list[DisplayRow]:
     _flush(dropped, added, out)
     out.extend(DisplayRow(None, _cells(p)[1]) for p in reversed(pending))
     return out
+
+
+def fold_row(row: Mapping[str, Any]) -> DisplayRow:
+    """The display row of a :data:`FOLD_OP` alignment row."""
+    fold = Fold(int(row["a_index"]), int(row["a_hi"]), int(row["b_hi"]), str(row["words"]))
+    return DisplayRow(None, None, fold)
 
 
 def segments(cell: Cell) -> list[tuple[str, bool]]:

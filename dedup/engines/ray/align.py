@@ -17,7 +17,7 @@ import polars as pl
 from dedup import schema
 
 I64 = pl.Int64
-TEXTS = {"doc_id": I64, "path": pl.String, "text": pl.String}
+TEXTS = {"doc_id": I64, "path": pl.String, "external_id": pl.String, "text": pl.String}
 SCORED = {
     "doc_a": I64,
     "doc_b": I64,
@@ -30,8 +30,14 @@ SCORED = {
     "source": I64,
     "semantic": pl.Float64,
 }
-WITH_A: dict[str, Any] = {**SCORED, "path_a": pl.String, "text_a": pl.String}
-_AL_FIELDS = {c: t for c, t in schema.ALIGNMENTS.items() if c not in ("doc_a", "doc_b")}
+WITH_A: dict[str, Any] = {
+    **SCORED,
+    "path_a": pl.String,
+    "external_id_a": pl.String,
+    "text_a": pl.String,
+}
+_PAIR_KEYS = ("doc_a", "doc_b", "external_id_a", "external_id_b")
+_AL_FIELDS = {c: t for c, t in schema.ALIGNMENTS.items() if c not in _PAIR_KEYS}
 ALIGNED: dict[str, Any] = {**dict(schema.PAIRS), "alignment": pl.List(pl.Struct(_AL_FIELDS))}
 ALIGNED_TEXTS: dict[str, Any] = {**ALIGNED, "text_a": pl.String, "text_b": pl.String}
 ALIGN_ROWS: dict[str, Any] = {**dict(schema.ALIGNMENTS), "seq": I64}
@@ -44,8 +50,10 @@ def pair_key(doc_a: pl.Expr, doc_b: pl.Expr) -> pl.Expr:
 
 
 def attach_a(pairs: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
-    """Partition on ``doc_a``: A's path and text."""
-    right = texts.rename({"doc_id": "doc_a", "path": "path_a", "text": "text_a"})
+    """Partition on ``doc_a``: A's path, external id and text."""
+    right = texts.rename(
+        {"doc_id": "doc_a", "path": "path_a", "external_id": "external_id_a", "text": "text_a"}
+    )
     return pairs.join(right, on="doc_a", how="left")
 
 
@@ -57,14 +65,17 @@ def attach_b(
     cutoff: int | None,
     skip: str | None = None,
 ) -> pl.DataFrame:
-    """Partition on ``doc_b``: B's path and text; the alignment of each pair up to ``cutoff``.
+    """Partition on ``doc_b``: B's path, external id and text; each pair's alignment up to
+    ``cutoff``.
 
     ``cutoff`` is the key (:func:`pair_key`) of the last pair the local engine aligns
     (its first ``max_pairs`` pairs in ``(doc_a, doc_b)`` order); ``None`` aligns all.
     With ``skip`` (a relation), pairs of that relation are left unaligned and both texts
     are kept (:data:`ALIGNED_TEXTS`), for :func:`align_relation` to align them.
     """
-    right = texts.rename({"doc_id": "doc_b", "path": "path_b", "text": "text_b"})
+    right = texts.rename(
+        {"doc_id": "doc_b", "path": "path_b", "external_id": "external_id_b", "text": "text_b"}
+    )
     j = pairs.join(right, on="doc_b", how="left")
     if align and j.height:
         j = _align(j, cutoff, skip=skip)
@@ -133,7 +144,7 @@ def pairs_table(df: pl.DataFrame) -> pl.DataFrame:
 def alignment_table(df: pl.DataFrame) -> pl.DataFrame:
     """The ``alignments`` table's rows (with ``seq``, their order within the pair)."""
     rows = (
-        df.select("doc_a", "doc_b", "alignment")
+        df.select(*_PAIR_KEYS, "alignment")
         .filter(pl.col("alignment").is_not_null())
         .explode("alignment")
         .filter(pl.col("alignment").is_not_null())

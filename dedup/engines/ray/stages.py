@@ -264,10 +264,10 @@ def cluster_docs(pairs: Dataset, docs: Dataset, n_pairs: int) -> Dataset:
         schema={"a": pl.Int64, "b": pl.Int64},
     )
     labels, _ = components(edges, parts=parts)
-    paths = {"doc_id": pl.Int64, "path": pl.String}
+    paths = {"doc_id": pl.Int64, "path": pl.String, "external_id": pl.String}
     return co_group(
         labels,
-        map_frames(docs, lambda df: df.select("doc_id", "path"), schema=paths),
+        map_frames(docs, lambda df: df.select(list(paths)), schema=paths),
         left_on=["doc_id"],
         right_on=["doc_id"],
         fn=lambda lab, p: lab.join(p, on="doc_id", how="left"),
