@@ -1,4 +1,5 @@
-"""The Ray engine gives the local engine's tables; its connected components match union-find."""
+"""Engine parity: every engine gives the local engine's tables (the local engine itself is
+checked for run-to-run equality); Ray's connected components match union-find."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dedup.config import (  # noqa: E402
     SemanticConfig,
     VerifyConfig,
 )
+from dedup.engines import ENGINES  # noqa: E402
 from dedup.pipeline import scan  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -47,15 +49,20 @@ def cluster() -> Iterator[None]:
     ray.shutdown()
 
 
-def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, pl.DataFrame]:
-    """Scan with both engines; assert every table is identical after sorting."""
+def _same_tables(
+    inputs: list[Path], tmp: Path, config: RunConfig, engine: str = "ray"
+) -> dict[str, pl.DataFrame]:
+    """Scan with the local engine and with ``engine``; assert every table is identical after
+    sorting, and the manifests agree on counts, fingerprint, inputs and stage keys."""
     scan(inputs, tmp / "local", config=config)
-    result = scan(inputs, tmp / "ray", config=config, engine="ray")
-    assert result.manifest["engine"]["name"] == "ray"
+    result = scan(inputs, tmp / f"run-{engine}", config=config, engine=engine)
+    assert result.manifest["engine"]["name"] == engine
     out = {}
     for name, keys in TABLES.items():
         local = pl.read_parquet(tmp / "local" / f"{name}.parquet").sort(keys, nulls_last=True)
-        dist = pl.read_parquet(tmp / "ray" / f"{name}.parquet").sort(keys, nulls_last=True)
+        dist = pl.read_parquet(tmp / f"run-{engine}" / f"{name}.parquet").sort(
+            keys, nulls_last=True
+        )
         assert local.schema == dist.schema, name
         assert local.equals(dist), name
         out[name] = dist
@@ -68,14 +75,19 @@ def _same_tables(inputs: list[Path], tmp: Path, config: RunConfig) -> dict[str, 
     return out
 
 
-def test_seeds(seeds_dir: Path, tmp_path: Path) -> None:
-    tables = _same_tables([seeds_dir], tmp_path, NO_SEMANTIC)
+ENGINE_NAMES = sorted(ENGINES)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_seeds(seeds_dir: Path, tmp_path: Path, engine: str) -> None:
+    tables = _same_tables([seeds_dir], tmp_path, NO_SEMANTIC, engine)
     assert tables["documents"].height == 5
 
 
-def test_clough_stevenson(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_clough_stevenson(tmp_path: Path, engine: str) -> None:
     files = [*sorted(CLOUGH.glob("*_taskb.txt"))[:8], CLOUGH / "orig_taskb.txt"]
-    tables = _same_tables(files, tmp_path, NO_SEMANTIC)
+    tables = _same_tables(files, tmp_path, NO_SEMANTIC, engine)
     assert tables["pairs"].height > 0
     assert tables["alignments"].height > 0
 
@@ -114,8 +126,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_synthetic_corpus(synthetic: Path, tmp_path: Path) -> None:
-    tables = _same_tables([synthetic], tmp_path, NO_SEMANTIC)
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_synthetic_corpus(synthetic: Path, tmp_path: Path, engine: str) -> None:
+    tables = _same_tables([synthetic], tmp_path, NO_SEMANTIC, engine)
     relations = set(tables["pairs"]["relation"])
     assert {"exact", "near_duplicate", "partial"} <= relations
     assert (tables["documents"]["status"] == "skipped").sum() >= 3
