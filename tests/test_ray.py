@@ -1,4 +1,5 @@
-"""The Ray engine gives the local engine's tables; its connected components match union-find."""
+"""Engine parity: every engine gives the local engine's tables (the local engine itself is
+checked for run-to-run equality); Ray's connected components match union-find."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from dedup.config import (  # noqa: E402
     SemanticConfig,
     VerifyConfig,
 )
+from dedup.engines import ENGINES  # noqa: E402
 from dedup.pipeline import scan  # noqa: E402
 from tests.ingest_fixtures import mixed_folder  # noqa: E402
 
@@ -50,16 +52,19 @@ def cluster() -> Iterator[None]:
 
 
 def _same_tables(
-    inputs: list[Path], tmp: Path, config: RunConfig, **read: Any
+    inputs: list[Path], tmp: Path, config: RunConfig, engine: str = "ray", **read: Any
 ) -> dict[str, pl.DataFrame]:
-    """Scan with both engines; assert every table is identical after sorting."""
+    """Scan with the local engine and with ``engine``; assert every table is identical after
+    sorting, and the manifests agree on counts, fingerprint, inputs and stage keys."""
     scan(inputs, tmp / "local", config=config, **read)
-    result = scan(inputs, tmp / "ray", config=config, engine="ray", **read)
-    assert result.manifest["engine"]["name"] == "ray"
+    result = scan(inputs, tmp / f"run-{engine}", config=config, engine=engine, **read)
+    assert result.manifest["engine"]["name"] == engine
     out = {}
     for name, keys in TABLES.items():
         local = pl.read_parquet(tmp / "local" / f"{name}.parquet").sort(keys, nulls_last=True)
-        dist = pl.read_parquet(tmp / "ray" / f"{name}.parquet").sort(keys, nulls_last=True)
+        dist = pl.read_parquet(tmp / f"run-{engine}" / f"{name}.parquet").sort(
+            keys, nulls_last=True
+        )
         assert local.schema == dist.schema, name
         assert local.equals(dist), name
         out[name] = dist
@@ -72,31 +77,37 @@ def _same_tables(
     return out
 
 
-def test_mixed_inputs_read_alike(tmp_path: Path) -> None:
-    """CSV, HTML, compressed JSONL, an old run folder: both engines read them one way."""
+ENGINE_NAMES = sorted(ENGINES)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_mixed_inputs_read_alike(tmp_path: Path, engine: str) -> None:
+    """CSV, HTML, compressed JSONL, an old run folder: every engine reads them one way."""
     root = tmp_path / "mixed"
     mixed_folder(root)
     (root / "notes.tmp").write_text("left out by --exclude")
     read = {"text_column": "body", "id_column": "id", "exclude": ("*.tmp",)}
-    tables = _same_tables([root], tmp_path, NO_SEMANTIC, **read)
+    tables = _same_tables([root], tmp_path, NO_SEMANTIC, engine, **read)
     docs = tables["documents"]
     assert docs.height == 10
     assert docs.filter(pl.col("status") == "skipped").height == 2
     assert tables["pairs"].height == 3
     local = json.loads((tmp_path / "local" / "manifest.json").read_text())
-    remote = json.loads((tmp_path / "ray" / "manifest.json").read_text())
-    assert local["inputs"]["options"] == remote["inputs"]["options"]
-    assert local["warnings"] == remote["warnings"] == []
+    other = json.loads((tmp_path / f"run-{engine}" / "manifest.json").read_text())
+    assert local["inputs"]["options"] == other["inputs"]["options"]
+    assert local["warnings"] == other["warnings"] == []
 
 
-def test_seeds(seeds_dir: Path, tmp_path: Path) -> None:
-    tables = _same_tables([seeds_dir], tmp_path, NO_SEMANTIC)
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_seeds(seeds_dir: Path, tmp_path: Path, engine: str) -> None:
+    tables = _same_tables([seeds_dir], tmp_path, NO_SEMANTIC, engine)
     assert tables["documents"].height == 5
 
 
-def test_clough_stevenson(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_clough_stevenson(tmp_path: Path, engine: str) -> None:
     files = [*sorted(CLOUGH.glob("*_taskb.txt"))[:8], CLOUGH / "orig_taskb.txt"]
-    tables = _same_tables(files, tmp_path, NO_SEMANTIC)
+    tables = _same_tables(files, tmp_path, NO_SEMANTIC, engine)
     assert tables["pairs"].height > 0
     assert tables["alignments"].height > 0
 
@@ -135,8 +146,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_synthetic_corpus(synthetic: Path, tmp_path: Path) -> None:
-    tables = _same_tables([synthetic], tmp_path, NO_SEMANTIC)
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_synthetic_corpus(synthetic: Path, tmp_path: Path, engine: str) -> None:
+    tables = _same_tables([synthetic], tmp_path, NO_SEMANTIC, engine)
     relations = set(tables["pairs"]["relation"])
     assert {"exact", "near_duplicate", "partial"} <= relations
     assert (tables["documents"]["status"] == "skipped").sum() >= 3
