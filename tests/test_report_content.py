@@ -160,3 +160,16 @@ def test_prefolding_in_the_table_shows_what_laying_out_every_row_shows() -> None
     assert cells(fast) == cells(full)
     assert totals(fast) == totals(full)
     assert prefold(table, ViewBound()).equals(table)  # small pairs stay as they are
+
+
+def test_one_pair_and_one_cluster_are_singular(tmp_path: Path) -> None:
+    from tests.fixtures_run import write_run
+
+    run = write_run(tmp_path / "run")
+    for name, keep in (("pairs", pl.col("doc_a") == 0), ("clusters", pl.col("cluster_id") == 0)):
+        path = run / f"{name}.parquet"
+        pl.read_parquet(path).filter(keep).write_parquet(path)
+    header = build_report(run).split('<p class="meta">')[1].split("</p>")[0]
+    assert "1 pair ·" in header
+    assert "1 cluster ·" in header
+    assert "5 documents (4 read, 1 skipped)" in header
