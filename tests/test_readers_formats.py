@@ -231,6 +231,9 @@ def test_glob_without_slash_matches_names_like_fnmatch(pattern: str, name: str) 
         ("./news/a.csv", "news/a.csv", True),
         ("**/drafts", "a/b/drafts", True),
         ("drafts/", "a/drafts", True),
+        ("news/**", "news/x/y.csv", True),
+        ("a**b", "a/x/b", False),  # ** inside a name is a *
+        ("a[--0]b", "a/b", False),  # a class never matches the slash (here in a range)
     ],
 )
 def test_glob_with_slash_is_relative_to_the_input(pattern: str, path: str, hit: bool) -> None:
@@ -286,3 +289,20 @@ def test_input_signature_covers_the_read_options(tmp_path: Path) -> None:
     assert base not in digests
     assert len(digests) == len(variants)
     assert input_signature([tmp_path], read=ReadOptions(include=("*.txt",))).files == 1
+
+
+def test_xz_decoder_memory_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose declared dictionary needs more than the cap is refused, not decoded."""
+    from dedup.io import compressed
+
+    (tmp_path / "a.txt.xz").write_bytes(lzma.compress(b"words " * 1000))  # 8 MiB dictionary
+    assert docs_of(tmp_path / "a.txt.xz")[0].status == "ok"
+    monkeypatch.setattr(compressed, "XZ_MEMLIMIT", 1 << 20)
+    reason = docs_of(tmp_path / "a.txt.xz")[0].reason or ""
+    assert reason.startswith("corrupt xz data: Memory usage limit")
+
+
+def test_concatenated_xz_streams_are_one_file(tmp_path: Path) -> None:
+    data = lzma.compress(b"first part, ") + lzma.compress(b"second part") + b"\0" * 4
+    (tmp_path / "a.txt.xz").write_bytes(data)
+    assert docs_of(tmp_path / "a.txt.xz")[0].text == "first part, second part"

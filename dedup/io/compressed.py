@@ -48,6 +48,7 @@ _FORMATS = (
     Compression("zstd", b"(\xb5/\xfd", (".zst", ".zstd")),
 )
 COMPRESSED_SUFFIXES = tuple(s for f in _FORMATS for s in f.suffixes)
+XZ_MEMLIMIT = 256 << 20  # xz -9e needs 65 MiB to decode; a larger claim is refused
 _DECODE_ERRORS = (EOFError, lzma.LZMAError, zlib.error, pa.ArrowException, ValueError)
 
 
@@ -130,13 +131,50 @@ class CappedReader(io.RawIOBase):
         super().close()
 
 
+class _XzStream:
+    """xz streams (one or several, concatenated) with a cap on the decoder's memory.
+
+    The decoder allocates the dictionary size the file declares (up to 1.5 GiB); past
+    ``XZ_MEMLIMIT`` it refuses, which the reader reports as corrupt data.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+        self._dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+        self._done = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        want = size if size > 0 else 1 << 16
+        while not self._done:
+            if self._dec.eof:
+                rest = self._dec.unused_data + self._file.read(1 << 16)
+                if not rest.strip(b"\0"):  # end of file, or stream padding
+                    self._done = True
+                    break
+                self._dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+                data = self._dec.decompress(rest, max_length=want)
+            elif self._dec.needs_input:
+                chunk = self._file.read(1 << 16)
+                if not chunk:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+                data = self._dec.decompress(chunk, max_length=want)
+            else:
+                data = self._dec.decompress(b"", max_length=want)
+            if data:
+                return data
+        return b""
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def _open_raw(path: str, fmt: Compression) -> _Stream:
     if fmt.name == "gzip":
         return gzip.open(path, "rb")
     if fmt.name == "bzip2":
         return bz2.open(path, "rb")
     if fmt.name == "xz":
-        return lzma.open(path, "rb")
+        return _XzStream(path)
     stream: _Stream = pa.CompressedInputStream(pa.OSFile(str(Path(path)), "rb"), "zstd")
     return stream
 

@@ -2,9 +2,9 @@
 
 Globs follow ``.gitignore`` habits. A pattern without ``/`` matches a file or folder
 name at any depth (``*.html``, ``drafts``); a pattern with ``/`` matches the path
-relative to the input folder it was found in (``2024/**/*.csv``). ``*`` and ``?`` never
-cross a ``/``; ``**`` matches any number of folders; ``[abc]`` and ``[!abc]`` match one
-character. An excluded folder is not entered.
+relative to the input folder it was found in (``2024/**/*.csv``). ``*``, ``?``,
+``[abc]`` and ``[!abc]`` never cross a ``/``; ``**`` as a whole path segment matches any
+number of folders (elsewhere it is a ``*``). An excluded folder is not entered.
 
 dedup's own outputs are recognised by content, not by name: a folder whose
 ``manifest.json`` is a dedup run manifest is a run folder, and a folder whose
@@ -52,15 +52,17 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     out: list[str] = []
     i = 0
     while i < len(pat):
-        if pat.startswith("**/", i):
+        at_segment = i == 0 or pat[i - 1] == "/"
+        if at_segment and pat.startswith("**/", i):
             out.append("(?:[^/]+/)*")
             i += 3
-        elif pat.startswith("**", i):
+        elif at_segment and pat.startswith("**", i) and i + 2 == len(pat):
             out.append(".*")
             i += 2
-        elif pat[i] == "*":
+        elif pat[i] == "*":  # any other run of stars stays within one name
             out.append("[^/]*")
-            i += 1
+            while i < len(pat) and pat[i] == "*":
+                i += 1
         elif pat[i] == "?":
             out.append("[^/]")
             i += 1
@@ -86,9 +88,9 @@ def _class_end(pat: str, i: int) -> int:
 
 def _class_regex(cls: str) -> str:
     """The regex of one ``[...]`` class, as :func:`fnmatch.translate` writes it, except
-    that a negated class never matches ``/``."""
+    that it never matches ``/``."""
     regex = fnmatch.translate(cls).removeprefix("(?s:").removesuffix(")\\Z")
-    return "[^/" + regex[2:] if regex.startswith("[^") else regex
+    return "(?!/)" + regex
 
 
 @dataclass(frozen=True)
