@@ -170,7 +170,7 @@ def test_external_ids_reach_every_table(synthetic: Path, tmp_path: Path) -> None
     from dedup.filter import filter_run
 
     local = filter_run(tmp_path / "local", tmp_path / "l.parquet")
-    dist = filter_run(tmp_path / "ray", tmp_path / "r.parquet")
+    dist = filter_run(tmp_path / "run-ray", tmp_path / "r.parquet")
     assert local.kept == dist.kept
     assert pl.read_parquet(tmp_path / "l.parquet").equals(pl.read_parquet(tmp_path / "r.parquet"))
 
