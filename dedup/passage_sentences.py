@@ -1,0 +1,212 @@
+"""Sentence seeds of the passage aligner: reworded sentences matched in order, grouped in runs.
+
+Every sentence of A is scored against every sentence of B, lexically (word-level Indel ratio)
+and, when an embedder is given, by the cosine of sentence embeddings. A pair is a seed when
+either score reaches its threshold; the seeds are then matched in order by the aligner's
+dynamic program (:func:`dedup._dp.align_path`), a sentence left out next to a match joins it
+when it matches the same partner (one sentence rewritten as two), and matched pairs that
+follow each other (at most ``max_gap`` unmatched sentences between them on either side) form
+a run. A run is a paraphrased passage; a lone matched sentence is not (independent reports of
+one event share single sentences, a rewrite shares runs of them).
+
+The score matrix is quadratic in sentences, so it is computed only up to ``max_cells`` cells;
+beyond that only the lexical seeds of :mod:`dedup.passage_seeds` are used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup._dp import align_path
+from dedup.scorers import LexicalScorer
+
+__all__ = [
+    "Embedder",
+    "SentenceRun",
+    "content_dice",
+    "content_words",
+    "sentence_runs",
+    "sentence_scores",
+]
+
+#: Embeds sentences: ``embed(sentences) -> (len(sentences), d)`` array of unit-length rows.
+Embedder = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+FloatMatrix = npt.NDArray[np.float32]
+
+_TOKEN = re.compile(r"\w+")
+# Function words: they carry no content, so two sentences sharing them share nothing.
+_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being
+    have has had do does did not no this that these those it its they them their there here he
+    she his her we our you your i me my who whom which what when where why how than then so
+    such also into over under after before about more most many much some any each other others
+    only just very can could will would should may might must said says say while amid even
+    still however""".split()
+)
+
+
+def content_words(sentence: str) -> frozenset[str]:
+    """Content words of a sentence: lower-cased, function words and words under 3 letters
+    dropped, cut to their first 5 letters (a crude stem: ``rescued``/``rescue``)."""
+    words = _TOKEN.findall(sentence.casefold())
+    return frozenset(w[:5] for w in words if len(w) > 2 and w not in _STOP)
+
+
+def content_dice(a: Sequence[str], b: Sequence[str]) -> FloatMatrix:
+    """Dice coefficient of the content words of every sentence pair."""
+    ca, cb = [content_words(s) for s in a], [content_words(s) for s in b]
+    out = np.zeros((len(a), len(b)), dtype=np.float32)
+    for i, x in enumerate(ca):
+        for j, y in enumerate(cb):
+            if x and y:
+                out[i, j] = 2.0 * len(x & y) / (len(x) + len(y))
+    return out
+
+
+@dataclass(frozen=True)
+class SentenceRun:
+    """Matched sentence pairs that follow each other in both texts.
+
+    Attributes:
+        links: ``(i, j)`` sentence pairs, increasing in ``i``.
+        score: Half the mean seed score of the links, capped at 1 (0.5: at the seed
+            threshold; 1.0: twice as strong).
+        lexical: Mean word-level ratio of the links.
+    """
+
+    links: tuple[tuple[int, int], ...]
+    score: float
+    lexical: float
+
+    @property
+    def a_range(self) -> tuple[int, int]:
+        """First and one-past-last sentence of A."""
+        return self.links[0][0], self.links[-1][0] + 1
+
+    @property
+    def b_range(self) -> tuple[int, int]:
+        """First and one-past-last sentence of B."""
+        js = [j for _, j in self.links]
+        return min(js), max(js) + 1
+
+
+def sentence_scores(
+    a: Sequence[str],
+    b: Sequence[str],
+    *,
+    embed: Embedder | None,
+    lexical_threshold: float,
+    embedding_threshold: float,
+) -> tuple[FloatMatrix, FloatMatrix]:
+    """The seed score of every sentence pair (>= 1.0 is a seed) and the lexical ratios.
+
+    The seed score is ``max(lexical / lexical_threshold, (cosine + dice / 2) /
+    embedding_threshold)``, where ``dice`` is :func:`content_dice`: the embedding says two
+    sentences speak of the same thing, the shared names, numbers and content words that they
+    say the same of it. Either kind of evidence can make a seed; stronger evidence scores higher.
+
+    Args:
+        a: Sentences of A.
+        b: Sentences of B.
+        embed: Sentence embedder, or None for lexical scores only.
+        lexical_threshold: Word-level ratio from which a pair is a seed.
+        embedding_threshold: Cosine from which a pair is a seed.
+
+    Returns:
+        ``(seed_score, lexical)``, both ``(len(a), len(b))``.
+    """
+    if not a or not b:
+        z = np.zeros((len(a), len(b)), dtype=np.float32)
+        return z, z.copy()
+    lex = LexicalScorer()(a, b)
+    score = lex / np.float32(lexical_threshold)
+    if embed is not None:
+        ea = np.asarray(embed(a), dtype=np.float32)
+        eb = np.asarray(embed(b), dtype=np.float32)
+        sem = np.clip(ea @ eb.T, 0.0, 1.0) + 0.5 * content_dice(a, b)
+        score = np.maximum(score, sem / np.float32(embedding_threshold))
+    return np.ascontiguousarray(score, dtype=np.float32), lex
+
+
+def _attach_neighbours(
+    pairs: list[tuple[int, int]], score: FloatMatrix
+) -> list[tuple[int, int]]:
+    """Add ``(i', j)`` for an unmatched sentence ``i'`` next to a matched ``i`` whose partner
+    ``j`` it also matches (and the same on B's side): one sentence rewritten as two."""
+    used_a = {i for i, _ in pairs}
+    used_b = {j for _, j in pairs}
+    extra: list[tuple[int, int]] = []
+    n, m = score.shape
+    for i, j in pairs:
+        for ii in (i - 1, i + 1):
+            if 0 <= ii < n and ii not in used_a and score[ii, j] >= 1.0:
+                extra.append((ii, j))
+                used_a.add(ii)
+        for jj in (j - 1, j + 1):
+            if 0 <= jj < m and jj not in used_b and score[i, jj] >= 1.0:
+                extra.append((i, jj))
+                used_b.add(jj)
+    return sorted({*pairs, *extra})
+
+
+def _fill(run: list[tuple[int, int]], score: FloatMatrix, extend: float) -> list[tuple[int, int]]:
+    """Extend a run: inside its box (one sentence wider on each side) sentences match from
+    ``extend`` (< 1.0), in order, as a seed's neighbours need less evidence than a seed."""
+    if extend >= 1.0:
+        return run
+    n, m = score.shape
+    a_lo, a_hi = max(run[0][0] - 1, 0), min(run[-1][0] + 2, n)
+    b_lo = max(min(j for _, j in run) - 1, 0)
+    b_hi = min(max(j for _, j in run) + 2, m)
+    box = np.ascontiguousarray(score[a_lo:a_hi, b_lo:b_hi])
+    extra = [(a_lo + i, b_lo + j) for i, j in align_path(box, extend)]
+    used_a, used_b = {i for i, _ in run}, {j for _, j in run}
+    extra = [(i, j) for i, j in extra if i not in used_a and j not in used_b]
+    return sorted({*run, *extra})
+
+
+def sentence_runs(
+    score: FloatMatrix,
+    lexical: FloatMatrix,
+    *,
+    max_gap: int,
+    min_links: int,
+    extend: float = 1.0,
+) -> list[SentenceRun]:
+    """In-order matching of seed sentence pairs, grouped into runs.
+
+    Args:
+        score: Seed scores from :func:`sentence_scores` (a pair may match from 1.0).
+        lexical: Word-level ratios, same shape.
+        max_gap: Most unmatched sentences between two links of one run, on either side.
+        min_links: Fewest links a run needs.
+        extend: Seed score from which sentences inside a run's box join it (<= 1.0).
+
+    Returns:
+        The runs, ordered by their first sentence of A.
+    """
+    if score.size == 0:
+        return []
+    pairs = _attach_neighbours(align_path(score, 1.0), score)
+    runs: list[list[tuple[int, int]]] = []
+    for i, j in pairs:
+        if runs:
+            pi, pj = runs[-1][-1]
+            if i - pi <= max_gap + 1 and -1 <= j - pj <= max_gap + 1:
+                runs[-1].append((i, j))
+                continue
+        runs.append([(i, j)])
+    out = []
+    for run in runs:
+        if len({i for i, _ in run}) < min_links and len({j for _, j in run}) < min_links:
+            continue
+        run = _fill(run, score, extend)
+        sc = float(np.mean([min(float(score[i, j]), 2.0) / 2.0 for i, j in run]))
+        lx = float(np.mean([float(lexical[i, j]) for i, j in run]))
+        out.append(SentenceRun(tuple(run), sc, lx))
+    return out
