@@ -116,10 +116,12 @@ class PassageConfig:
     min_matched: int = 8  # words covered by shared n-grams for a lexical passage
     edited_share: float = 0.5  # a non-verbatim passage is `edited` when seeds cover this share
     sentence_lexical: float = 0.5  # word-level ratio that makes a sentence pair a seed
-    sentence_embedding: float = 0.6  # cosine + content-word Dice / 2 that makes a seed
+    sentence_embedding: float = 0.6  # embedding cosine from which a sentence pair may seed
+    dice_weight: float = 0.0  # weight of the content-word Dice added to the cosine
+    sentence_contrast: float = 0.0  # ... and by this much above its row's and column's mean
     sentence_gap: int = 1  # unmatched sentences allowed inside a run of matched ones
     min_links: int = 2  # matched sentences a reworded passage needs
-    extend: float = 0.85  # share of the seed score that lets a run's neighbours join it
+    extend: float = 0.9  # share of the seed score that lets a run's neighbours join it
     max_sentence_cells: int = 4_000_000  # sentence pairs scored at most (len(a) * len(b))
 
 
@@ -127,9 +129,11 @@ class PassageConfig:
 class DerivationConfig:
     """Relations from passages (:func:`dedup.derivation.relate`)."""
 
-    min_passage: int = 50  # words of a passage that makes a pair `partial`
-    rewrite_coverage: float = 0.4  # share of the shorter text in passages for a rewrite
-    in_order: float = 0.8  # share of passage words that lie in one common order
+    min_passage: int = 50  # words of a verbatim or edited passage that make a pair `partial`
+    rewrite_coverage: float = 0.4  # share of the shorter text in lexical passages: a rewrite
+    in_order: float = 0.8  # ... when this share of passage words lies in one common order
+    chain_share: float = 0.33  # share of the shorter text's sentences in the seed chain
+    chain_order: float = 0.7  # share of the sentence seeds that the in-order chain keeps
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,20 @@
 ``exact`` and ``near_duplicate`` are decided on whole documents before this (content hash and
 Jaccard of shingle sets); :func:`relate` decides the rest from a pair's passages only:
 
-* ``derivative`` / ``paraphrase`` (a rewrite): passages cover at least ``rewrite_coverage`` of
-  the shorter text's words, and at least ``in_order`` of the passage words lie in one common
-  order of both texts. It is a ``paraphrase`` when most passage words are in ``paraphrase``
-  passages, else a ``derivative``. Reason: a rewrite keeps the body of its source in order;
-  two independent reports of one event share scattered sentences, not runs of them.
-* ``partial``: otherwise, one passage of at least ``min_passage`` words, whatever share of
-  either text it is (a passage lifted into a longer text).
+* a rewrite, when either
+  - verbatim and edited passages cover at least ``rewrite_coverage`` of the shorter text's
+    words, with at least ``in_order`` of the passage words in one common order of both texts
+    (``derivative``, or ``paraphrase`` when most passage words are paraphrased); or
+  - the sentences that are each other's best match (the sentence seeds) keep one order: the
+    longest in-order chain of them holds at least ``chain_share`` of the shorter text's
+    sentences and at least ``chain_order`` of the seeds (``paraphrase``).
+  Reason: a rewrite keeps the body of its source in its order. Two independent reports of one
+  event also have sentences that are each other's best match, as many as a rewrite, but in
+  the order each reporter chose, so fewer of them fall in one chain.
+* ``partial``: otherwise, one verbatim or edited passage of at least ``min_passage`` words,
+  whatever share of either text it is (a passage lifted into a longer text). A paraphrased
+  passage alone does not make a pair partial: two reports of one event have runs of
+  sentences on the same facts.
 * nothing (``None``): no passage, or only short ones; topic similarity alone is not
   derivation, whatever the document cosine.
 """
@@ -23,7 +30,7 @@ from typing import Literal
 from dedup.config import DerivationConfig
 from dedup.passages import Passage, PassageAlignment
 
-__all__ = ["Relation", "in_order_share", "relate"]
+__all__ = ["Relation", "chain_shares", "in_order_share", "lexical_share", "relate"]
 
 Relation = Literal["derivative", "partial", "paraphrase"]
 
@@ -69,7 +76,33 @@ def _lis_count_share(ordered: Sequence[Passage]) -> float:
     return len(tails) / len(ordered)
 
 
-def relate(alignment: PassageAlignment, *, config: DerivationConfig | None = None) -> Relation | None:
+def _shorter(alignment: PassageAlignment) -> str:
+    return "a" if alignment.words_a <= alignment.words_b else "b"
+
+
+def lexical_share(alignment: PassageAlignment) -> float:
+    """Share of the shorter text's words in verbatim or edited passages."""
+    side = _shorter(alignment)
+    total = alignment.words_a if side == "a" else alignment.words_b
+    if total == 0:
+        return 0.0
+    words = sum(p.n_words for p in alignment.passages if p.kind != "paraphrase")
+    return min(words / total, 1.0)
+
+
+def chain_shares(alignment: PassageAlignment) -> tuple[float, float]:
+    """Sentence-level evidence of a rewrite: the share of the shorter text's sentences in the
+    in-order chain of mutual-best sentence pairs, and the share of those pairs the chain keeps."""
+    side = _shorter(alignment)
+    n = len(alignment.sentences_a if side == "a" else alignment.sentences_b)
+    if n == 0 or alignment.sentence_seeds == 0:
+        return 0.0, 0.0
+    return alignment.sentence_chain / n, alignment.sentence_chain / alignment.sentence_seeds
+
+
+def relate(
+    alignment: PassageAlignment, *, config: DerivationConfig | None = None
+) -> Relation | None:
     """The relation that a pair's passages show, or None when they show none.
 
     Args:
@@ -81,16 +114,15 @@ def relate(alignment: PassageAlignment, *, config: DerivationConfig | None = Non
     """
     cfg = config or DerivationConfig()
     passages = alignment.passages
-    if not passages:
-        return None
-    shorter = min(
-        (alignment.coverage_a, alignment.words_a), (alignment.coverage_b, alignment.words_b),
-        key=lambda t: t[1],
-    )[0]
-    if shorter >= cfg.rewrite_coverage and in_order_share(passages) >= cfg.in_order:
+    lexical = lexical_share(alignment) >= cfg.rewrite_coverage
+    if lexical and in_order_share(passages) < cfg.in_order:
+        lexical = False
+    chain, kept = chain_shares(alignment)
+    reworded = chain >= cfg.chain_share and kept >= cfg.chain_order
+    if lexical or reworded:
         words = sum(p.n_words for p in passages)
         para = sum(p.n_words for p in passages if p.kind == "paraphrase")
-        return "paraphrase" if 2 * para > words else "derivative"
-    if max(p.n_words for p in passages) >= cfg.min_passage:
+        return "paraphrase" if not lexical or 2 * para > words else "derivative"
+    if any(p.n_words >= cfg.min_passage for p in passages if p.kind != "paraphrase"):
         return "partial"
     return None

@@ -57,6 +57,8 @@ def word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
     Returns:
         The :class:`WordSpans`.
     """
+    if text.isascii():
+        return _ascii_word_spans(text, vocabulary)
     raw: dict[str, int] = {}
     keys, starts, ends = array("q"), array("q"), array("q")
     for m in _WORD.finditer(text):
@@ -74,6 +76,24 @@ def word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
         np.frombuffer(starts, dtype=np.int64).copy(),
         np.frombuffer(ends, dtype=np.int64).copy(),
     )
+
+
+_ASCII_WORD = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
+    _ASCII_WORD[_c] = True
+
+
+def _ascii_word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
+    """:func:`word_spans` of an ASCII text, with word boundaries found by numpy."""
+    mask = _ASCII_WORD[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+    edges = np.diff(np.concatenate(([False], mask, [False])).astype(np.int8))
+    starts = np.flatnonzero(edges == 1).astype(np.int64)
+    ends = np.flatnonzero(edges == -1).astype(np.int64)
+    tokens = _WORD.findall(text.lower())
+    keys = np.fromiter(
+        (vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64, count=len(tokens)
+    )
+    return WordSpans(keys, starts, ends)
 
 
 def _fold(token: str) -> str:

@@ -16,6 +16,7 @@ beyond that only the lexical seeds of :mod:`dedup.passage_seeds` are used.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ __all__ = [
     "SentenceRun",
     "content_dice",
     "content_words",
+    "in_order_chain",
+    "mutual_best",
     "sentence_runs",
     "sentence_scores",
 ]
@@ -102,6 +105,8 @@ def sentence_scores(
     embed: Embedder | None,
     lexical_threshold: float,
     embedding_threshold: float,
+    contrast: float = 0.0,
+    dice_weight: float = 0.5,
 ) -> tuple[FloatMatrix, FloatMatrix]:
     """The seed score of every sentence pair (>= 1.0 is a seed) and the lexical ratios.
 
@@ -115,7 +120,10 @@ def sentence_scores(
         b: Sentences of B.
         embed: Sentence embedder, or None for lexical scores only.
         lexical_threshold: Word-level ratio from which a pair is a seed.
-        embedding_threshold: Cosine from which a pair is a seed.
+        embedding_threshold: Cosine (plus half the content-word Dice) from which a pair
+            is a seed.
+        contrast: How far that must also rise above the mean of its row and column (two
+            texts on one topic score high everywhere; a true correspondence stands out).
 
     Returns:
         ``(seed_score, lexical)``, both ``(len(a), len(b))``.
@@ -128,13 +136,19 @@ def sentence_scores(
     if embed is not None:
         ea = np.asarray(embed(a), dtype=np.float32)
         eb = np.asarray(embed(b), dtype=np.float32)
-        sem = np.clip(ea @ eb.T, 0.0, 1.0) + 0.5 * content_dice(a, b)
-        score = np.maximum(score, sem / np.float32(embedding_threshold))
+        sem = np.clip(ea @ eb.T, 0.0, 1.0)
+        if dice_weight:
+            sem = sem + np.float32(dice_weight) * content_dice(a, b)
+        strength = sem / np.float32(embedding_threshold)
+        if contrast > 0:
+            base = (sem.mean(axis=1, keepdims=True) + sem.mean(axis=0, keepdims=True)) / 2
+            strength = np.minimum(strength, (sem - base) / np.float32(contrast))
+        score = np.maximum(score, strength)
     return np.ascontiguousarray(score, dtype=np.float32), lex
 
 
 def _attach_neighbours(
-    pairs: list[tuple[int, int]], score: FloatMatrix
+    pairs: list[tuple[int, int]], score: FloatMatrix, threshold: float = 1.0
 ) -> list[tuple[int, int]]:
     """Add ``(i', j)`` for an unmatched sentence ``i'`` next to a matched ``i`` whose partner
     ``j`` it also matches (and the same on B's side): one sentence rewritten as two."""
@@ -144,11 +158,11 @@ def _attach_neighbours(
     n, m = score.shape
     for i, j in pairs:
         for ii in (i - 1, i + 1):
-            if 0 <= ii < n and ii not in used_a and score[ii, j] >= 1.0:
+            if 0 <= ii < n and ii not in used_a and score[ii, j] >= threshold:
                 extra.append((ii, j))
                 used_a.add(ii)
         for jj in (j - 1, j + 1):
-            if 0 <= jj < m and jj not in used_b and score[i, jj] >= 1.0:
+            if 0 <= jj < m and jj not in used_b and score[i, jj] >= threshold:
                 extra.append((i, jj))
                 used_b.add(jj)
     return sorted({*pairs, *extra})
@@ -157,8 +171,6 @@ def _attach_neighbours(
 def _fill(run: list[tuple[int, int]], score: FloatMatrix, extend: float) -> list[tuple[int, int]]:
     """Extend a run: inside its box (one sentence wider on each side) sentences match from
     ``extend`` (< 1.0), in order, as a seed's neighbours need less evidence than a seed."""
-    if extend >= 1.0:
-        return run
     n, m = score.shape
     a_lo, a_hi = max(run[0][0] - 1, 0), min(run[-1][0] + 2, n)
     b_lo = max(min(j for _, j in run) - 1, 0)
@@ -167,10 +179,51 @@ def _fill(run: list[tuple[int, int]], score: FloatMatrix, extend: float) -> list
     extra = [(a_lo + i, b_lo + j) for i, j in align_path(box, extend)]
     used_a, used_b = {i for i, _ in run}, {j for _, j in run}
     extra = [(i, j) for i, j in extra if i not in used_a and j not in used_b]
-    return sorted({*run, *extra})
+    used_a.update(i for i, _ in extra)
+    used_b.update(j for _, j in extra)
+    # moved inside the passage: the strongest leftover pairs, out of order, at seed strength
+    for flat in np.argsort(-box, axis=None, kind="stable").tolist():
+        i, j = divmod(int(flat), box.shape[1])
+        if box[i, j] < 1.0:
+            break
+        if a_lo + i not in used_a and b_lo + j not in used_b:
+            extra.append((a_lo + i, b_lo + j))
+            used_a.add(a_lo + i)
+            used_b.add(b_lo + j)
+    return _attach_neighbours(sorted({*run, *extra}), score, extend)
+
+
+def mutual_best(score: FloatMatrix) -> list[tuple[int, int]]:
+    """Seed pairs: each sentence is the other's best match, with a seed score >= 1.0."""
+    if score.size == 0:
+        return []
+    rb, cb = score.argmax(axis=1), score.argmax(axis=0)
+    return [
+        (i, int(j)) for i, j in enumerate(rb.tolist()) if cb[j] == i and score[i, j] >= 1.0
+    ]
+
+
+def in_order_chain(seeds: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest subsequence of seeds increasing in both texts (patience sorting)."""
+    ordered = sorted(seeds)
+    tails: list[int] = []  # index into ordered of the smallest tail of each length
+    back = [-1] * len(ordered)
+    for k, (_, j) in enumerate(ordered):
+        lo = bisect_left([ordered[t][1] for t in tails], j)
+        back[k] = tails[lo - 1] if lo else -1
+        if lo == len(tails):
+            tails.append(k)
+        else:
+            tails[lo] = k
+    out, k = [], tails[-1] if tails else -1
+    while k >= 0:
+        out.append(ordered[k])
+        k = back[k]
+    return out[::-1]
 
 
 def sentence_runs(
+    chain: Sequence[tuple[int, int]],
     score: FloatMatrix,
     lexical: FloatMatrix,
     *,
@@ -178,32 +231,30 @@ def sentence_runs(
     min_links: int,
     extend: float = 1.0,
 ) -> list[SentenceRun]:
-    """In-order matching of seed sentence pairs, grouped into runs.
+    """Group an in-order chain of seeds into runs, and extend each run inside its box.
 
     Args:
-        score: Seed scores from :func:`sentence_scores` (a pair may match from 1.0).
+        chain: Seed pairs increasing in both texts (:func:`in_order_chain`).
+        score: Seed scores from :func:`sentence_scores` (a seed scores >= 1.0).
         lexical: Word-level ratios, same shape.
         max_gap: Most unmatched sentences between two links of one run, on either side.
-        min_links: Fewest links a run needs.
+        min_links: Fewest chain links a run needs.
         extend: Seed score from which sentences inside a run's box join it (<= 1.0).
 
     Returns:
         The runs, ordered by their first sentence of A.
     """
-    if score.size == 0:
-        return []
-    pairs = _attach_neighbours(align_path(score, 1.0), score)
     runs: list[list[tuple[int, int]]] = []
-    for i, j in pairs:
+    for i, j in chain:
         if runs:
             pi, pj = runs[-1][-1]
-            if i - pi <= max_gap + 1 and -1 <= j - pj <= max_gap + 1:
+            if i - pi <= max_gap + 1 and j - pj <= max_gap + 1:
                 runs[-1].append((i, j))
                 continue
         runs.append([(i, j)])
     out = []
     for run in runs:
-        if len({i for i, _ in run}) < min_links and len({j for _, j in run}) < min_links:
+        if len(run) < min_links:
             continue
         run = _fill(run, score, extend)
         sc = float(np.mean([min(float(score[i, j]), 2.0) / 2.0 for i, j in run]))

@@ -29,10 +29,17 @@ import numpy as np
 
 from dedup.config import PassageConfig
 from dedup.passage_seeds import Chain, WordSpans, chain_seeds, shared_ngram_seeds, word_spans
-from dedup.passage_sentences import Embedder, SentenceRun, sentence_runs, sentence_scores
+from dedup.passage_sentences import (
+    Embedder,
+    SentenceRun,
+    in_order_chain,
+    mutual_best,
+    sentence_runs,
+    sentence_scores,
+)
 from dedup.segment import Sentence, split_sentences
 
-__all__ = ["Passage", "PassageAlignment", "PassageKind", "align_passages"]
+__all__ = ["Passage", "PassageAlignment", "PassageKind", "align_passages", "passage_rows"]
 
 PassageKind = Literal["verbatim", "edited", "paraphrase"]
 _CLOSERS = ".!?;:,\"'”’)]»…"
@@ -75,6 +82,11 @@ class PassageAlignment:
         words_b: Words of B.
         covered_a: Words of A inside some passage.
         covered_b: Words of B inside some passage.
+        sentence_seeds: Sentence pairs that are each other's best match above the seed
+            threshold.
+        sentence_chain: The most of those that lie in one order in both texts.
+        sentences_a: A's sentences.
+        sentences_b: B's sentences.
     """
 
     passages: tuple[Passage, ...]
@@ -83,6 +95,8 @@ class PassageAlignment:
     words_b: int
     covered_a: int
     covered_b: int
+    sentence_seeds: int = 0
+    sentence_chain: int = 0
     sentences_a: tuple[Sentence, ...] = field(default=(), repr=False)
     sentences_b: tuple[Sentence, ...] = field(default=(), repr=False)
 
@@ -235,6 +249,7 @@ def align_passages(
     spans = [_Span(c.a_lo, c.a_hi, c.b_lo, c.b_hi, c.matched_a, 0.0, False) for c in chains]
     sa, sb = split_sentences(text_a), split_sentences(text_b)
     runs: list[SentenceRun] = []
+    n_seeds = n_chain = 0
     if sa and sb and len(sa) * len(sb) <= cfg.max_sentence_cells:
         score, lex = sentence_scores(
             [s.text for s in sa],
@@ -242,9 +257,14 @@ def align_passages(
             embed=embed,
             lexical_threshold=cfg.sentence_lexical,
             embedding_threshold=cfg.sentence_embedding,
+            contrast=cfg.sentence_contrast,
+            dice_weight=cfg.dice_weight,
         )
+        seeds = mutual_best(score)
+        chain = in_order_chain(seeds)
+        n_seeds, n_chain = len(seeds), len(chain)
         runs = sentence_runs(
-            score, lex, max_gap=cfg.sentence_gap, min_links=cfg.min_links, extend=cfg.extend
+            chain, score, lex, max_gap=cfg.sentence_gap, min_links=cfg.min_links, extend=cfg.extend
         )
         spans.extend(_run_span(r, sa, sb, wa, wb) for r in runs)
     merged = [s for s in _merge(spans) if s.a_hi > s.a_lo and s.b_hi > s.b_lo]
@@ -258,6 +278,35 @@ def align_passages(
         words_b=len(wb),
         covered_a=_covered([(s.a_lo, s.a_hi) for s in merged]),
         covered_b=_covered([(s.b_lo, s.b_hi) for s in merged]),
+        sentence_seeds=n_seeds,
+        sentence_chain=n_chain,
         sentences_a=tuple(sa),
         sentences_b=tuple(sb),
     )
+
+
+def passage_rows(doc_a: int, doc_b: int, alignment: PassageAlignment) -> list[dict[str, object]]:
+    """Rows of the ``passages`` table (:data:`dedup.schema.PASSAGES`) for one pair.
+
+    Args:
+        doc_a: ``doc_id`` of A.
+        doc_b: ``doc_id`` of B.
+        alignment: Their passage alignment.
+
+    Returns:
+        One dict per passage, ordered by ``a_start``.
+    """
+    return [
+        {
+            "doc_a": doc_a,
+            "doc_b": doc_b,
+            "a_start": p.a_start,
+            "a_end": p.a_end,
+            "b_start": p.b_start,
+            "b_end": p.b_end,
+            "kind": p.kind,
+            "score": p.score,
+            "n_words": p.n_words,
+        }
+        for p in alignment.passages
+    ]

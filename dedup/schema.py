@@ -74,11 +74,26 @@ ALIGNMENTS = pl.Schema(
     }
 )
 
+PASSAGES = pl.Schema(
+    {
+        "doc_a": pl.Int64,
+        "doc_b": pl.Int64,
+        "a_start": pl.Int64,  # character offsets into each text as decoded, end exclusive
+        "a_end": pl.Int64,
+        "b_start": pl.Int64,
+        "b_end": pl.Int64,
+        "kind": pl.String,  # verbatim | edited | paraphrase
+        "score": pl.Float64,
+        "n_words": pl.Int32,  # words of the shorter side
+    }
+)
+
 TABLES: dict[str, pl.Schema] = {
     "documents": DOCUMENTS,
     "pairs": PAIRS,
     "clusters": CLUSTERS,
     "alignments": ALIGNMENTS,
+    "passages": PASSAGES,
 }
 
 

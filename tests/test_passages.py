@@ -150,3 +150,25 @@ def test_chain_seeds_follows_a_diagonal_across_a_gap() -> None:
     assert (chains[0].a_lo, chains[0].a_hi, chains[0].b_lo, chains[0].b_hi) == (0, 35, 10, 45)
     chains = chain_seeds(ia, jb, n=4, gap=10)
     assert len(chains) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("aZ9_ .,!\n-éﬁ\u0301İß"), max_size=80))
+def test_word_spans_match_the_regex_oracle(text: str) -> None:
+    """Spans are those of ``\\w+`` on the text as given; equal folded words share a key."""
+    import re
+    import unicodedata
+
+    vocab: dict[str, int] = {}
+    ws = word_spans(text, vocab)
+    spans = [m.span() for m in re.finditer(r"\w+", text)]
+    assert list(zip(ws.starts.tolist(), ws.ends.tolist(), strict=True)) == spans
+    folded = [unicodedata.normalize("NFKC", text[a:b]).casefold() for a, b in spans]
+    for x, kx in zip(folded, ws.keys.tolist(), strict=True):
+        for y, ky in zip(folded, ws.keys.tolist(), strict=True):
+            assert (x == y) == (kx == ky)
+    ascii_text = text.encode("ascii", "ignore").decode()
+    fast = word_spans(ascii_text, {})
+    assert list(zip(fast.starts.tolist(), fast.ends.tolist(), strict=True)) == [
+        m.span() for m in re.finditer(r"\w+", ascii_text)
+    ]
