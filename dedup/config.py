@@ -117,8 +117,7 @@ class PassageConfig:
     edited_share: float = 0.5  # a non-verbatim passage is `edited` when seeds cover this share
     sentence_lexical: float = 0.5  # word-level ratio that makes a sentence pair a seed
     sentence_embedding: float = 0.6  # embedding cosine from which a sentence pair may seed
-    dice_weight: float = 0.0  # weight of the content-word Dice added to the cosine
-    sentence_contrast: float = 0.0  # ... and by this much above its row's and column's mean
+    dice_weight: float = 0.5  # content-word Dice added to the cosine to pick a partner
     sentence_gap: int = 1  # unmatched sentences allowed inside a run of matched ones
     min_links: int = 2  # matched sentences a reworded passage needs
     extend: float = 0.9  # share of the seed score that lets a run's neighbours join it

@@ -92,9 +92,8 @@ def lexical_share(alignment: PassageAlignment) -> float:
 
 def chain_shares(alignment: PassageAlignment) -> tuple[float, float]:
     """Sentence-level evidence of a rewrite: the share of the shorter text's sentences in the
-    in-order chain of mutual-best sentence pairs, and the share of those pairs the chain keeps."""
-    side = _shorter(alignment)
-    n = len(alignment.sentences_a if side == "a" else alignment.sentences_b)
+    in-order chain of mutual-best sentence pairs (of the text with fewer sentences), and the share of those pairs the chain keeps."""
+    n = min(len(alignment.sentences_a), len(alignment.sentences_b))
     if n == 0 or alignment.sentence_seeds == 0:
         return 0.0, 0.0
     return alignment.sentence_chain / n, alignment.sentence_chain / alignment.sentence_seeds

@@ -105,46 +105,46 @@ def sentence_scores(
     embed: Embedder | None,
     lexical_threshold: float,
     embedding_threshold: float,
-    contrast: float = 0.0,
     dice_weight: float = 0.5,
-) -> tuple[FloatMatrix, FloatMatrix]:
-    """The seed score of every sentence pair (>= 1.0 is a seed) and the lexical ratios.
+) -> tuple[FloatMatrix, FloatMatrix, FloatMatrix]:
+    """Seed strengths of every sentence pair (>= 1.0: strong enough to seed) and lexical ratios.
 
-    The seed score is ``max(lexical / lexical_threshold, (cosine + dice / 2) /
-    embedding_threshold)``, where ``dice`` is :func:`content_dice`: the embedding says two
-    sentences speak of the same thing, the shared names, numbers and content words that they
-    say the same of it. Either kind of evidence can make a seed; stronger evidence scores higher.
+    The plain strength is ``max(lexical / lexical_threshold, cosine / embedding_threshold)``:
+    either kind of evidence can make a seed, stronger evidence scores higher. The path
+    strength adds ``dice_weight`` times the content-word Dice (:func:`content_dice`) to the
+    cosine: the embedding says two sentences speak of the same thing, the shared names,
+    numbers and content words that they say the same of it, which picks the right partner
+    among sentences on one topic.
 
     Args:
         a: Sentences of A.
         b: Sentences of B.
         embed: Sentence embedder, or None for lexical scores only.
-        lexical_threshold: Word-level ratio from which a pair is a seed.
-        embedding_threshold: Cosine (plus half the content-word Dice) from which a pair
-            is a seed.
-        contrast: How far that must also rise above the mean of its row and column (two
-            texts on one topic score high everywhere; a true correspondence stands out).
+        lexical_threshold: Word-level ratio from which a pair may seed.
+        embedding_threshold: Cosine from which a pair may seed.
+        dice_weight: Weight of the content-word Dice in the path strength.
 
     Returns:
-        ``(seed_score, lexical)``, both ``(len(a), len(b))``.
+        ``(path, plain, lexical)``, each ``(len(a), len(b))``.
     """
     if not a or not b:
         z = np.zeros((len(a), len(b)), dtype=np.float32)
-        return z, z.copy()
+        return z, z.copy(), z.copy()
     lex = LexicalScorer()(a, b)
-    score = lex / np.float32(lexical_threshold)
+    plain = lex / np.float32(lexical_threshold)
+    path = plain
     if embed is not None:
         ea = np.asarray(embed(a), dtype=np.float32)
         eb = np.asarray(embed(b), dtype=np.float32)
-        sem = np.clip(ea @ eb.T, 0.0, 1.0)
-        if dice_weight:
-            sem = sem + np.float32(dice_weight) * content_dice(a, b)
-        strength = sem / np.float32(embedding_threshold)
-        if contrast > 0:
-            base = (sem.mean(axis=1, keepdims=True) + sem.mean(axis=0, keepdims=True)) / 2
-            strength = np.minimum(strength, (sem - base) / np.float32(contrast))
-        score = np.maximum(score, strength)
-    return np.ascontiguousarray(score, dtype=np.float32), lex
+        cos = np.clip(ea @ eb.T, 0.0, 1.0)
+        plain = np.maximum(plain, cos / np.float32(embedding_threshold))
+        with_dice = cos + np.float32(dice_weight) * content_dice(a, b) if dice_weight else cos
+        path = np.maximum(path, with_dice / np.float32(embedding_threshold))
+    return (
+        np.ascontiguousarray(path, dtype=np.float32),
+        np.ascontiguousarray(plain, dtype=np.float32),
+        lex,
+    )
 
 
 def _attach_neighbours(
@@ -231,10 +231,11 @@ def sentence_runs(
     min_links: int,
     extend: float = 1.0,
 ) -> list[SentenceRun]:
-    """Group an in-order chain of seeds into runs, and extend each run inside its box.
+    """Group in-order matched sentence pairs into runs, and extend each run inside its box.
 
     Args:
-        chain: Seed pairs increasing in both texts (:func:`in_order_chain`).
+        chain: Matched pairs increasing in both texts (the aligner's dynamic program over
+            the seed scores).
         score: Seed scores from :func:`sentence_scores` (a seed scores >= 1.0).
         lexical: Word-level ratios, same shape.
         max_gap: Most unmatched sentences between two links of one run, on either side.
@@ -245,16 +246,16 @@ def sentence_runs(
         The runs, ordered by their first sentence of A.
     """
     runs: list[list[tuple[int, int]]] = []
-    for i, j in chain:
+    for i, j in _attach_neighbours(list(chain), score):
         if runs:
             pi, pj = runs[-1][-1]
-            if i - pi <= max_gap + 1 and j - pj <= max_gap + 1:
+            if i - pi <= max_gap + 1 and -1 <= j - pj <= max_gap + 1:
                 runs[-1].append((i, j))
                 continue
         runs.append([(i, j)])
     out = []
     for run in runs:
-        if len(run) < min_links:
+        if len({i for i, _ in run}) < min_links and len({j for _, j in run}) < min_links:
             continue
         run = _fill(run, score, extend)
         sc = float(np.mean([min(float(score[i, j]), 2.0) / 2.0 for i, j in run]))

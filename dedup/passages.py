@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from dedup._dp import align_path
 from dedup.config import PassageConfig
 from dedup.passage_seeds import Chain, WordSpans, chain_seeds, shared_ngram_seeds, word_spans
 from dedup.passage_sentences import (
@@ -251,20 +252,20 @@ def align_passages(
     runs: list[SentenceRun] = []
     n_seeds = n_chain = 0
     if sa and sb and len(sa) * len(sb) <= cfg.max_sentence_cells:
-        score, lex = sentence_scores(
+        score, plain, lex = sentence_scores(
             [s.text for s in sa],
             [s.text for s in sb],
             embed=embed,
             lexical_threshold=cfg.sentence_lexical,
             embedding_threshold=cfg.sentence_embedding,
-            contrast=cfg.sentence_contrast,
             dice_weight=cfg.dice_weight,
         )
-        seeds = mutual_best(score)
+        seeds = mutual_best(plain)
         chain = in_order_chain(seeds)
         n_seeds, n_chain = len(seeds), len(chain)
+        path = align_path(score, 1.0)
         runs = sentence_runs(
-            chain, score, lex, max_gap=cfg.sentence_gap, min_links=cfg.min_links, extend=cfg.extend
+            path, score, lex, max_gap=cfg.sentence_gap, min_links=cfg.min_links, extend=cfg.extend
         )
         spans.extend(_run_span(r, sa, sb, wa, wb) for r in runs)
     merged = [s for s in _merge(spans) if s.a_hi > s.a_lo and s.b_hi > s.b_lo]
