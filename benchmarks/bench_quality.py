@@ -1,8 +1,8 @@
 """Quality of derivation decided from aligned passages, on four corpora, in one command.
 
-Every pair of documents of each corpus is aligned with :func:`dedup.passages.align_passages`
+Every pair of documents of each corpus is aligned with :func:`dedup.align.passages.align_passages`
 (sentence embeddings from the bundled all-MiniLM-L6-v2 for real text) and related with
-:func:`dedup.derivation.relate`; ``exact`` and ``near_duplicate`` are decided on the whole
+:func:`dedup.align.derivation.relate`; ``exact`` and ``near_duplicate`` are decided on the whole
 documents (equal words; Jaccard of word 5-shingles >= 0.8). Pairs are not pre-filtered by a
 candidate channel here, so the figures measure the aligner and the relation rules alone.
 
@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from dedup.align.derivation import relate
+from dedup.align.pan import Span, link_scores, pan_scores
+from dedup.align.passage_sentences import Embedder
+from dedup.align.passages import align_passages
 from dedup.cluster import connected_components
 from dedup.config import DerivationConfig, PassageConfig
-from dedup.derivation import relate
-from dedup.normalize import words
-from dedup.pan import Span, link_scores, pan_scores
-from dedup.passages import align_passages
-from dedup.passage_sentences import Embedder
+from dedup.text.normalize import words
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -129,9 +129,7 @@ def clough(rel: Callable[..., Any], corpus: Path) -> dict[str, Any]:
     idx = {n: k for k, n in enumerate(names)}
     edges = np.array([(idx[x], idx[y]) for x, y in found], dtype=np.int64).reshape(-1, 2)
     labels_cc = connected_components(len(names), edges[:, 0], edges[:, 1])
-    sizes = sorted(
-        (int(s) for s in np.bincount(np.asarray(labels_cc)) if s > 1), reverse=True
-    )
+    sizes = sorted((int(s) for s in np.bincount(np.asarray(labels_cc)) if s > 1), reverse=True)
     per_cat: dict[str, dict[str, int]] = {}
     for f, c in cat.items():
         if c != "orig":
@@ -173,16 +171,16 @@ def synth(cfg: PassageConfig, dcfg: DerivationConfig, docs: int, seed: int) -> d
     """PAN measures of planted partial-reuse passages (>= 50 words) against truth offsets."""
     import tempfile
 
-    from dedup.synth import synthesize
+    from dedup.synth.generate import synthesize
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         synthesize(out, docs=docs, seed=seed)
         truth = pl.read_parquet(out / "truth.parquet")
         part = truth.filter(pl.col("kind") == "partial")
-        paths = dict(
-            zip(truth["id_a"], truth["path_a"], strict=True)
-        ) | dict(zip(truth["id_b"], truth["path_b"], strict=True))
+        paths = dict(zip(truth["id_a"], truth["path_a"], strict=True)) | dict(
+            zip(truth["id_b"], truth["path_b"], strict=True)
+        )
         rng = random.Random(seed)
         related = {(a, b) for a, b in truth.select("id_a", "id_b").iter_rows()}
         ids = sorted(paths)
@@ -196,8 +194,9 @@ def synth(cfg: PassageConfig, dcfg: DerivationConfig, docs: int, seed: int) -> d
         todo += [(a, b, "unrelated") for a, b in sorted(negatives)]
         for r in part.iter_rows(named=True):
             if len(words(_read(out / r["path_a"])[r["a_start"] : r["a_end"]])) >= 50:
-                cases.append(Span((r["id_a"], r["id_b"]), r["a_start"], r["a_end"],
-                                  r["b_start"], r["b_end"]))
+                cases.append(
+                    Span((r["id_a"], r["id_b"]), r["a_start"], r["a_end"], r["b_start"], r["b_end"])
+                )
         for a, b, group in todo:
             al = align_passages(_read(out / paths[a]), _read(out / paths[b]), config=cfg)
             rel_ = relate(al, config=dcfg) or "none"
@@ -227,15 +226,19 @@ def main() -> None:
     embed: Embedder | None = None
     if not args.no_embed:
         from dedup.embed import load_model
-        from dedup.scorers import EmbeddingScorer
+
+        from dedup.align.scorers import EmbeddingScorer
 
         embed = EmbeddingScorer(load_model(None, device="cpu")).embed
 
     def rel(a: str, b: str) -> tuple[str | None, Any]:
         return relation_of(a, b, embed=embed, cfg=cfg, dcfg=dcfg)
 
-    result: dict[str, Any] = {"passage_config": cfg.__dict__, "derivation_config": dcfg.__dict__,
-                              "embedder": None if embed is None else "all-MiniLM-L6-v2"}
+    result: dict[str, Any] = {
+        "passage_config": cfg.__dict__,
+        "derivation_config": dcfg.__dict__,
+        "embedder": None if embed is None else "all-MiniLM-L6-v2",
+    }
     for name, fn in (
         ("seeds", lambda: seeds(rel, embed, cfg)),
         ("clough_stevenson", lambda: clough(rel, args.clough)),

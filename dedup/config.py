@@ -107,7 +107,7 @@ class AlignConfig:
 
 @dataclass(frozen=True)
 class PassageConfig:
-    """Passage alignment of a pair (:func:`dedup.passages.align_passages`)."""
+    """Passage alignment of a pair (:func:`dedup.align.passages.align_passages`)."""
 
     ngram: int = 4  # words per lexical seed: rarely shared by chance, survives light edits
     max_ngram_df: int = 20  # skip n-grams repeated more often than this in either text
@@ -126,7 +126,7 @@ class PassageConfig:
 
 @dataclass(frozen=True)
 class DerivationConfig:
-    """Relations from passages (:func:`dedup.derivation.relate`)."""
+    """Relations from passages (:func:`dedup.align.derivation.relate`)."""
 
     min_passage: int = 50  # words of a verbatim or edited passage that make a pair `partial`
     rewrite_coverage: float = 0.4  # share of the shorter text in lexical passages: a rewrite

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup.align.derivation import in_order_share, relate
+from dedup.align.pan import Span, link_scores, pan_scores
+from dedup.align.passages import Passage, PassageAlignment, align_passages
 from dedup.config import DerivationConfig
-from dedup.derivation import in_order_share, relate
-from dedup.pan import Span, link_scores, pan_scores
-from dedup.passages import Passage, PassageAlignment, align_passages
-from dedup.segment import split_sentences
+from dedup.text.segment import split_sentences
 
 
 def _al(passages: list[Passage], words_a: int, words_b: int, **kw: object) -> PassageAlignment:
@@ -101,8 +101,13 @@ def _oracle(cases: list[Span], dets: list[Span]) -> dict[str, float]:
 
 
 _spans = st.lists(
-    st.tuples(st.integers(0, 2), st.integers(0, 60), st.integers(1, 30), st.integers(0, 60),
-              st.integers(1, 30)),
+    st.tuples(
+        st.integers(0, 2),
+        st.integers(0, 60),
+        st.integers(1, 30),
+        st.integers(0, 60),
+        st.integers(1, 30),
+    ),
     max_size=6,
 )
 

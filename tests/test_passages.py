@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup.align.passage_seeds import chain_seeds, shared_ngram_seeds, word_spans
+from dedup.align.passages import align_passages
 from dedup.config import PassageConfig
-from dedup.passage_seeds import chain_seeds, shared_ngram_seeds, word_spans
-from dedup.passages import align_passages
 
 _SYLLABLES = ["ka", "lo", "mi", "ne", "pu", "ra", "si", "to", "ve", "zu", "bri", "dan", "fel"]
 
@@ -134,7 +134,7 @@ def test_repeated_ngrams_and_seed_cap_bound_the_work() -> None:
     rng = random.Random(5)
     prose = _prose(rng, 30_000)
     wa = word_spans(prose, vocab)
-    ia, jb = shared_ngram_seeds(wa, wa, n=4, max_df=20, max_seeds=1000)
+    ia, _ = shared_ngram_seeds(wa, wa, n=4, max_df=20, max_seeds=1000)
     assert len(ia) == 1000
     assert np.all(np.diff(ia) >= 0)
     cfg = PassageConfig(max_sentence_cells=10_000)  # sentence matrix skipped at this size

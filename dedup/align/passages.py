@@ -4,8 +4,8 @@ The shape of the strongest text-alignment systems of the PAN shared tasks (Sanch
 al., PAN 2014) and of passim:
 
 * **seed**: word n-grams shared by both texts (verbatim and lightly edited reuse,
-  :mod:`dedup.passage_seeds`), and sentence pairs whose word-level ratio or embedding cosine is
-  high (reworded reuse, :mod:`dedup.passage_sentences`);
+  :mod:`dedup.align.passage_seeds`), and sentence pairs whose word-level ratio or embedding
+  cosine is high (reworded reuse, :mod:`dedup.align.passage_sentences`);
 * **extend**: n-gram seeds that follow each other within ``gap`` words in both texts are
   chained into one passage; matched sentences that follow each other form one passage;
   passages that overlap in both texts are merged;
@@ -27,10 +27,9 @@ from typing import Literal
 
 import numpy as np
 
-from dedup._dp import align_path
-from dedup.config import PassageConfig
-from dedup.passage_seeds import Chain, WordSpans, chain_seeds, shared_ngram_seeds, word_spans
-from dedup.passage_sentences import (
+from dedup.align.dp import align_path
+from dedup.align.passage_seeds import Chain, WordSpans, chain_seeds, shared_ngram_seeds, word_spans
+from dedup.align.passage_sentences import (
     Embedder,
     SentenceRun,
     in_order_chain,
@@ -38,7 +37,8 @@ from dedup.passage_sentences import (
     sentence_runs,
     sentence_scores,
 )
-from dedup.segment import Sentence, split_sentences
+from dedup.config import PassageConfig
+from dedup.text.segment import Sentence, split_sentences
 
 __all__ = ["Passage", "PassageAlignment", "PassageKind", "align_passages", "passage_rows"]
 
@@ -77,7 +77,7 @@ class PassageAlignment:
 
     Attributes:
         passages: Ordered by ``a_start``.
-        links: ``(i, j)`` sentence pairs (indexes into :func:`dedup.segment.split_sentences` of
+        links: ``(i, j)`` sentence pairs (indexes into :func:`dedup.text.segment.split_sentences` of
             each text) that lie in a passage, sorted.
         words_a: Words of A.
         words_b: Words of B.
@@ -184,7 +184,9 @@ def _kind(s: _Span, wa: WordSpans, wb: WordSpans, edited_share: float) -> Passag
     return "paraphrase"
 
 
-def _passage(s: _Span, ta: str, tb: str, wa: WordSpans, wb: WordSpans, cfg: PassageConfig) -> Passage:
+def _passage(
+    s: _Span, ta: str, tb: str, wa: WordSpans, wb: WordSpans, cfg: PassageConfig
+) -> Passage:
     a0, a1 = _snap(ta, int(wa.starts[s.a_lo]), int(wa.ends[s.a_hi - 1]))
     b0, b1 = _snap(tb, int(wb.starts[s.b_lo]), int(wb.ends[s.b_hi - 1]))
     kind = _kind(s, wa, wb, cfg.edited_share)

@@ -3,14 +3,14 @@
 Every sentence of A is scored against every sentence of B, lexically (word-level Indel ratio)
 and, when an embedder is given, by the cosine of sentence embeddings. A pair is a seed when
 either score reaches its threshold; the seeds are then matched in order by the aligner's
-dynamic program (:func:`dedup._dp.align_path`), a sentence left out next to a match joins it
+dynamic program (:func:`dedup.align.dp.align_path`), a sentence left out next to a match joins it
 when it matches the same partner (one sentence rewritten as two), and matched pairs that
 follow each other (at most ``max_gap`` unmatched sentences between them on either side) form
 a run. A run is a paraphrased passage; a lone matched sentence is not (independent reports of
 one event share single sentences, a rewrite shares runs of them).
 
 The score matrix is quadratic in sentences, so it is computed only up to ``max_cells`` cells;
-beyond that only the lexical seeds of :mod:`dedup.passage_seeds` are used.
+beyond that only the lexical seeds of :mod:`dedup.align.passage_seeds` are used.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedup._dp import align_path
-from dedup.scorers import LexicalScorer
+from dedup.align.dp import align_path
+from dedup.align.scorers import LexicalScorer
 
 __all__ = [
     "Embedder",
@@ -49,7 +49,7 @@ _STOP = frozenset(
     she his her we our you your i me my who whom which what when where why how than then so
     such also into over under after before about more most many much some any each other others
     only just very can could will would should may might must said says say while amid even
-    still however""".split()
+    still however""".split()  # noqa: SIM905
 )
 
 
@@ -198,9 +198,7 @@ def mutual_best(score: FloatMatrix) -> list[tuple[int, int]]:
     if score.size == 0:
         return []
     rb, cb = score.argmax(axis=1), score.argmax(axis=0)
-    return [
-        (i, int(j)) for i, j in enumerate(rb.tolist()) if cb[j] == i and score[i, j] >= 1.0
-    ]
+    return [(i, int(j)) for i, j in enumerate(rb.tolist()) if cb[j] == i and score[i, j] >= 1.0]
 
 
 def in_order_chain(seeds: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

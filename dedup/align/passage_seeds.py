@@ -91,7 +91,9 @@ def _ascii_word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
     ends = np.flatnonzero(edges == -1).astype(np.int64)
     tokens = _WORD.findall(text.lower())
     keys = np.fromiter(
-        (vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64, count=len(tokens)
+        (vocabulary.setdefault(t, len(vocabulary)) for t in tokens),
+        dtype=np.int64,
+        count=len(tokens),
     )
     return WordSpans(keys, starts, ends)
 

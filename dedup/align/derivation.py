@@ -27,8 +27,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Literal
 
+from dedup.align.passages import Passage, PassageAlignment
 from dedup.config import DerivationConfig
-from dedup.passages import Passage, PassageAlignment
 
 __all__ = ["Relation", "chain_shares", "in_order_share", "lexical_share", "relate"]
 
@@ -91,8 +91,9 @@ def lexical_share(alignment: PassageAlignment) -> float:
 
 
 def chain_shares(alignment: PassageAlignment) -> tuple[float, float]:
-    """Sentence-level evidence of a rewrite: the share of the shorter text's sentences in the
-    in-order chain of mutual-best sentence pairs (of the text with fewer sentences), and the share of those pairs the chain keeps."""
+    """Sentence-level evidence of a rewrite: the share of the sentences of the text with fewer
+    sentences in the in-order chain of mutual-best sentence pairs, and the share of those
+    pairs that the chain keeps."""
     n = min(len(alignment.sentences_a), len(alignment.sentences_b))
     if n == 0 or alignment.sentence_seeds == 0:
         return 0.0, 0.0
@@ -105,7 +106,7 @@ def relate(
     """The relation that a pair's passages show, or None when they show none.
 
     Args:
-        alignment: From :func:`dedup.passages.align_passages`.
+        alignment: From :func:`dedup.align.passages.align_passages`.
         config: Thresholds; defaults when None.
 
     Returns:

@@ -102,15 +102,15 @@ def pan_scores(cases: Sequence[Span], detections: Sequence[Span]) -> dict[str, f
         rec.append(share)
         if hits:
             grans.append(hits)
-    p = sum(prec) / len(prec) if prec else 0.0
-    r = sum(rec) / len(rec) if rec else 0.0
-    g = sum(grans) / len(grans) if grans else 1.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
+    prc = sum(prec) / len(prec) if prec else 0.0
+    rcl = sum(rec) / len(rec) if rec else 0.0
+    gran = sum(grans) / len(grans) if grans else 1.0
+    f1 = 2 * prc * rcl / (prc + rcl) if prc + rcl else 0.0
     return {
-        "precision": p,
-        "recall": r,
-        "granularity": g,
-        "plagdet": f / math.log2(1 + g),
+        "precision": prc,
+        "recall": rcl,
+        "granularity": gran,
+        "plagdet": f1 / math.log2(1 + gran),
         "cases": float(len(cases)),
         "detections": float(len(detections)),
     }
