@@ -130,7 +130,6 @@ class DerivationConfig:
 
     min_passage: int = 50  # words of a verbatim or edited passage that make a pair `partial`
     rewrite_coverage: float = 0.4  # share of the shorter text in lexical passages: a rewrite
-    in_order: float = 0.8  # ... when this share of passage words lies in one common order
     chain_share: float = 0.33  # share of the shorter text's sentences in the seed chain
     chain_order: float = 0.7  # share of the sentence seeds that the in-order chain keeps
 

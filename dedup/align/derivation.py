@@ -5,8 +5,9 @@ Jaccard of shingle sets); :func:`relate` decides the rest from a pair's passages
 
 * a rewrite, when either
   - verbatim and edited passages cover at least ``rewrite_coverage`` of the shorter text's
-    words, with at least ``in_order`` of the passage words in one common order of both texts
-    (``derivative``, or ``paraphrase`` when most passage words are paraphrased); or
+    words, in any order (``derivative``, or ``paraphrase`` when most passage words are
+    paraphrased): runs of eight or more shared words do not happen by chance, so copied
+    passages moved around are still a derivative; or
   - the sentences that are each other's best match (the sentence seeds) keep one order: the
     longest in-order chain of them holds at least ``chain_share`` of the shorter text's
     sentences and at least ``chain_order`` of the seeds (``paraphrase``).
@@ -115,8 +116,6 @@ def relate(
     cfg = config or DerivationConfig()
     passages = alignment.passages
     lexical = lexical_share(alignment) >= cfg.rewrite_coverage
-    if lexical and in_order_share(passages) < cfg.in_order:
-        lexical = False
     chain, kept = chain_shares(alignment)
     reworded = chain >= cfg.chain_share and kept >= cfg.chain_order
     if lexical or reworded:
