@@ -225,9 +225,8 @@ def main() -> None:
     cfg, dcfg = PassageConfig(), DerivationConfig()
     embed: Embedder | None = None
     if not args.no_embed:
-        from dedup.embed import load_model
-
         from dedup.align.scorers import EmbeddingScorer
+        from dedup.semantic.embed import load_model
 
         embed = EmbeddingScorer(load_model(None, device="cpu")).embed
 
