@@ -106,6 +106,35 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class PassageConfig:
+    """Passage alignment of a pair (:func:`dedup.align.passages.align_passages`)."""
+
+    ngram: int = 4  # words per lexical seed: rarely shared by chance, survives light edits
+    max_ngram_df: int = 20  # skip n-grams repeated more often than this in either text
+    max_seeds: int = 200_000  # seeds kept per pair (the rarest n-grams first)
+    gap: int = 24  # words allowed between two seeds of one passage (an edited clause)
+    min_matched: int = 8  # words covered by shared n-grams for a lexical passage
+    edited_share: float = 0.5  # a non-verbatim passage is `edited` when seeds cover this share
+    sentence_lexical: float = 0.5  # word-level ratio that makes a sentence pair a seed
+    sentence_embedding: float = 0.6  # embedding cosine from which a sentence pair may seed
+    dice_weight: float = 0.5  # content-word Dice added to the cosine to pick a partner
+    sentence_gap: int = 1  # unmatched sentences allowed inside a run of matched ones
+    min_links: int = 2  # matched sentences a reworded passage needs
+    extend: float = 0.9  # share of the seed score that lets a run's neighbours join it
+    max_sentence_cells: int = 4_000_000  # sentence pairs scored at most (len(a) * len(b))
+
+
+@dataclass(frozen=True)
+class DerivationConfig:
+    """Relations from passages (:func:`dedup.align.derivation.relate`)."""
+
+    min_passage: int = 50  # words of a verbatim or edited passage that make a pair `partial`
+    rewrite_coverage: float = 0.4  # share of the shorter text in lexical passages: a rewrite
+    chain_share: float = 0.33  # share of the shorter text's sentences in the seed chain
+    chain_order: float = 0.7  # share of the sentence seeds that the in-order chain keeps
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a scan needs."""
 

@@ -79,6 +79,22 @@ ALIGNMENTS = pl.Schema(
     }
 )
 
+# The passages table (rows from dedup.align.passages.passage_rows). Not in TABLES yet: a scan
+# does not write it until the engines run the passage aligner.
+PASSAGES = pl.Schema(
+    {
+        "doc_a": pl.Int64,
+        "doc_b": pl.Int64,
+        "a_start": pl.Int64,  # character offsets into each text as decoded, end exclusive
+        "a_end": pl.Int64,
+        "b_start": pl.Int64,
+        "b_end": pl.Int64,
+        "kind": pl.String,  # verbatim | edited | paraphrase
+        "score": pl.Float64,
+        "n_words": pl.Int32,  # words of the shorter side
+    }
+)
+
 TABLES: dict[str, pl.Schema] = {
     "documents": DOCUMENTS,
     "pairs": PAIRS,

@@ -1,0 +1,143 @@
+"""Relations from passages, and the PAN measures against a brute-force character-set oracle."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.align.derivation import in_order_share, relate
+from dedup.align.pan import Span, link_scores, pan_scores
+from dedup.align.passages import Passage, PassageAlignment, align_passages
+from dedup.config import DerivationConfig
+from dedup.text.segment import split_sentences
+
+
+def _al(passages: list[Passage], words_a: int, words_b: int, **kw: object) -> PassageAlignment:
+    return PassageAlignment(tuple(passages), (), words_a, words_b, 0, 0, **kw)  # type: ignore[arg-type]
+
+
+def _p(a: int, b: int, n: int, kind: str = "verbatim") -> Passage:
+    return Passage(a, a + 6 * n, b, b + 6 * n, kind, 1.0, n)  # type: ignore[arg-type]
+
+
+def test_no_passage_no_relation() -> None:
+    assert relate(_al([], 500, 500)) is None
+
+
+def test_short_passage_is_not_partial_long_one_is() -> None:
+    cfg = DerivationConfig(min_passage=50)
+    assert relate(_al([_p(0, 0, 49)], 5000, 5000), config=cfg) is None
+    assert relate(_al([_p(0, 0, 50)], 5000, 5000), config=cfg) == "partial"
+    # a paraphrased passage alone never makes a pair partial
+    assert relate(_al([_p(0, 0, 400, "paraphrase")], 5000, 5000), config=cfg) is None
+
+
+def test_rewrite_needs_lexical_coverage_of_the_shorter_text() -> None:
+    ordered = [_p(0, 0, 100), _p(1000, 1000, 100, "edited")]
+    assert relate(_al(ordered, 400, 5000)) == "derivative"
+    swapped = [_p(0, 1000, 100), _p(1000, 0, 100)]
+    assert in_order_share(swapped) == pytest.approx(0.5)
+    assert relate(_al(swapped, 400, 5000)) == "derivative"  # copied passages moved around
+    assert relate(_al(ordered, 600, 5000)) == "partial"  # 200 of 600 words: a third
+
+
+def test_reworded_rewrite_from_the_sentence_chain() -> None:
+    a = "One. Two. Three. Four. Five. Six."
+    sa = tuple(split_sentences(a))
+    cfg = DerivationConfig(chain_share=0.33, chain_order=0.7)
+    base = {"sentences_a": sa, "sentences_b": sa * 2}
+    assert relate(_al([], 6, 12, sentence_seeds=3, sentence_chain=3, **base), config=cfg) == (
+        "paraphrase"
+    )
+    # as many best matches, but in another order: independent reports of one event
+    assert relate(_al([], 6, 12, sentence_seeds=3, sentence_chain=1, **base), config=cfg) is None
+
+
+def test_identical_texts_are_a_rewrite_of_each_other() -> None:
+    text = " ".join(f"Sentence number {w} says something new {w}." for w in range(40))
+    assert relate(align_passages(text, text)) == "derivative"
+
+
+def _chars(s: Span) -> tuple[set[int], set[int]]:
+    return set(range(s.a_start, s.a_end)), set(range(s.b_start, s.b_end))
+
+
+def _oracle(cases: list[Span], dets: list[Span]) -> dict[str, float]:
+    def detects(s: Span, r: Span) -> bool:
+        (sa, sb), (ra, rb) = _chars(s), _chars(r)
+        return s.pair == r.pair and bool(sa & ra) and bool(sb & rb)
+
+    prec = []
+    for r in dets:
+        ra, rb = _chars(r)
+        ca, cb = set(), set()
+        for s in cases:
+            if detects(s, r):
+                sa, sb = _chars(s)
+                ca |= sa & ra
+                cb |= sb & rb
+        prec.append((len(ca) + len(cb)) / (len(ra) + len(rb)))
+    rec, gran = [], []
+    for s in cases:
+        sa, sb = _chars(s)
+        ca, cb, hits = set(), set(), 0
+        for r in dets:
+            if detects(s, r):
+                ra, rb = _chars(r)
+                ca |= sa & ra
+                cb |= sb & rb
+                hits += 1
+        rec.append((len(ca) + len(cb)) / (len(sa) + len(sb)))
+        if hits:
+            gran.append(hits)
+    p = sum(prec) / len(prec) if prec else 0.0
+    r = sum(rec) / len(rec) if rec else 0.0
+    g = sum(gran) / len(gran) if gran else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "granularity": g, "plagdet": f / math.log2(1 + g)}
+
+
+_spans = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.integers(0, 60),
+        st.integers(1, 30),
+        st.integers(0, 60),
+        st.integers(1, 30),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases=_spans, dets=_spans)
+def test_pan_scores_match_the_character_set_oracle(
+    cases: list[tuple[int, int, int, int, int]], dets: list[tuple[int, int, int, int, int]]
+) -> None:
+    cs = [Span(k, a, a + la, b, b + lb) for k, a, la, b, lb in cases]
+    ds = [Span(k, a, a + la, b, b + lb) for k, a, la, b, lb in dets]
+    got, want = pan_scores(cs, ds), _oracle(cs, ds)
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value)
+
+
+def test_pan_scores_split_detection_raises_granularity() -> None:
+    case = [Span(0, 0, 100, 0, 100)]
+    whole = pan_scores(case, [Span(0, 0, 100, 0, 100)])
+    assert whole["plagdet"] == pytest.approx(1.0)
+    split = pan_scores(case, [Span(0, 0, 50, 0, 50), Span(0, 50, 100, 50, 100)])
+    assert split["recall"] == pytest.approx(1.0)
+    assert split["granularity"] == pytest.approx(2.0)
+    assert split["plagdet"] == pytest.approx(1 / math.log2(3))
+
+
+def test_link_scores_ignore_acceptable_links() -> None:
+    got = link_scores({(0, 0), (1, 1), (2, 5)}, {(0, 0), (3, 3)}, {(2, 5)})
+    assert (got["tp"], got["fp"], got["fn"]) == (1, 1, 1)
+    rng = random.Random(0)
+    gold = {(rng.randrange(20), rng.randrange(20)) for _ in range(30)}
+    assert link_scores(gold, gold)["f1"] == pytest.approx(1.0)

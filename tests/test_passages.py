@@ -1,0 +1,174 @@
+"""Passage aligner: offsets, kinds, bad input, bounded cost, and planted passages vs an oracle."""
+
+from __future__ import annotations
+
+import difflib
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.align.passage_seeds import chain_seeds, shared_ngram_seeds, word_spans
+from dedup.align.passages import align_passages
+from dedup.config import PassageConfig
+
+_SYLLABLES = ["ka", "lo", "mi", "ne", "pu", "ra", "si", "to", "ve", "zu", "bri", "dan", "fel"]
+
+
+def _prose(rng: random.Random, n_words: int) -> str:
+    """Sentences of random pseudo-words (a vocabulary large enough that 4-grams rarely repeat)."""
+    out, sentence = [], []
+    for _ in range(n_words):
+        w = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 3)))
+        sentence.append(w)
+        if len(sentence) >= rng.randint(8, 20):
+            out.append(" ".join(sentence).capitalize() + ".")
+            sentence = []
+    if sentence:
+        out.append(" ".join(sentence).capitalize() + ".")
+    return " ".join(out)
+
+
+def _words(text: str) -> list[str]:
+    return [t.lower() for t in text.replace(".", " ").split()]
+
+
+def test_planted_verbatim_passage_has_exact_offsets() -> None:
+    rng = random.Random(1)
+    passage = _prose(rng, 120)
+    a = _prose(rng, 300) + " " + passage + " " + _prose(rng, 200)
+    b = _prose(rng, 500) + "\n\n" + passage + "\n\n" + _prose(rng, 100)
+    al = align_passages(a, b)
+    assert len(al.passages) == 1
+    p = al.passages[0]
+    assert p.kind == "verbatim"
+    assert a[p.a_start : p.a_end] == passage
+    assert b[p.b_start : p.b_end] == passage
+    assert p.n_words == 120
+
+
+def test_offsets_index_the_text_as_given_not_its_normal_form() -> None:
+    # NFKC turns the ligature into two letters and the decomposed accent into one character:
+    # offsets computed on the normalized text would be off by one each.
+    rng = random.Random(2)
+    passage = _prose(rng, 60)
+    a = "The ﬁrst café\u0301 ﬂoor. " + passage
+    b = "Another text entirely here. " + passage.upper()
+    al = align_passages(a, b)
+    assert len(al.passages) == 1
+    p = al.passages[0]
+    assert a[p.a_start : p.a_end] == passage
+    assert b[p.b_start : p.b_end] == passage.upper()
+    assert p.kind == "verbatim"  # case is folded
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), edits=st.integers(0, 6))
+def test_edited_passage_matches_difflib_oracle(seed: int, edits: int) -> None:
+    """The found passage covers the blocks difflib's matcher finds between the two texts."""
+    rng = random.Random(seed)
+    src = _prose(rng, 150)
+    words = src.split(" ")
+    for _ in range(edits):
+        k = rng.randrange(len(words))
+        words[k] = "xq" + words[k]
+    edited = " ".join(words)
+    a = _prose(rng, 200) + " " + src
+    b = edited + " " + _prose(rng, 200)
+    al = align_passages(a, b)
+    wa, wb = _words(a), _words(b)
+    sm = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
+    big = [m for m in sm.get_matching_blocks() if m.size >= 8]
+    assert big, "the oracle finds the shared text"
+    p = max(al.passages, key=lambda q: q.n_words)
+    got_a = set(range(len(_words(a[: p.a_start])), len(_words(a[: p.a_end]))))
+    want_a = {i for m in big for i in range(m.a, m.a + m.size)}
+    assert len(want_a & got_a) >= 0.95 * len(want_a)
+    assert p.kind == ("verbatim" if edits == 0 else "edited")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("", ""),
+        ("", "Some text here."),
+        ("One sentence only.", "One sentence only."),
+        ("   \n\n  ", "words"),
+    ],
+)
+def test_empty_and_tiny_texts(a: str, b: str) -> None:
+    al = align_passages(a, b)
+    for p in al.passages:
+        assert 0 <= p.a_start < p.a_end <= len(a)
+        assert 0 <= p.b_start < p.b_end <= len(b)
+
+
+def test_identical_and_unpunctuated_texts_are_one_passage() -> None:
+    rng = random.Random(3)
+    text = _prose(rng, 400).replace(".", "")  # no sentence punctuation at all
+    al = align_passages(text, text)
+    assert len(al.passages) == 1
+    p = al.passages[0]
+    assert (p.a_start, p.a_end) == (0, len(text))
+    assert (p.b_start, p.b_end) == (0, len(text))
+    assert al.coverage_a == pytest.approx(1.0)
+    assert al.coverage_b == pytest.approx(1.0)
+
+
+def test_unrelated_texts_have_no_passage() -> None:
+    rng = random.Random(4)
+    al = align_passages(_prose(rng, 800), _prose(rng, 800))
+    assert al.passages == ()
+    assert al.coverage_a == 0.0
+
+
+def test_repeated_ngrams_and_seed_cap_bound_the_work() -> None:
+    # A text made of one phrase repeated: every n-gram is frequent, so none seeds.
+    text = "the same few words again " * 20_000
+    vocab: dict[str, int] = {}
+    wa, wb = word_spans(text, vocab), word_spans(text, vocab)
+    ia, _ = shared_ngram_seeds(wa, wb, n=4, max_df=20, max_seeds=1000)
+    assert len(ia) == 0
+    rng = random.Random(5)
+    prose = _prose(rng, 30_000)
+    wa = word_spans(prose, vocab)
+    ia, _ = shared_ngram_seeds(wa, wa, n=4, max_df=20, max_seeds=1000)
+    assert len(ia) == 1000
+    assert np.all(np.diff(ia) >= 0)
+    cfg = PassageConfig(max_sentence_cells=10_000)  # sentence matrix skipped at this size
+    al = align_passages(prose + text, prose, config=cfg)
+    assert al.passages
+
+
+def test_chain_seeds_follows_a_diagonal_across_a_gap() -> None:
+    ia = np.array([0, 1, 2, 30, 31], dtype=np.int64)
+    jb = np.array([10, 11, 12, 40, 41], dtype=np.int64)
+    chains = chain_seeds(ia, jb, n=4, gap=30)
+    assert len(chains) == 1
+    assert (chains[0].a_lo, chains[0].a_hi, chains[0].b_lo, chains[0].b_hi) == (0, 35, 10, 45)
+    chains = chain_seeds(ia, jb, n=4, gap=10)
+    assert len(chains) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("aZ9_ .,!\n-éﬁ\u0301İß"), max_size=80))
+def test_word_spans_match_the_regex_oracle(text: str) -> None:
+    """Spans are those of ``\\w+`` on the text as given; equal folded words share a key."""
+    import re
+    import unicodedata
+
+    vocab: dict[str, int] = {}
+    ws = word_spans(text, vocab)
+    spans = [m.span() for m in re.finditer(r"\w+", text)]
+    assert list(zip(ws.starts.tolist(), ws.ends.tolist(), strict=True)) == spans
+    folded = [unicodedata.normalize("NFKC", text[a:b]).casefold() for a, b in spans]
+    for x, kx in zip(folded, ws.keys.tolist(), strict=True):
+        for y, ky in zip(folded, ws.keys.tolist(), strict=True):
+            assert (x == y) == (kx == ky)
+    ascii_text = text.encode("ascii", "ignore").decode()
+    fast = word_spans(ascii_text, {})
+    assert list(zip(fast.starts.tolist(), fast.ends.tolist(), strict=True)) == [
+        m.span() for m in re.finditer(r"\w+", ascii_text)
+    ]
