@@ -175,6 +175,9 @@ def _read_one(path: Path) -> str:
 
 
 def _diff_scorer(semantic: bool | None) -> Any:
+    """Sentence embeddings for the diff: the bundled MiniLM run in numpy
+    (:mod:`dedup.semantic.minilm`, no torch to import), loaded on the first sentence pair to
+    score."""
     from dedup.semantic import embed
 
     if semantic is False:
@@ -186,9 +189,10 @@ def _diff_scorer(semantic: bool | None) -> Any:
 
             raise ModelError(f"--semantic needs the semantic extra: {reason}")
         return None
-    from dedup.align.scorers import embedding_scorer
+    from dedup.align.scorers import EmbeddingScorer
+    from dedup.semantic.minilm import bundled
 
-    return embedding_scorer(None)
+    return EmbeddingScorer(loader=bundled)
 
 
 @app.command()

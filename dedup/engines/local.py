@@ -189,7 +189,7 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
         return None
     from dedup.semantic import embed
 
-    return embed.load_model(cfg.semantic.model)
+    return embed.sentence_embedder(cfg.semantic.model, batch_size=cfg.semantic.batch_size)
 
 
 def _lexical_and_semantic(
@@ -221,7 +221,7 @@ def _lexical_and_semantic(
                 progress=prog,
             )
         pairs, model = outcome.pairs, outcome.model
-        notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason}
+        notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason, **outcome.notes}
     else:
         notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
     timings.count("candidates+verify", pairs.height)
