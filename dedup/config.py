@@ -88,7 +88,7 @@ class SemanticConfig:
 
     enabled: bool | None = None  # None: on when the extra is installed (and affordable)
     model: str | None = None  # None: the bundled all-MiniLM-L6-v2
-    doc_threshold: float = 0.6  # candidate pairs: centred static document cosine >= this
+    doc_threshold: float = 0.5  # candidate pairs: centred static document cosine >= this
     top_k: int = 50  # candidate pairs: at most this many neighbours per document
     max_split_share: float = 0.3  # documents whose words the model does not know are left out
     sentence_threshold: float = 0.75  # a sentence is matched when its best cosine >= this
