@@ -16,7 +16,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from dedup.semantic.embed import SentenceEncoder
+from dedup.semantic.encoder import SentenceEncoder
 from dedup.text.normalize import words
 from dedup.text.words import encode_words
 
@@ -108,7 +108,7 @@ class LexicalScorer:
 
 class EmbeddingScorer(SentenceEncoder):
     """Cosine similarity of sentence embeddings (a sentence-transformers model), with the
-    encoding and per-sentence cache of :class:`dedup.semantic.embed.SentenceEncoder`.
+    encoding and per-sentence cache of :class:`dedup.semantic.encoder.SentenceEncoder`.
 
     Args:
         model: An object with sentence-transformers' ``encode``, or None with ``loader``.

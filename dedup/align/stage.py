@@ -33,7 +33,7 @@ def align_stage(
     embed_scorer = None
     if model is not None:
         from dedup.align.scorers import EmbeddingScorer
-        from dedup.semantic.embed import SentenceEncoder
+        from dedup.semantic.encoder import SentenceEncoder
 
         embed_scorer = (
             EmbeddingScorer.sharing(model)

@@ -187,9 +187,9 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
         return None
     if not (pairs["relation"] == "paraphrase").any():
         return None
-    from dedup.semantic import embed
+    from dedup.semantic.encoder import sentence_embedder
 
-    return embed.sentence_embedder(cfg.semantic.model, batch_size=cfg.semantic.batch_size)
+    return sentence_embedder(cfg.semantic.model, batch_size=cfg.semantic.batch_size)
 
 
 def _lexical_and_semantic(

@@ -1,7 +1,7 @@
 """The semantic channel on one machine: a cheap first stage over every document, the
 transformer only for the sentences of candidate pairs.
 
-1. Decide from the size of the text (:func:`dedup.semantic.embed.should_run`).
+1. Decide from the size of the text (:func:`dedup.semantic.cost.should_run`).
 2. Static document vectors (:mod:`dedup.semantic.static`) for every document; documents whose
    words the model does not know are left out (:func:`dedup.semantic.search.static_candidates`).
 3. Candidate pairs by cosine of those vectors (exact top-k, SimHash LSH for large corpora).
@@ -109,11 +109,12 @@ def _verify(
     bar: Bar,
 ) -> tuple[list[Any], Any]:
     from dedup.semantic import embed
+    from dedup.semantic.encoder import sentence_embedder
     from dedup.text.segment import split_sentences
 
     needed = sorted({int(d) for d in np.unique(pairs)})
     sentences = {d: [s.text for s in split_sentences(texts.get(doc_ids[d]))] for d in needed}
-    embedder = embed.sentence_embedder(config.model, batch_size=config.batch_size)
+    embedder = sentence_embedder(config.model, batch_size=config.batch_size)
     scores = embed.verify_candidates(
         embedder,
         sentences,
@@ -144,7 +145,7 @@ def run_channel(
     Returns:
         The :class:`ChannelResult`.
     """
-    from dedup.semantic import embed
+    from dedup.semantic import cost
     from dedup.semantic.search import static_candidates
 
     t0 = time.perf_counter()
@@ -160,7 +161,7 @@ def run_channel(
     sizes = np.asarray([texts.nbytes(d) for d in doc_ids], dtype=np.int64)
     touched = np.unique(found.pairs)
     verify_chars = int(sizes[touched].sum()) if touched.size else 0
-    rate = embed.transformer_chars_per_second(device)
+    rate = cost.transformer_chars_per_second(device)
     notes: dict[str, Any] = {
         "documents": len(doc_ids),
         "left_out_unknown_words": found.left_out,

@@ -21,9 +21,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,20 +33,9 @@ from dedup.semantic.search import FloatArray, SemanticScore, normalize_rows, sen
 
 #: Words per chunk of a document vector (MiniLM reads at most 256 wordpieces).
 CHUNK_WORDS = 200
-#: Throughput of the bundled MiniLM in characters per second: measured on CPU (19–23k chars/s
-#: on 2 threads, documents and sentences alike); the GPU figure is an unmeasured assumption.
-CPU_CHARS_PER_SECOND_PER_THREAD = 10_000.0
-GPU_CHARS_PER_SECOND = 1_000_000.0
-#: Share of the text whose sentences are embedded for verification, assumed by the estimate
-#: before the candidates are known.
-VERIFY_SHARE = 0.1
-#: Throughput of the cheap stage (tokenizer and static table) in characters per second.
-STATIC_CHARS_PER_SECOND = 2_000_000.0
 
 Progress = Callable[[int, int], None]
 Model = Any  # a sentence_transformers.SentenceTransformer
-_EMBEDDERS: dict[tuple[str | None, str | None, int], SentenceEncoder] = {}
-_EMBEDDERS_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -295,135 +283,17 @@ def score_pair(
     )
 
 
-class SentenceEncoder:
-    """Sentence vectors from a sentence-transformers model, cached per sentence text, so a
-    document verified and then aligned, or aligned against many others, is encoded once. The
-    model may be given as a loader, called on the first sentence that is not cached.
+class Encoder(Protocol):
+    """What verification needs of a sentence encoder
+    (:class:`dedup.semantic.encoder.SentenceEncoder`)."""
 
-    Args:
-        model: An object with sentence-transformers' ``encode``, or None with ``loader``.
-        loader: Returns the model when it is first needed.
-        batch_size: Encoding batch size.
-        cache_size: Most sentences kept in the cache.
-    """
-
-    def __init__(
-        self,
-        model: Any = None,
-        *,
-        loader: Callable[[], Any] | None = None,
-        batch_size: int = 64,
-        cache_size: int = 200_000,
-    ) -> None:
-        if model is None and loader is None:
-            raise ValueError("a sentence encoder needs a model or a loader")
-        self._model = model
-        self._loader = loader
-        self.batch_size = batch_size
-        self.cache_size = cache_size
-        self.cache: dict[str, npt.NDArray[np.float32]] = {}
-
-    @property
-    def model(self) -> Any:
-        """The sentence-transformers model (loaded on first use when given a loader)."""
-        if self._model is None and self._loader is not None:
-            self._model = self._loader()
-        return self._model
-
-    def _encode(
-        self, todo: list[str], progress: Callable[[int, int], None] | None
-    ) -> npt.NDArray[np.float32]:
-        out: list[npt.NDArray[np.float32]] = []
-        step = max(self.batch_size * 8, 1)
-        for start in range(0, len(todo), step):
-            vecs = self.model.encode(
-                todo[start : start + step],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out.append(np.asarray(vecs, dtype=np.float32))
-            if progress is not None:
-                progress(min(start + step, len(todo)), len(todo))
-        return np.concatenate(out)
-
-    def embed(
-        self,
-        sentences: Sequence[str],
-        *,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> npt.NDArray[np.float32]:
-        """Unit-length embeddings of ``sentences``, one row each.
-
-        Args:
-            sentences: The sentences; those already cached are not encoded again.
-            progress: Called with (done, total) sentences to encode, after each slice.
-
-        Returns:
-            (len(sentences), d) float32; (0, 0) for no sentence.
-        """
-        if not sentences:
-            return np.zeros((0, 0), dtype=np.float32)
-        todo = list(dict.fromkeys(s for s in sentences if s not in self.cache))
-        fresh = dict(zip(todo, self._encode(todo, progress), strict=True)) if todo else {}
-        rows = [fresh[s] if s in fresh else self.cache[s] for s in sentences]
-        if len(self.cache) + len(fresh) > self.cache_size:
-            self.cache.clear()
-        self.cache.update(fresh)
-        return np.asarray(np.stack(rows), dtype=np.float32)
-
-
-def sentence_embedder(
-    name: str | None = None, *, device: str | None = None, batch_size: int = 64
-) -> SentenceEncoder:
-    """The process's cached sentence embedder for a model: loads the transformer on the first
-    sentence it has not seen, and keeps every sentence's vector for the rest of the run.
-
-    Args:
-        name: Model name or path; None for the bundled all-MiniLM-L6-v2.
-        device: Torch device; None picks the GPU when there is one.
-        batch_size: Sentences per forward pass.
-
-    Returns:
-        A :class:`SentenceEncoder` (the aligner scores with it through
-        ``dedup.align.scorers.EmbeddingScorer.sharing``).
-    """
-    key = (name, device, batch_size)
-    with _EMBEDDERS_LOCK:
-        if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = SentenceEncoder(
-                loader=functools.partial(load_model, name, device=device), batch_size=batch_size
-            )
-        return _EMBEDDERS[key]
-
-
-def embed_sentences_cached(
-    sentences: Sequence[str],
-    *,
-    name: str | None = None,
-    device: str | None = None,
-    batch_size: int = 64,
-    progress: Progress | None = None,
-) -> FloatArray:
-    """Transformer vectors of sentences, each sentence encoded once per process.
-
-    Args:
-        sentences: The sentences.
-        name: Model name or path; None for the bundled all-MiniLM-L6-v2.
-        device: Torch device; None picks the GPU when there is one.
-        batch_size: Sentences per forward pass.
-        progress: Called with (done, total) sentences not yet cached, while encoding.
-
-    Returns:
-        (len(sentences), d) float32, L2-normalized rows.
-    """
-    embedder = sentence_embedder(name, device=device, batch_size=batch_size)
-    return embedder.embed(sentences, progress=progress)
+    def embed(self, sentences: Sequence[str], *, progress: Progress | None = None) -> FloatArray:
+        """Unit-length vectors of ``sentences``, one row each."""
+        ...
 
 
 def verify_candidates(
-    embedder: SentenceEncoder,
+    embedder: Encoder,
     docs_sentences: Mapping[int, Sequence[str]],
     pairs: npt.ArrayLike,
     *,
@@ -437,7 +307,7 @@ def verify_candidates(
     the word-weighted mean sentence vectors.
 
     Args:
-        embedder: From :func:`sentence_embedder`.
+        embedder: From :func:`dedup.semantic.encoder.sentence_embedder`.
         docs_sentences: Sentences of (at least) every document in a pair, by index.
         pairs: (m, 2) document indices.
         config: Thresholds; defaults when None.
@@ -463,86 +333,3 @@ def verify_candidates(
         )
         for a, b in pair_arr.tolist()
     ]
-
-
-def transformer_chars_per_second(device: str = "cpu") -> float:
-    """Assumed throughput of the transformer on ``device``, in characters per second."""
-    if device != "cpu":
-        return GPU_CHARS_PER_SECOND
-    try:
-        import torch
-
-        threads = max(int(torch.get_num_threads()), 1)
-    except ImportError:
-        threads = os.cpu_count() or 1
-    return CPU_CHARS_PER_SECOND_PER_THREAD * threads
-
-
-def estimate_seconds(
-    n_docs: int, n_chars: int, device: str = "cpu", *, verify_chars: int | None = None
-) -> float:
-    """Predicted wall time of the channel, from the size of the text (not the document count).
-
-    The cheap stage reads every document (at most
-    :data:`dedup.semantic.static.MAX_DOC_CHARS` of each) at :data:`STATIC_CHARS_PER_SECOND`;
-    the transformer reads the sentences of the documents
-    in candidate pairs: ``verify_chars`` when known, else :data:`VERIFY_SHARE` of the text.
-
-    Args:
-        n_docs: Number of documents.
-        n_chars: Total characters.
-        device: ``"cpu"`` or a GPU device name (where the transformer runs).
-        verify_chars: Characters of the documents whose sentences are embedded, when known.
-
-    Returns:
-        Seconds (model loading and first-use distillation excluded).
-    """
-    from dedup.semantic.static import MAX_DOC_CHARS
-
-    read = min(n_chars, n_docs * MAX_DOC_CHARS)
-    verify = VERIFY_SHARE * read if verify_chars is None else verify_chars
-    return read / STATIC_CHARS_PER_SECOND + verify / transformer_chars_per_second(device)
-
-
-def should_run(
-    config: SemanticConfig, n_docs: int, *, n_chars: int = 0, device: str | None = None
-) -> tuple[bool, str]:
-    """Whether the pipeline runs the semantic channel, and why (or why not).
-
-    Rules: ``enabled=False`` never; not installed: no, and an error when ``enabled=True``;
-    on a GPU, yes; on CPU, yes when :func:`estimate_seconds` is within
-    ``max_seconds_cpu``, above that only when ``enabled=True``.
-
-    Args:
-        config: The semantic settings.
-        n_docs: Number of documents to scan.
-        n_chars: Their characters (the estimate's input).
-        device: Where the model would run (``"cpu"``, ``"cuda"``…); None: this machine's
-            :func:`default_device`.
-
-    Returns:
-        (run, reason).
-
-    Raises:
-        ModelError: When the channel is explicitly enabled but not installed.
-    """
-    if config.enabled is False:
-        return False, "semantic channel disabled"
-    ok, reason = is_available()
-    if not ok:
-        if config.enabled:
-            raise ModelError(f"semantic channel requested but unavailable: {reason}")
-        return False, f"semantic channel unavailable: {reason}"
-    device = device or default_device()
-    if device != "cpu":
-        return True, f"semantic channel on {device}"
-    seconds = estimate_seconds(n_docs, n_chars, device)
-    size = f"{n_docs} documents, {n_chars / 1e6:.1f} MB: ~{seconds:.0f} s estimated"
-    if seconds <= config.max_seconds_cpu:
-        return True, f"semantic channel on CPU ({size} <= {config.max_seconds_cpu:.0f} s)"
-    if config.enabled:
-        return True, f"semantic channel on CPU ({size}), as requested"
-    return False, (
-        f"semantic channel skipped: {size} > {config.max_seconds_cpu:.0f} s on CPU "
-        "(--semantic runs it anyway)"
-    )

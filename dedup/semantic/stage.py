@@ -68,7 +68,7 @@ def semantic_stage(
     shingle sets say more; a lexical pair that is also a verified candidate gets ``semantic``
     in its ``channel``.
     """
-    from dedup.semantic import embed
+    from dedup.semantic import cost, embed
     from dedup.semantic.channel import run_channel
 
     none = pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic"))
@@ -76,7 +76,7 @@ def semantic_stage(
         return SemanticOutcome(none, False, "fewer than two documents with text")
     doc_ids = rows.tolist()
     n_chars = sum(texts.nbytes(d) for d in doc_ids)
-    run, reason = embed.should_run(config.semantic, len(rows), n_chars=n_chars)
+    run, reason = cost.should_run(config.semantic, len(rows), n_chars=n_chars)
     if not run:
         progress.message(f"paraphrase detection is off: {reason}")
         return SemanticOutcome(none, False, reason)

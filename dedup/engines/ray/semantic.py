@@ -100,10 +100,10 @@ def placement() -> Placement:
 def decide(
     config: SemanticConfig, n_docs: int, where: Placement, *, n_chars: int = 0
 ) -> tuple[bool, str]:
-    """:func:`dedup.semantic.embed.should_run` for the cluster's device, and the size limit."""
-    from dedup.semantic import embed
+    """:func:`dedup.semantic.cost.should_run` for the cluster's device, and the size limit."""
+    from dedup.semantic import cost
 
-    run, reason = embed.should_run(config, n_docs, n_chars=n_chars, device=where.device)
+    run, reason = cost.should_run(config, n_docs, n_chars=n_chars, device=where.device)
     if run and n_docs > COLLECT_MAX_DOCS:
         return False, (
             f"semantic channel skipped: {n_docs} documents > {COLLECT_MAX_DOCS} on the ray "
