@@ -50,7 +50,7 @@ def _scan(inputs: list[Path], out: Path, *flags: str) -> dict[str, Any]:
     return {
         "wall_s": round(wall, 2),
         "semantic": manifest.get("stages", {}).get("semantic"),
-        "seconds": manifest.get("stages", {}).get("seconds"),
+        "seconds": manifest.get("seconds"),
         "pairs": manifest.get("counts", {}).get("pairs"),
     }
 

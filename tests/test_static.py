@@ -188,3 +188,15 @@ def test_embedder_loads_lazily_encodes_each_sentence_once_and_survives_a_full_ca
     np.testing.assert_array_equal(second[0], first[1])
     assert second.shape == (4, 4)
     assert loads == [1]
+
+
+def test_probe_skips_unknown_words_and_leaves_english_unchanged(fake_distil: list[int]) -> None:
+    model = static.load_static_model()
+    english = "The minister said on Monday that the talks would resume next week. " * 30
+    pseudo = "vorblank quistrel mandoval tepprik zunovar plemmick astrovane quoddle " * 30
+    full = static.document_vectors(model, [english, pseudo])
+    probed = static.document_vectors(model, [english, pseudo], max_split_share=0.3)
+    np.testing.assert_array_equal(probed.vectors[0], full.vectors[0])
+    assert probed.split_share[0] == full.split_share[0]
+    assert not probed.vectors[1].any()  # not read past the probe
+    assert probed.split_share[1] > 0.3

@@ -60,7 +60,7 @@ def _static_vectors(texts: Texts, doc_ids: Sequence[int], config: SemanticConfig
     parts = []
     for start in range(0, len(doc_ids), STATIC_BATCH):
         chunk = [texts.get(d) for d in doc_ids[start : start + STATIC_BATCH]]
-        parts.append(static.document_vectors(model, chunk))
+        parts.append(static.document_vectors(model, chunk, max_split_share=config.max_split_share))
         update(min(start + STATIC_BATCH, len(doc_ids)), len(doc_ids))
     return static.DocumentVectors(
         np.concatenate([p.vectors for p in parts]),

@@ -44,6 +44,8 @@ SIF = 1e-4
 #: :data:`WINDOW_CHARS` windows spread evenly over the text.
 MAX_DOC_CHARS = 200_000
 WINDOW_CHARS = 4_000
+#: Characters read first to tell whether the model knows a document's words.
+PROBE_CHARS = 1_000
 #: Pieces per forward pass while distilling.
 DISTILL_BATCH = 1024
 
@@ -259,8 +261,24 @@ class DocumentVectors:
     split_share: npt.NDArray[np.float64]
 
 
+def _probe(model: StaticModel, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Share of continuation pieces in the first :data:`PROBE_CHARS` characters of each text."""
+    encs = model.tokenizer.encode_batch([t[:PROBE_CHARS] for t in texts], add_special_tokens=False)
+    return np.asarray(
+        [
+            float(model.continuation[np.asarray(e.ids, dtype=np.int64)].mean()) if e.ids else 0.0
+            for e in encs
+        ],
+        dtype=np.float64,
+    )
+
+
 def document_vectors(
-    model: StaticModel, texts: Sequence[str], *, batch: int = 256
+    model: StaticModel,
+    texts: Sequence[str],
+    *,
+    batch: int = 256,
+    max_split_share: float | None = None,
 ) -> DocumentVectors:
     """Static vectors of documents: the mean of their pieces' vectors.
 
@@ -268,6 +286,9 @@ def document_vectors(
         model: From :func:`load_static_model`.
         texts: Document texts.
         batch: Texts per tokenizer call (the tokenizer runs them in parallel).
+        max_split_share: When given, a text whose first :data:`PROBE_CHARS` characters have a
+            larger share of continuation pieces is not read further: it gets a zero vector
+            and that share (the caller leaves such documents out anyway).
 
     Returns:
         The :class:`DocumentVectors` of the texts, in order.
@@ -277,12 +298,20 @@ def document_vectors(
     counts = np.zeros(n, dtype=np.int64)
     split = np.zeros(n, dtype=np.float64)
     for start in range(0, n, batch):
-        part = [_sample(t) for t in texts[start : start + batch]]
-        for offset, enc in enumerate(model.tokenizer.encode_batch(part, add_special_tokens=False)):
+        idx = list(range(start, min(start + batch, n)))
+        if max_split_share is not None:
+            probe = _probe(model, [texts[i] for i in idx])
+            split[idx] = probe
+            idx = [
+                i for i, share in zip(idx, probe.tolist(), strict=True) if share <= max_split_share
+            ]
+        part = [_sample(texts[i]) for i in idx]
+        for i, enc in zip(
+            idx, model.tokenizer.encode_batch(part, add_special_tokens=False), strict=True
+        ):
             ids = np.asarray(enc.ids, dtype=np.int64)
             if ids.size == 0:
                 continue
-            i = start + offset
             out[i] = model.vectors[ids].mean(axis=0)
             counts[i] = ids.size
             split[i] = float(model.continuation[ids].mean())

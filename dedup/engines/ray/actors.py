@@ -45,12 +45,17 @@ class DocVectors:
         from dedup.semantic import static
 
         self.model = static.load_static_model(config.model)
+        self.max_split_share = config.max_split_share
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from dedup.semantic import static
 
         df = from_arrow(batch)
-        dv = static.document_vectors(self.model, [t or "" for t in df["text"].to_list()])
+        dv = static.document_vectors(
+            self.model,
+            [t or "" for t in df["text"].to_list()],
+            max_split_share=self.max_split_share,
+        )
         dim = dv.vectors.shape[1]
         flat = pa.array(np.ascontiguousarray(dv.vectors, dtype=np.float32).reshape(-1))
         return pa.table(
