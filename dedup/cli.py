@@ -325,8 +325,7 @@ def synth(
     workers: Annotated[int, typer.Option(help="Processes generating chunks in parallel.")] = 1,
 ) -> None:
     """Write a synthetic corpus with planted copies, near-duplicates, derivatives and partial
-    reuse, and truth.parquet (every planted pair with its exact Jaccard). Scan it with
-    --no-semantic: its pseudo-words look alike to the embedding model."""
+    reuse, and truth.parquet (every planted pair with its exact Jaccard)."""
     from dedup.errors import ConfigError
     from dedup.synth.generate import synthesize
 
@@ -352,8 +351,7 @@ def synth(
         raise _fail(exc) from None
     out.print(
         f"{summary.docs} documents, {summary.pairs} planted pairs "
-        f"({summary.text_bytes / 1e6:.1f} MB, {summary.mb_per_s:.1f} MB/s) -> {out_dir}; "
-        "scan it with --no-semantic"
+        f"({summary.text_bytes / 1e6:.1f} MB, {summary.mb_per_s:.1f} MB/s) -> {out_dir}"
     )
 
 

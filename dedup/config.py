@@ -88,12 +88,13 @@ class SemanticConfig:
 
     enabled: bool | None = None  # None: on when the extra is installed (and affordable)
     model: str | None = None  # None: the bundled all-MiniLM-L6-v2
-    doc_threshold: float = 0.6  # candidate pairs: document cosine >= this
+    doc_threshold: float = 0.5  # candidate pairs: centred static document cosine >= this
     top_k: int = 50  # candidate pairs: at most this many neighbours per document
+    max_split_share: float = 0.3  # documents whose words the model does not know are left out
     sentence_threshold: float = 0.75  # a sentence is matched when its best cosine >= this
     score_threshold: float = 0.53  # a candidate is accepted when its score >= this
     strong_doc_threshold: float = 0.87  # ... or when its document cosine >= this
-    max_docs_cpu: int = 20_000  # on CPU, above this many documents only when asked
+    max_seconds_cpu: float = 300.0  # on CPU, a longer estimated run only when asked
     batch_size: int = 64
 
 
@@ -178,8 +179,10 @@ class RunConfig:
             value = getattr(sem, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"semantic {name} must be in [0, 1], got {value}")
-        if sem.top_k < 1 or sem.batch_size < 1 or sem.max_docs_cpu < 0:
-            raise ConfigError("semantic top_k and batch_size must be >= 1, max_docs_cpu >= 0")
+        if sem.top_k < 1 or sem.batch_size < 1 or sem.max_seconds_cpu < 0:
+            raise ConfigError("semantic top_k and batch_size must be >= 1, max_seconds_cpu >= 0")
+        if not 0.0 <= sem.max_split_share <= 1.0:
+            raise ConfigError(f"max_split_share must be in [0, 1], got {sem.max_split_share}")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:

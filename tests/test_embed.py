@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup.align.scorers import EmbeddingScorer
 from dedup.config import SemanticConfig
 from dedup.errors import ModelError
-from dedup.semantic import embed
+from dedup.semantic import cost, embed
 from dedup.semantic.search import (
     exact_candidates,
     lsh_candidates,
@@ -162,35 +163,49 @@ def on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("on_cpu")
-def test_should_run_on_cpu() -> None:
-    cfg = SemanticConfig(max_docs_cpu=100)
-    assert embed.should_run(cfg, 100)[0]
-    run, reason = embed.should_run(cfg, 101)
+def test_should_run_on_cpu_by_estimated_seconds() -> None:
+    cfg = SemanticConfig(max_seconds_cpu=10.0)
+    small = 1_000_000  # characters
+    assert cost.estimate_seconds(10, small, "cpu") <= 10.0
+    assert cost.should_run(cfg, 10, n_chars=small)[0]
+    # the same number of documents, but much more text: skipped
+    big = 1_000_000_000
+    assert cost.estimate_seconds(10, big, "cpu") > 10.0
+    run, reason = cost.should_run(cfg, 10, n_chars=big)
     assert not run
-    assert "explicitly" in reason
-    assert embed.should_run(replace(cfg, enabled=True), 10**6)[0]
-    assert not embed.should_run(replace(cfg, enabled=False), 5)[0]
+    assert "--semantic" in reason
+    assert "estimated" in reason
+    # many small documents, little text: runs (the count alone does not decide)
+    assert cost.should_run(cfg, 100_000, n_chars=small)[0]
+    assert cost.should_run(replace(cfg, enabled=True), 10, n_chars=big)[0]
+    assert not cost.should_run(replace(cfg, enabled=False), 5, n_chars=10)[0]
 
 
 def test_should_run_on_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embed, "is_available", lambda: (True, ""))
     monkeypatch.setattr(embed, "default_device", lambda: "cuda")
-    assert embed.should_run(SemanticConfig(max_docs_cpu=10), 10**6)[0]
+    assert cost.should_run(SemanticConfig(max_seconds_cpu=0.0), 10**6, n_chars=10**10)[0]
 
 
 def test_should_run_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embed, "is_available", lambda: (False, "torch is not installed"))
-    run, reason = embed.should_run(SemanticConfig(), 10)
+    run, reason = cost.should_run(SemanticConfig(), 10)
     assert not run
     assert "torch" in reason
     with pytest.raises(ModelError, match="requested but unavailable"):
-        embed.should_run(SemanticConfig(enabled=True), 10)
+        cost.should_run(SemanticConfig(enabled=True), 10)
 
 
 def test_estimate_seconds_scales() -> None:
-    small = embed.estimate_seconds(100, 300_000, "cpu")
-    assert 0 < small < embed.estimate_seconds(1_000, 3_000_000, "cpu")
-    assert embed.estimate_seconds(1_000, 3_000_000, "cuda") < embed.estimate_seconds(
+    small = cost.estimate_seconds(100, 300_000, "cpu")
+    assert 0 < small < cost.estimate_seconds(1_000, 3_000_000, "cpu")
+    # the text decides, not the count of documents
+    assert cost.estimate_seconds(20, 3_000_000, "cpu") == pytest.approx(
+        cost.estimate_seconds(1_000, 3_000_000, "cpu")
+    )
+    # known verification work replaces the assumed share
+    assert cost.estimate_seconds(100, 300_000, "cpu", verify_chars=0) < small
+    assert cost.estimate_seconds(1_000, 3_000_000, "cuda") < cost.estimate_seconds(
         1_000, 3_000_000, "cpu"
     )
 
@@ -223,8 +238,9 @@ def test_seed_rewrites_found_and_verified(model: Any, seeds: list[list[str]]) ->
     assert doc_emb.dtype == np.float32
     assert np.allclose(np.linalg.norm(doc_emb, axis=1), 1.0, atol=1e-5)
     assert seen
-    pairs = semantic_candidates(doc_emb, threshold=cfg.doc_threshold, k=cfg.top_k)
-    scores = embed.verify_candidates(model, seeds, pairs, doc_emb, config=cfg)
+    pairs = semantic_candidates(doc_emb, threshold=0.6, k=cfg.top_k)
+    embedder = EmbeddingScorer(model)
+    scores = embed.verify_candidates(embedder, dict(enumerate(seeds)), pairs, config=cfg)
     verified = {tuple(p) for p, s in zip(pairs.tolist(), scores, strict=True) if s.accepted}
     assert {(0, 1), (0, 2), (1, 2)} <= {tuple(p) for p in pairs.tolist()}
     assert verified == {(0, 1), (0, 2), (1, 2)}

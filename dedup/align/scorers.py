@@ -8,7 +8,7 @@ two sentences count as the same sentence, possibly edited (see :func:`default_th
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
+from dedup.semantic.encoder import SentenceEncoder
 from dedup.text.normalize import words
 from dedup.text.words import encode_words
 
@@ -105,14 +106,13 @@ class LexicalScorer:
         return np.array([lexical_ratio(x, y) for x, y in zip(a, b, strict=True)], np.float32)
 
 
-class EmbeddingScorer:
-    """Cosine similarity of sentence embeddings (a sentence-transformers model).
-
-    Embeddings are cached per sentence text, so a document aligned against many others is
-    encoded once.
+class EmbeddingScorer(SentenceEncoder):
+    """Cosine similarity of sentence embeddings (a sentence-transformers model), with the
+    encoding and per-sentence cache of :class:`dedup.semantic.encoder.SentenceEncoder`.
 
     Args:
-        model: An object with sentence-transformers' ``encode``.
+        model: An object with sentence-transformers' ``encode``, or None with ``loader``.
+        loader: Returns the model when it is first needed.
         match_threshold: Cosine from which two sentences match.
         batch_size: Encoding batch size.
         cache_size: Most sentences kept in the cache.
@@ -120,35 +120,25 @@ class EmbeddingScorer:
 
     def __init__(
         self,
-        model: Any,
+        model: Any = None,
         *,
+        loader: Callable[[], Any] | None = None,
         match_threshold: float = 0.6,
         batch_size: int = 64,
-        cache_size: int = 100_000,
+        cache_size: int = 200_000,
     ) -> None:
-        self.model = model
+        super().__init__(model, loader=loader, batch_size=batch_size, cache_size=cache_size)
         self.match_threshold = match_threshold
-        self.batch_size = batch_size
-        self.cache_size = cache_size
-        self._cache: dict[str, npt.NDArray[np.float32]] = {}
 
-    def embed(self, sentences: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Unit-length embeddings of ``sentences``, one row each."""
-        todo = list(dict.fromkeys(s for s in sentences if s not in self._cache))
-        if todo:
-            vecs = self.model.encode(
-                todo,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            if len(self._cache) + len(todo) > self.cache_size:
-                self._cache.clear()
-            self._cache.update(zip(todo, np.asarray(vecs, dtype=np.float32), strict=True))
-        if not sentences:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.asarray(np.stack([self._cache[s] for s in sentences]), dtype=np.float32)
+    @classmethod
+    def sharing(cls, encoder: SentenceEncoder, *, match_threshold: float = 0.6) -> EmbeddingScorer:
+        """A scorer over ``encoder``'s model and cache (sentences verified are not encoded
+        again when aligned)."""
+        scorer = cls(loader=lambda: encoder.model, batch_size=encoder.batch_size)
+        scorer.match_threshold = match_threshold
+        scorer.cache_size = encoder.cache_size
+        scorer.cache = encoder.cache
+        return scorer
 
     def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
         """Cosine-similarity matrix of ``a`` against ``b``, clipped to [0, 1]."""
@@ -190,3 +180,47 @@ def embedding_scorer(
 
         model = load_model(model, device=device)
     return EmbeddingScorer(model, match_threshold=match_threshold)
+
+
+class StaticScorer:
+    """Cosine similarity of static sentence vectors (:mod:`dedup.semantic.static`), for aligning
+    paraphrased rewrites without running the transformer (``dedup diff``).
+
+    A sentence's vector is the mean of its wordpieces' vectors. Sentences that share most of
+    their words also score high here, and the lexical ratio is kept as a floor, so verbatim and
+    lightly edited sentences align as they do with :class:`LexicalScorer`.
+
+    Args:
+        model: A :class:`dedup.semantic.static.StaticModel`.
+        match_threshold: Similarity from which two sentences match.
+    """
+
+    def __init__(self, model: Any, *, match_threshold: float = 0.75) -> None:
+        self.model = model
+        self.match_threshold = match_threshold
+        self._lexical = LexicalScorer()
+
+    def _vectors(self, sentences: Sequence[str]) -> npt.NDArray[np.float32]:
+        from dedup.semantic.static import document_vectors
+
+        return document_vectors(self.model, sentences).vectors
+
+    def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Similarity matrix of ``a`` against ``b``: the larger of the static cosine and the
+        lexical ratio, in [0, 1]."""
+        if not a or not b:
+            return np.zeros((len(a), len(b)), dtype=np.float32)
+        cos = np.clip(self._vectors(a) @ self._vectors(b).T, 0.0, 1.0)
+        sim: npt.NDArray[np.float32] = np.maximum(cos, self._lexical(a, b)).astype(np.float32)
+        return sim
+
+    def pairwise(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:
+        """Similarity of ``a[k]`` with ``b[k]`` for each k."""
+        if not a:
+            return np.zeros(0, dtype=np.float32)
+        va, vb = self._vectors(a), self._vectors(b)
+        cos = np.clip(np.einsum("ij,ij->i", va, vb), 0.0, 1.0)
+        sim: npt.NDArray[np.float32] = np.maximum(cos, self._lexical.pairwise(a, b)).astype(
+            np.float32
+        )
+        return sim

@@ -33,8 +33,13 @@ def align_stage(
     embed_scorer = None
     if model is not None:
         from dedup.align.scorers import EmbeddingScorer
+        from dedup.semantic.encoder import SentenceEncoder
 
-        embed_scorer = EmbeddingScorer(model, batch_size=batch_size)
+        embed_scorer = (
+            EmbeddingScorer.sharing(model)
+            if isinstance(model, SentenceEncoder)
+            else EmbeddingScorer(model, batch_size=batch_size)
+        )
     summaries: list[dict[str, Any]] = []
     out_rows: list[dict[str, Any]] = []
     todo = pairs.head(config.max_pairs).select("doc_a", "doc_b", "relation")

@@ -187,9 +187,9 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
         return None
     if not (pairs["relation"] == "paraphrase").any():
         return None
-    from dedup.semantic import embed
+    from dedup.semantic.encoder import sentence_embedder
 
-    return embed.load_model(cfg.semantic.model)
+    return sentence_embedder(cfg.semantic.model, batch_size=cfg.semantic.batch_size)
 
 
 def _lexical_and_semantic(
@@ -221,7 +221,7 @@ def _lexical_and_semantic(
                 progress=prog,
             )
         pairs, model = outcome.pairs, outcome.model
-        notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason}
+        notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason, **outcome.notes}
     else:
         notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
     timings.count("candidates+verify", pairs.height)

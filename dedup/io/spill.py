@@ -156,6 +156,10 @@ class TextStore:
         store.finish()
         return store
 
+    def nbytes(self, doc_id: int) -> int:
+        """UTF-8 size of the text of ``doc_id`` (KeyError if it was not stored)."""
+        return self._where[doc_id][1]
+
     def get(self, doc_id: int) -> str:
         """The text of ``doc_id`` (KeyError if it was not stored)."""
         start, size = self._where[doc_id]

@@ -48,6 +48,9 @@ def diff_scorer(semantic: bool | None) -> Any:
         if semantic:
             raise ModelError(f"--semantic needs the semantic extra: {reason}")
         return None
-    from dedup.align.scorers import embedding_scorer
+    from dedup.align.scorers import EmbeddingScorer
+    from dedup.semantic.minilm import bundled
 
-    return embedding_scorer(None)
+    # the bundled MiniLM run in numpy (no torch to import), loaded on the first sentence
+    # pair to score
+    return EmbeddingScorer(loader=bundled)

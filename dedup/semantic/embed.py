@@ -22,7 +22,7 @@ import functools
 import importlib.util
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,12 +33,6 @@ from dedup.semantic.search import FloatArray, SemanticScore, normalize_rows, sen
 
 #: Words per chunk of a document vector (MiniLM reads at most 256 wordpieces).
 CHUNK_WORDS = 200
-#: Throughput of the bundled MiniLM in characters per second: measured on CPU (19–23k chars/s
-#: on 2 threads, documents and sentences alike); the GPU figure is an unmeasured assumption.
-CPU_CHARS_PER_SECOND_PER_THREAD = 10_000.0
-GPU_CHARS_PER_SECOND = 1_000_000.0
-#: Share of documents whose sentences are embedded for verification, assumed by the estimate.
-VERIFY_SHARE = 0.5
 
 Progress = Callable[[int, int], None]
 Model = Any  # a sentence_transformers.SentenceTransformer
@@ -260,7 +254,7 @@ def score_pair(
     sentences_a: Sequence[str],
     sentences_b: Sequence[str],
     *,
-    doc_cosine: float,
+    doc_cosine: float | None,
     config: SemanticConfig,
 ) -> SemanticScore:
     """Verify one candidate pair from its sentence embeddings (both engines call this).
@@ -270,7 +264,8 @@ def score_pair(
         emb_b: Sentence vectors of B.
         sentences_a: A's sentences (their word counts weight them).
         sentences_b: B's sentences.
-        doc_cosine: Cosine of the two document vectors.
+        doc_cosine: Cosine of the two document vectors; None: that of the word-weighted mean
+            sentence vectors (what both engines use).
         config: Thresholds.
 
     Returns:
@@ -288,108 +283,53 @@ def score_pair(
     )
 
 
+class Encoder(Protocol):
+    """What verification needs of a sentence encoder
+    (:class:`dedup.semantic.encoder.SentenceEncoder`)."""
+
+    def embed(self, sentences: Sequence[str], *, progress: Progress | None = None) -> FloatArray:
+        """Unit-length vectors of ``sentences``, one row each."""
+        ...
+
+
 def verify_candidates(
-    model: Model,
-    docs_sentences: Sequence[Sequence[str]],
+    embedder: Encoder,
+    docs_sentences: Mapping[int, Sequence[str]],
     pairs: npt.ArrayLike,
-    doc_emb: npt.ArrayLike,
     *,
     config: SemanticConfig | None = None,
     progress: Progress | None = None,
 ) -> list[SemanticScore]:
-    """Score candidate pairs from their sentences; only documents in a pair are embedded.
+    """Score candidate pairs from the transformer vectors of their sentences.
+
+    Only the sentences of documents in a pair are encoded, all in one batched pass (and each
+    once: the embedder caches them for the aligner). The document cosine in the score is that of
+    the word-weighted mean sentence vectors.
 
     Args:
-        model: From :func:`load_model`.
-        docs_sentences: Each document as its list of sentences.
-        pairs: (m, 2) document indices, from :func:`dedup.semantic.search.semantic_candidates`.
-        doc_emb: The document vectors the candidates came from.
-        config: Thresholds and batch size; defaults when None.
-        progress: Called with (done, total) sentences while embedding.
+        embedder: From :func:`dedup.semantic.encoder.sentence_embedder`.
+        docs_sentences: Sentences of (at least) every document in a pair, by index.
+        pairs: (m, 2) document indices.
+        config: Thresholds; defaults when None.
+        progress: Called with (done, total) sentences while encoding.
 
     Returns:
         One :class:`SemanticScore` per pair, in order.
     """
     cfg = config or SemanticConfig()
     pair_arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    docs = np.asarray(doc_emb, dtype=np.float32)
-    needed = {int(d): docs_sentences[int(d)] for d in np.unique(pair_arr)}
-    spans = embed_spans(model, needed, batch_size=cfg.batch_size, progress=progress)
+    keys = sorted({int(d) for d in np.unique(pair_arr)})
+    flat = [s for d in keys for s in docs_sentences[d]]
+    emb = embedder.embed(flat, progress=progress) if flat else np.zeros((0, 0), np.float32)
+    spans: dict[int, FloatArray] = {}
+    offset = 0
+    for d in keys:
+        n = len(docs_sentences[d])
+        spans[d] = emb[offset : offset + n] if n else np.zeros((0, emb.shape[1] or 1), np.float32)
+        offset += n
     return [
         score_pair(
-            spans[a],
-            spans[b],
-            docs_sentences[a],
-            docs_sentences[b],
-            doc_cosine=float(docs[a] @ docs[b]),
-            config=cfg,
+            spans[a], spans[b], docs_sentences[a], docs_sentences[b], doc_cosine=None, config=cfg
         )
         for a, b in pair_arr.tolist()
     ]
-
-
-def estimate_seconds(n_docs: int, n_chars: int, device: str = "cpu") -> float:
-    """Rough wall time of the channel: document chunks plus the sentences of the documents
-    assumed to end up in candidate pairs (:data:`VERIFY_SHARE`).
-
-    Args:
-        n_docs: Number of documents.
-        n_chars: Total characters.
-        device: ``"cpu"`` or a GPU device name.
-
-    Returns:
-        Seconds (model loading excluded).
-    """
-    if device == "cpu":
-        try:
-            import torch
-
-            threads = max(int(torch.get_num_threads()), 1)
-        except ImportError:
-            threads = os.cpu_count() or 1
-        rate = CPU_CHARS_PER_SECOND_PER_THREAD * threads
-    else:
-        rate = GPU_CHARS_PER_SECOND
-    chars = max(n_chars, n_docs * CHUNK_WORDS // 4)
-    return chars * (1.0 + VERIFY_SHARE) / rate
-
-
-def should_run(
-    config: SemanticConfig, n_docs: int, *, device: str | None = None
-) -> tuple[bool, str]:
-    """Whether the pipeline runs the semantic channel, and why (or why not).
-
-    Rules: ``enabled=False`` never; not installed: no, and an error when ``enabled=True``;
-    on a GPU, yes; on CPU, yes up to ``max_docs_cpu`` documents, above that only when
-    ``enabled=True``.
-
-    Args:
-        config: The semantic settings.
-        n_docs: Number of documents to scan.
-        device: Where the model would run (``"cpu"``, ``"cuda"``…); None: this machine's
-            :func:`default_device`.
-
-    Returns:
-        (run, reason).
-
-    Raises:
-        ModelError: When the channel is explicitly enabled but not installed.
-    """
-    if config.enabled is False:
-        return False, "semantic channel disabled"
-    ok, reason = is_available()
-    if not ok:
-        if config.enabled:
-            raise ModelError(f"semantic channel requested but unavailable: {reason}")
-        return False, f"semantic channel unavailable: {reason}"
-    device = device or default_device()
-    if device != "cpu":
-        return True, f"semantic channel on {device}"
-    if n_docs <= config.max_docs_cpu:
-        return True, f"semantic channel on CPU ({n_docs} <= {config.max_docs_cpu} documents)"
-    if config.enabled:
-        return True, f"semantic channel on CPU for {n_docs} documents, as requested"
-    return False, (
-        f"semantic channel skipped: {n_docs} documents > {config.max_docs_cpu} on CPU "
-        "(enable it explicitly to run it anyway)"
-    )

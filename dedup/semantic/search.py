@@ -33,6 +33,8 @@ PairArray = npt.NDArray[np.int64]
 _BLOCK_CELLS = 1 << 25
 #: Above this many documents, :func:`semantic_candidates` uses LSH unless told otherwise.
 EXACT_MAX_DOCS = 50_000
+#: Up to this many documents, :func:`static_candidates` proposes every pair.
+SMALL_CORPUS = 50
 
 
 @dataclass(frozen=True)
@@ -329,3 +331,64 @@ def sentence_similarity(
         score=score,
         accepted=score >= score_threshold,
     )
+
+
+@dataclass(frozen=True)
+class StaticCandidates:
+    """Candidate pairs of the cheap stage.
+
+    Attributes:
+        pairs: (m, 2) int64 document indices, i < j, sorted.
+        cosines: (m,) float32 static cosine of each pair.
+        left_out: Documents not searched: their words are mostly unknown to the model.
+    """
+
+    pairs: PairArray
+    cosines: FloatArray
+    left_out: int
+
+
+def static_candidates(
+    vectors: npt.ArrayLike,
+    split_share: npt.ArrayLike,
+    *,
+    threshold: float,
+    k: int,
+    max_split_share: float,
+    method: str = "auto",
+) -> StaticCandidates:
+    """Candidate paraphrase pairs from static document vectors.
+
+    A document whose wordpieces are more than ``max_split_share`` word continuations is left
+    out: the model does not know its words (pseudo-words, another script, code), so its vector
+    says nothing about meaning and would sit near every other such document.
+
+    Static vectors of any two texts share a large common component (the frequent words of the
+    language), so the vectors are centred on the corpus's mean before the cosine: what is left
+    is what sets a document apart from the rest of the corpus. A corpus of at most
+    :data:`SMALL_CORPUS` searched documents has every pair proposed (top ``k`` still applies):
+    its mean is no background, and verifying all its pairs is cheap.
+
+    Args:
+        vectors: (n, d) static document vectors.
+        split_share: (n,) share of each document's pieces that continue a word.
+        threshold: Minimum centred cosine (``SemanticConfig.doc_threshold``).
+        k: Neighbours kept per document (``SemanticConfig.top_k``).
+        max_split_share: Largest share of continuation pieces of a searched document.
+        method: As :func:`semantic_candidates`.
+
+    Returns:
+        The :class:`StaticCandidates` (cosines of the centred vectors).
+    """
+    x = normalize_rows(vectors)
+    share = np.asarray(split_share, dtype=np.float64)
+    keep = np.flatnonzero((share <= max_split_share) & (np.abs(x).sum(axis=1) > 0))
+    left_out = int(x.shape[0] - keep.size)
+    if keep.size > SMALL_CORPUS:
+        sub = normalize_rows(x[keep] - x[keep].mean(axis=0))
+    else:
+        sub, threshold = x[keep], -1.0
+    local = semantic_candidates(sub, threshold=threshold, k=k, method=method)
+    cos = np.einsum("ij,ij->i", sub[local[:, 0]], sub[local[:, 1]]).astype(np.float32)
+    pairs = keep[local].reshape(-1, 2) if local.size else _empty_pairs()
+    return StaticCandidates(pairs.astype(np.int64), cos, left_out)

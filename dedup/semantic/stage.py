@@ -7,8 +7,8 @@ It works on the verified pair table and on document texts kept in a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,6 @@ from dedup.config import RunConfig
 from dedup.io.spill import TextStore
 from dedup.lexical.candidates import score_and_source, verify_pairs
 from dedup.progress import Progress
-from dedup.text.segment import split_sentences
 
 Advance = Callable[[int], None]
 
@@ -31,7 +30,8 @@ class SemanticOutcome:
     pairs: pl.DataFrame
     ran: bool
     reason: str
-    model: Any = None
+    model: Any = None  # the sentence embedder (a scorer for the aligner), when one was made
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def _bar(progress: Progress, name: str) -> Callable[[int, int], None]:
@@ -48,10 +48,6 @@ def _bar(progress: Progress, name: str) -> Callable[[int, int], None]:
     return update
 
 
-def _sentences(texts: TextStore, doc_ids: Sequence[int]) -> list[list[str]]:
-    return [[s.text for s in split_sentences(texts.get(d))] for d in doc_ids]
-
-
 def semantic_stage(
     pairs: pl.DataFrame,
     *,
@@ -65,58 +61,35 @@ def semantic_stage(
 ) -> SemanticOutcome:
     """Add paraphrase pairs (and ``semantic`` scores of lexical pairs) from embeddings.
 
-    Document vectors propose candidates (cosine >= ``doc_threshold``, top ``top_k``);
-    sentence embeddings of the candidates' documents verify them. A verified candidate that
-    is not a lexical pair gets its relation by the same rules (:func:`_relate`), which is
-    ``paraphrase`` unless its shingle sets say more; a lexical pair that is also a
-    verified candidate gets ``semantic`` in its ``channel``.
+    Static document vectors propose candidates (cosine >= ``doc_threshold``, top ``top_k``);
+    the transformer's vectors of the candidates' sentences verify them
+    (:func:`dedup.semantic.channel.run_channel`). A verified candidate that is not a lexical pair
+    gets its relation by the same rules (:func:`_relate`), which is ``paraphrase`` unless its
+    shingle sets say more; a lexical pair that is also a verified candidate gets ``semantic``
+    in its ``channel``.
     """
-    from dedup.semantic import embed
-    from dedup.semantic.search import semantic_candidates
+    from dedup.semantic import cost, embed
+    from dedup.semantic.channel import run_channel
 
+    none = pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic"))
     if len(rows) < 2:
-        return SemanticOutcome(
-            pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")),
-            False,
-            "fewer than two documents with text",
-        )
-    progress.stage("semantic: load model")
-    run, reason = embed.should_run(config.semantic, len(rows))
+        return SemanticOutcome(none, False, "fewer than two documents with text")
+    doc_ids = rows.tolist()
+    n_chars = sum(texts.nbytes(d) for d in doc_ids)
+    run, reason = cost.should_run(config.semantic, len(rows), n_chars=n_chars)
     if not run:
         progress.message(f"paraphrase detection is off: {reason}")
-        return SemanticOutcome(
-            pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), False, reason
-        )
-    model = embed.load_model(config.semantic.model)
-    sents = _sentences(texts, rows.tolist())
-    doc_emb = embed.embed_documents(
-        model,
-        sents,
-        batch_size=config.semantic.batch_size,
-        progress=_bar(progress, "semantic: embed documents (chunks)"),
+        return SemanticOutcome(none, False, reason)
+    device = embed.default_device()
+    result = run_channel(
+        texts, doc_ids, config=config.semantic, device=device, bar=lambda n: _bar(progress, n)
     )
-    cand = semantic_candidates(
-        doc_emb, threshold=config.semantic.doc_threshold, k=config.semantic.top_k
+    if "budget" in result.notes:
+        progress.message(f"paraphrase detection: {result.notes['budget']}")
+    merged = merge_semantic(
+        pairs, result.scored, rows, hashes, offsets, content=content, config=config
     )
-    scores = embed.verify_candidates(
-        model,
-        sents,
-        cand,
-        doc_emb,
-        config=config.semantic,
-        progress=_bar(progress, "semantic: embed sentences of candidates"),
-    )
-    frame = pl.DataFrame(
-        {
-            "a": cand[:, 0].astype(np.int64),
-            "b": cand[:, 1].astype(np.int64),
-            "semantic": np.array([s.score for s in scores], dtype=np.float64),
-            "accepted": np.array([s.accepted for s in scores], dtype=bool),
-        },
-        schema={"a": pl.Int64, "b": pl.Int64, "semantic": pl.Float64, "accepted": pl.Boolean},
-    )
-    merged = merge_semantic(pairs, frame, rows, hashes, offsets, content=content, config=config)
-    return SemanticOutcome(merged, True, reason, model)
+    return SemanticOutcome(merged, True, reason, result.embedder, result.notes)
 
 
 def merge_semantic(

@@ -37,21 +37,32 @@ class ModelActor:
         self.model = embed.load_model(config.model, device=device)
 
 
-class DocVectors(ModelActor):
-    """``doc_id, text`` batch → ``doc_id, vec``: :func:`dedup.semantic.embed.embed_documents`."""
+class DocVectors:
+    """``doc_id, text`` batch → ``doc_id, vec, split``: static document vectors
+    (:func:`dedup.semantic.static.document_vectors`; the table is loaded once per actor)."""
+
+    def __init__(self, config: SemanticConfig) -> None:
+        from dedup.semantic import static
+
+        self.model = static.load_static_model(config.model)
+        self.max_split_share = config.max_split_share
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from dedup.semantic import embed
+        from dedup.semantic import static
 
         df = from_arrow(batch)
-        sents = [_sentences(t) for t in df["text"].to_list()]
-        vecs = embed.embed_documents(self.model, sents, batch_size=self.config.batch_size)
-        dim = vecs.shape[1]
-        flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1))
+        dv = static.document_vectors(
+            self.model,
+            [t or "" for t in df["text"].to_list()],
+            max_split_share=self.max_split_share,
+        )
+        dim = dv.vectors.shape[1]
+        flat = pa.array(np.ascontiguousarray(dv.vectors, dtype=np.float32).reshape(-1))
         return pa.table(
             {
                 "doc_id": pa.array(df["doc_id"].to_numpy(), type=pa.int64()),
                 "vec": pa.FixedSizeListArray.from_arrays(flat, dim),
+                "split": pa.array(dv.split_share, type=pa.float64()),
             }
         )
 
@@ -72,9 +83,9 @@ class PairScores(ModelActor):
         spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
         scores = [
             embed.score_pair(
-                spans[a], spans[b], sents[a], sents[b], doc_cosine=cos, config=self.config
+                spans[a], spans[b], sents[a], sents[b], doc_cosine=None, config=self.config
             )
-            for a, b, cos in df.select("a", "b", "cosine").iter_rows()
+            for a, b in df.select("a", "b").iter_rows()
         ]
         out = pl.DataFrame(
             {

@@ -1,13 +1,14 @@
 """The semantic (paraphrase) channel on Ray Data: batch inference, then the local merge.
 
-- **document vectors**: ``map_batches`` with the model actors of
-  :mod:`dedup.engines.ray.actors` (``DocVectors``), which each load the model once and compute
-  every document's vector with :func:`dedup.semantic.embed.embed_documents`; one actor per GPU
-  when the cluster has GPUs, else CPU actors.
-- **candidates**: the vectors are collected to the driver, up to :data:`COLLECT_MAX_DOCS`
-  documents, and :func:`dedup.semantic.search.semantic_candidates` picks the pairs as the
-  local engine does (exact top-k, or SimHash LSH above its size limit). Above that size the
-  channel does not run and says why (the LSH bands would have to become a shuffle).
+- **document vectors**: ``map_batches`` with ``DocVectors`` of
+  :mod:`dedup.engines.ray.actors`, CPU actors that each load the static table once
+  (:func:`dedup.semantic.static.load_static_model`) and compute every document's static vector
+  (:func:`dedup.semantic.static.document_vectors`).
+- **candidates**: the vectors (256 float32 per document) are collected to the driver, up to
+  :data:`COLLECT_MAX_DOCS` documents, and :func:`dedup.semantic.search.static_candidates`
+  picks the pairs as the local engine does (exact top-k, or SimHash LSH above its size
+  limit). Above that size the channel does not run and says why (the LSH bands would have to
+  become a shuffle).
 - **verification**: the candidates meet both documents' texts in two co-grouped shuffles,
   then ``map_batches`` with ``PairScores`` actors scores every pair with
   :func:`dedup.semantic.embed.score_pair`, the local engine's per-pair function.
@@ -96,11 +97,13 @@ def placement() -> Placement:
     return Placement("cpu", max(cpus // threads, 1), 1.0, 0.0, threads)
 
 
-def decide(config: SemanticConfig, n_docs: int, where: Placement) -> tuple[bool, str]:
-    """:func:`dedup.semantic.embed.should_run` for the cluster's device, and the size limit."""
-    from dedup.semantic import embed
+def decide(
+    config: SemanticConfig, n_docs: int, where: Placement, *, n_chars: int = 0
+) -> tuple[bool, str]:
+    """:func:`dedup.semantic.cost.should_run` for the cluster's device, and the size limit."""
+    from dedup.semantic import cost
 
-    run, reason = embed.should_run(config, n_docs, device=where.device)
+    run, reason = cost.should_run(config, n_docs, n_chars=n_chars, device=where.device)
     if run and n_docs > COLLECT_MAX_DOCS:
         return False, (
             f"semantic channel skipped: {n_docs} documents > {COLLECT_MAX_DOCS} on the ray "
@@ -111,11 +114,17 @@ def decide(config: SemanticConfig, n_docs: int, where: Placement) -> tuple[bool,
     return run, reason
 
 
-def _count_shingled(docs: Dataset) -> int:
+def _count_shingled(docs: Dataset) -> tuple[int, int]:
+    """Shingled documents and their UTF-8 bytes."""
     counted = map_frames(
-        docs, lambda df: pl.DataFrame({"n": [int(df["shingled"].sum())]}), schema={"n": I64}
+        docs,
+        lambda df: df.filter(pl.col("shingled")).select(
+            pl.len().cast(I64).alias("n"),
+            pl.col("text").str.len_bytes().sum().cast(I64).alias("chars"),
+        ),
+        schema={"n": I64, "chars": I64},
     )
-    return int(counted.sum("n") or 0)
+    return int(counted.sum("n") or 0), int(counted.sum("chars") or 0)
 
 
 def semantic_pairs(
@@ -128,24 +137,31 @@ def semantic_pairs(
     """
     if cfg.semantic.enabled is False:
         return SemanticResult(scored, {"ran": False, "reason": "semantic channel disabled"})
-    n_docs = _count_shingled(docs)
+    n_docs, n_chars = _count_shingled(docs)
     where = placement()
-    run, reason = decide(cfg.semantic, n_docs, where)
+    run, reason = decide(cfg.semantic, n_docs, where, n_chars=n_chars)
     if not run:
         return SemanticResult(scored, {"ran": False, "reason": reason})
     notes: dict[str, Any] = {"ran": True, "reason": reason, "documents": n_docs}
     if n_docs < 2:  # nothing to pair: no model to load
         notes.update(candidates=0, accepted=0)
         return SemanticResult(scored, notes)
-    ids, vecs = _vectors(docs, cfg.semantic, where)
-    from dedup.semantic.search import semantic_candidates
+    ids, vecs, split = _vectors(docs, cfg.semantic, where)
+    from dedup.semantic.search import static_candidates
 
-    cand = semantic_candidates(vecs, threshold=cfg.semantic.doc_threshold, k=cfg.semantic.top_k)
+    found = static_candidates(
+        vecs,
+        split,
+        threshold=cfg.semantic.doc_threshold,
+        k=cfg.semantic.top_k,
+        max_split_share=cfg.semantic.max_split_share,
+    )
+    cand, cosine = found.pairs, found.cosines.astype(np.float64)
     notes["candidates"] = int(cand.shape[0])
+    notes["left_out_unknown_words"] = found.left_out
     if cand.shape[0] == 0:
         notes["accepted"] = 0
         return SemanticResult(scored, notes)
-    cosine = np.einsum("ij,ij->i", vecs[cand[:, 0]], vecs[cand[:, 1]]).astype(np.float64)
     sem = _verify(
         pl.DataFrame({"a": ids[cand[:, 0]], "b": ids[cand[:, 1]], "cosine": cosine}, schema=_CAND),
         docs,
@@ -159,8 +175,13 @@ def semantic_pairs(
 
 def _vectors(
     docs: Dataset, config: SemanticConfig, where: Placement
-) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.float32]]]:
-    """Every shingled document's vector, in ``doc_id`` order (the local engine's rows)."""
+) -> tuple[
+    np.ndarray[Any, np.dtype[np.int64]],
+    np.ndarray[Any, np.dtype[np.float32]],
+    np.ndarray[Any, np.dtype[np.float64]],
+]:
+    """Every shingled document's static vector and share of split words, in ``doc_id`` order
+    (the local engine's rows); CPU actors, one per actor slot of the placement."""
     import ray
 
     texts = map_frames(
@@ -170,14 +191,11 @@ def _vectors(
     )
     out = texts.map_batches(
         DocVectors,
-        fn_constructor_kwargs={
-            "config": config,
-            "device": where.device,
-            "threads": where.threads,
-        },
+        fn_constructor_kwargs={"config": config},
         batch_format="pyarrow",
         batch_size=DOCS_PER_BATCH,
-        **where.options(),
+        concurrency=where.actors,
+        num_cpus=1.0,
     )
     tables = [t for t in (ray.get(r) for r in out.to_arrow_refs()) if t.num_rows]
     table = pa.concat_tables(tables)
@@ -185,8 +203,9 @@ def _vectors(
     vec_col = table.column("vec").combine_chunks()
     dim = vec_col.type.list_size
     vecs = np.asarray(vec_col.flatten().to_numpy(), dtype=np.float32).reshape(-1, dim)
+    split = np.asarray(table.column("split").to_numpy(), dtype=np.float64)
     order = np.argsort(ids, kind="stable")
-    return ids[order], np.ascontiguousarray(vecs[order])
+    return ids[order], np.ascontiguousarray(vecs[order]), split[order]
 
 
 def _verify(

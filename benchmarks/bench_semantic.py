@@ -1,0 +1,162 @@
+"""Throughput of the semantic channel: whole `dedup scan` processes, semantic on and off,
+side by side in one run, on realistic English text and on a `dedup synth` corpus.
+
+Cases (each scanned with ``--no-align``, the channel on by default and with ``--no-semantic``):
+
+- ``synth``: a ``dedup synth`` corpus of ``--synth-docs`` documents (pseudo-words: the cheap
+  stage must leave it out, so the channel costs little).
+- ``english``: ``--english-docs`` documents of English prose (:mod:`english_corpus`) with the
+  seeds and Clough–Stevenson mixed in.
+- ``news``: every ``.txt`` under ``--news DIR`` (e.g. a folder of news articles), when given.
+- ``big``: one document of ``--big-mb`` MB of English prose plus a short excerpt of it.
+
+Figures: wall seconds of the process, documents/s and MB/s, the ratio semantic/lexical, and
+the manifest's ``stages.semantic`` (what ran, why, candidates, verified, accepted).
+
+Usage: ``python benchmarks/bench_semantic.py [--synth-docs 10000] [--english-docs 1000]
+[--news DIR] [--big-mb 200] [--out results/semantic_throughput.json]``. The machine may be
+shared: the load average is recorded with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from english_corpus import digest, english_documents  # noqa: E402
+
+
+def _scan(inputs: list[Path], out: Path, *flags: str) -> dict[str, Any]:
+    """Run one scan as its own process; wall seconds and the manifest's semantic notes."""
+    cmd = [sys.executable, "-m", "dedup", "scan", *map(str, inputs), "--out", str(out), "-q"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([*cmd, "--no-align", *flags], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"wall_s": wall, "error": proc.stderr.strip()[-500:]}
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {
+        "wall_s": round(wall, 2),
+        "semantic": manifest.get("stages", {}).get("semantic"),
+        "seconds": manifest.get("seconds"),
+        "pairs": manifest.get("counts", {}).get("pairs"),
+    }
+
+
+def _case(name: str, inputs: list[Path], n_docs: int, n_bytes: int, work: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"case": name, "documents": n_docs, "megabytes": n_bytes / 1e6}
+    for label, flags in (("lexical_only", ("--no-semantic",)), ("default", ())):
+        out = work / f"{name}-{label}"
+        shutil.rmtree(out, ignore_errors=True)
+        res = _scan(inputs, out, *flags)
+        res["docs_per_s"] = round(n_docs / res["wall_s"], 1)
+        res["mb_per_s"] = round(n_bytes / 1e6 / res["wall_s"], 3)
+        row[label] = res
+        print(name, label, json.dumps(res)[:400], flush=True)
+    row["ratio_default_to_lexical"] = round(
+        row["default"]["wall_s"] / row["lexical_only"]["wall_s"], 2
+    )
+    return row
+
+
+def _write_docs(folder: Path, texts: list[str]) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i, t in enumerate(texts):
+        data = t.encode()
+        (folder / f"{i:06d}.txt").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def _synth(work: Path, n_docs: int) -> tuple[list[Path], int, int]:
+    folder = work / "synth"
+    shutil.rmtree(folder, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run(
+        [sys.executable, "-m", "dedup", "synth", str(folder), "--docs", str(n_docs)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl")]
+    size = sum(p.stat().st_size for p in files)
+    return [folder / "docs"] if (folder / "docs").is_dir() else files, n_docs, size
+
+
+def _english(work: Path, n_docs: int) -> tuple[list[Path], int, int, str]:
+    texts = english_documents(n_docs)
+    for extra in (REPO / "seeds", REPO / "benchmarks" / "data" / "clough-stevenson" / "texts"):
+        texts += [p.read_bytes().decode("utf-8", "replace") for p in sorted(extra.glob("*.txt"))]
+    folder = work / "english"
+    shutil.rmtree(folder, ignore_errors=True)
+    size = _write_docs(folder, texts)
+    return [folder], len(texts), size, digest(texts)
+
+
+def _big(work: Path, megabytes: int, english: list[str]) -> tuple[list[Path], int, int]:
+    folder = work / "big"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    target = megabytes * 1_000_000
+    written = 0
+    with (folder / "big.txt").open("w", encoding="utf-8") as fh:
+        i = 0
+        while written < target:
+            text = english[i % len(english)] + "\n\n"
+            fh.write(text)
+            written += len(text.encode())
+            i += 1
+    excerpt = english[len(english) // 2]
+    (folder / "excerpt.txt").write_text(excerpt, encoding="utf-8")
+    return [folder], 2, written + len(excerpt.encode())
+
+
+def main() -> None:
+    """Run every case and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--synth-docs", type=int, default=10_000)
+    parser.add_argument("--english-docs", type=int, default=1_000)
+    parser.add_argument("--news", type=Path, default=None)
+    parser.add_argument("--big-mb", type=int, default=200)
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "semantic_throughput.json")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-semantic-"))
+    rows: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
+    if args.synth_docs:
+        inputs, n, size = _synth(work, args.synth_docs)
+        rows.append(_case(f"synth {n}", inputs, n, size, work))
+    if args.english_docs:
+        inputs, n, size, sha = _english(work, args.english_docs)
+        meta["english_sha256"] = sha
+        rows.append(_case(f"english {n}", inputs, n, size, work))
+    if args.news is not None:
+        files = sorted(args.news.rglob("*.txt"))
+        size = sum(p.stat().st_size for p in files)
+        rows.append(_case(f"news {len(files)}", [args.news], len(files), size, work))
+    if args.big_mb:
+        inputs, n, size = _big(work, args.big_mb, english_documents(max(args.english_docs, 300)))
+        rows.append(_case(f"one {args.big_mb} MB document + excerpt", inputs, n, size, work))
+    meta["load_after"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
