@@ -327,9 +327,11 @@ def build(
         raise OutputError(f"index path {path} exists and is not a folder")
     if (path / seg.MANIFEST).exists() and not overwrite:
         raise OutputError(f"{path} already holds an index; use `dedup index add` or --overwrite")
-    if path.is_dir() and not (path / seg.MANIFEST).exists() and any(path.iterdir()):
-        if not (path / seg.SEGMENTS).is_dir():
-            raise OutputError(f"{path} is not empty and holds no index")
+    ours = {seg.SEGMENTS, seg.MANIFEST, "lock"}
+    if path.is_dir() and any(
+        not c.name.startswith(".") and c.name not in ours for c in path.iterdir()
+    ):
+        raise OutputError(f"{path} is not empty and holds no index")
     with seg.writer_lock(path):
         bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
         manifest = seg.new_manifest(cfg, bands, rows)
@@ -430,9 +432,7 @@ def _add(
                 reader, batch, batch_text=lambda d: texts.get(d - n), paths=names, config=cfg
             )
         with timings.stage("index"):
-            entries = int(manifest["overlap_entries"]) + int(
-                np.diff(corpus.offsets)[is_rep].sum()
-            )
+            entries = int(manifest["overlap_entries"]) + int(np.diff(corpus.offsets)[is_rep].sum())
             stride = max(int(manifest["overlap_stride"]), sampling_stride(entries, cfg.overlap))
             data = _segment_frames(corpus, n, is_rep, stride, int(manifest["derived"]["bands"]))
             if found.vectors is not None:

@@ -222,9 +222,7 @@ def _merge(
     assert reader_vec is not None
     doc_emb = np.concatenate([reader_vec[rows[:n_index]], sem.vectors])
     pair_arr = cand.select("a", "b").to_numpy()
-    scores = embed.verify_candidates(
-        sem.model, sents, pair_arr, doc_emb, config=config.semantic
-    )
+    scores = embed.verify_candidates(sem.model, sents, pair_arr, doc_emb, config=config.semantic)
     frame = pl.DataFrame(
         {
             "a": pair_arr[:, 0].astype(np.int64),

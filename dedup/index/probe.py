@@ -57,7 +57,8 @@ def representatives(reader: IndexReader, content: npt.NDArray[np.uint64]) -> npt
     _, first = np.unique(content, return_index=True)
     first_mask = np.zeros(len(content), dtype=bool)
     first_mask[first] = True
-    return first_mask & ~in_index
+    out: npt.NDArray[np.bool_] = first_mask & ~in_index
+    return out
 
 
 @njit(cache=True, nogil=True)

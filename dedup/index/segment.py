@@ -112,7 +112,8 @@ def read_manifest(index: Path) -> dict[str, Any]:
             f"index at {index} has format version {manifest.get('version')}; "
             f"this dedup reads version {FORMAT_VERSION}"
         )
-    return manifest
+    out: dict[str, Any] = manifest
+    return out
 
 
 def check_config(manifest: dict[str, Any], config: RunConfig | None, index: Path) -> None:
