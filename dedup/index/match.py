@@ -175,6 +175,10 @@ def match(
     rows, hashes, offsets, content = _corpus(reader, batch, index_rows)
     exact, copies, _ = labelled_exact_groups(content, config=config)
     proposed = _to_rows(pl.concat(proposals), rows)
+    # the scan proposes pairs of representatives only: two documents of equal content
+    # are an exact pair (from the groups above), never a channel's proposal
+    same = content[proposed["a"].to_numpy()] == content[proposed["b"].to_numpy()]
+    proposed = proposed.filter(pl.Series(~same))
     pairs = verify_proposals(
         proposed,
         exact=exact,

@@ -148,18 +148,30 @@ def _probe(
     )
 
 
+def probing(reader: IndexReader, batch: Batch, max_group: int) -> npt.NDArray[np.bool_]:
+    """Which new rows are probed: representatives, and the copies that share their
+    representative's pairs (a group of at most ``max_group``: larger groups are only
+    linked to their first document, as the scan does)."""
+    lo, hi = reader.content_sorted.ranges(batch.content)
+    _, inverse, counts = np.unique(batch.content, return_inverse=True, return_counts=True)
+    size = (hi - lo).sum(axis=1) + counts[inverse]
+    out: npt.NDArray[np.bool_] = batch.is_rep | (size <= max_group)
+    return out
+
+
 def lsh_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:
     """Pairs sharing a band key, by the scan's bucket rules (``a < b`` as doc ids)."""
     parts = []
     reps = batch.is_rep
+    probe = probing(reader, batch, config.verify.max_exact_group)
     for j, band in enumerate(reader.bands):
         a, b = _probe(
             band,
             batch.keys[reps, j],
             batch.ids[reps],
-            batch.keys[:, j],
-            batch.ids,
-            reps,
+            batch.keys[probe, j],
+            batch.ids[probe],
+            reps[probe],
             config.lsh.max_bucket,
             star=True,
         )
@@ -188,7 +200,8 @@ def overlap_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> p
     stride = int(reader.manifest["overlap_stride"])
     all_rows = np.arange(len(batch.ids), dtype=np.int64)
     rep_h, rep_doc, _ = _entries(batch, all_rows[batch.is_rep], stride)
-    h, doc, row = _entries(batch, all_rows, stride)
+    probe = probing(reader, batch, config.verify.max_exact_group)
+    h, doc, row = _entries(batch, all_rows[probe], stride)
     a, b = _probe(
         reader.overlap, rep_h, rep_doc, h, doc, batch.is_rep[row], config.overlap.max_df, star=False
     )
