@@ -173,6 +173,19 @@ def add_cmd(
         _table(pairs.rename({"path_a": "a", "path_b": "b"}).select("a", "b", "relation", "score"))
 
 
+@index_app.command("compact")
+def compact_cmd(index: IndexDir, quiet: Quiet = False) -> None:
+    """Merge the segments of --index into one (queries then search one segment)."""
+    from dedup.index import compact
+
+    try:
+        name = compact(index)
+    except DedupError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        out.print(f"{index}: one segment, {name}")
+
+
 def _table(frame: pl.DataFrame) -> None:
     if frame.height == 0:
         return

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from dedup.cli import app
 from dedup.config import LSHConfig, OverlapConfig, RunConfig, SemanticConfig, VerifyConfig
 from dedup.errors import IndexConfigError, IndexStoreError
-from dedup.index import Index, add, build
+from dedup.index import Index, add, build, compact
 from dedup.index import segment as seg
 from dedup.pipeline import scan
 from tests.corpora import VOCAB, corpus_texts, edited, sentences
@@ -277,3 +277,19 @@ def test_kill_during_add(split: tuple[Path, ...], tmp_path: Path) -> None:
     result = add([split[2]], tmp_path / "ix")  # the next writer clears what was left
     names = {p.name for p in (tmp_path / "ix" / seg.SEGMENTS).iterdir()}
     assert names == listed | {result.segment}
+
+
+def test_compact_keeps_answers(split: tuple[Path, ...], tmp_path: Path) -> None:
+    _, idx, qry = split
+    build([idx], tmp_path / "ix", config=LEXICAL)
+    add([qry], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as ix:
+        before = ix.query_files([qry])
+    name = compact(tmp_path / "ix")
+    manifest = seg.read_manifest(tmp_path / "ix")
+    assert [s["name"] for s in manifest["segments"]] == [name]
+    assert [p.name for p in (tmp_path / "ix" / seg.SEGMENTS).iterdir()] == [name]
+    with Index.open(tmp_path / "ix") as ix:
+        after = ix.query_files([qry])
+    assert after.matches.equals(before.matches)
+    assert after.matches.height > 0

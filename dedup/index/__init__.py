@@ -7,6 +7,7 @@ and alignment are the scan's own functions (:mod:`dedup.index.match`).
 
 from __future__ import annotations
 
-from dedup.index.api import AddResult, Index, QueryResult, add, build
+from dedup.index.api import Index, QueryResult
+from dedup.index.write import AddResult, add, build, compact
 
-__all__ = ["AddResult", "Index", "QueryResult", "add", "build"]
+__all__ = ["AddResult", "Index", "QueryResult", "add", "build", "compact"]
