@@ -77,6 +77,7 @@ class Index:
         self.reader = reader
         self.config = reader.config
         self._model: Any = None
+        self._index_names = _names(reader.documents)["name"]
 
     @classmethod
     def open(cls, path: str | Path, *, config: RunConfig | None = None) -> Index:
@@ -171,12 +172,7 @@ class Index:
     def _matches(self, found: Matched, names: pl.DataFrame) -> pl.DataFrame:
         n = self.reader.n_docs
         pairs = found.pairs.filter(pl.col("doc_a") < n)
-        index_names = _names(self.reader.documents)
-        out = pairs.join(
-            index_names.select(pl.col("doc_id").alias("doc_a"), pl.col("name").alias("match")),
-            on="doc_a",
-            how="left",
-        ).join(
+        out = pairs.with_columns(self._index_names.gather(pairs["doc_a"]).alias("match")).join(
             names.select(pl.col("doc_id").alias("doc_b"), pl.col("name").alias("query")),
             on="doc_b",
             how="left",

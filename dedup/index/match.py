@@ -242,14 +242,12 @@ def _merge(
 
 def _with_paths(pairs: pl.DataFrame, reader: IndexReader, paths: pl.DataFrame) -> pl.DataFrame:
     """Both documents' paths, the ``pairs`` table's columns, sorted as the scan sorts."""
-    a_ids = pairs["doc_a"].to_numpy()
-    index_paths = reader.documents["path"]
-    path_a = np.where(a_ids < reader.n_docs, a_ids, 0)
+    n = reader.n_docs
+    a_ids = pairs["doc_a"].to_list()
+    at = np.minimum(pairs["doc_a"].to_numpy(), max(n - 1, 0))
+    index_paths = reader.documents["path"].gather(at) if n else pl.Series([None] * len(at))
     lookup = dict(zip(paths["doc_id"].to_list(), paths["path"].to_list(), strict=True))
-    pa = [
-        index_paths[int(i)] if i < reader.n_docs else lookup.get(int(i))
-        for i, _ in zip(a_ids.tolist(), path_a.tolist(), strict=True)
-    ]
+    pa = [p if i < n else lookup.get(i) for i, p in zip(a_ids, index_paths.to_list(), strict=True)]
     pb = [lookup.get(int(i)) for i in pairs["doc_b"].to_list()]
     pairs = pairs.with_columns(
         pl.Series("path_a", pa, dtype=pl.String), pl.Series("path_b", pb, dtype=pl.String)
