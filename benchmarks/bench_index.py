@@ -120,7 +120,7 @@ def split_synth(src: Path, work: Path) -> dict[str, Any]:
 def warm_up(work: Path, src: Path) -> None:
     """Fill numba's kernel cache so no measured child compiles."""
     small = work / "warm.parquet"
-    pl.read_parquet(src / "docs.parquet").head(500).write_parquet(small)
+    pl.scan_parquet(src / "docs.parquet").head(500).collect().write_parquet(small)
     run(dedup("scan", small, "--out", work / "warm-run", "--overwrite", "-q", *LEXICAL))
     run(dedup("index", "build", small, "--index", work / "warm-ix", "--overwrite", "-q", *LEXICAL))
     run(dedup("index", "add", small, "--index", work / "warm-ix", "-q"))

@@ -132,7 +132,7 @@ class IndexReader:
                 )
             )
         self._documents(docs)
-        self.bands = [self._band(bands, j) for j in range(n_bands)]
+        self.bands = self._bands(bands, n_bands)
         self.overlap = _concat_sorted(overlap)
         self.vectors = self._vectors(vectors)
 
@@ -163,12 +163,19 @@ class IndexReader:
             self.seg_of[seg.first_doc : seg.first_doc + seg.n_docs] = s
 
     @staticmethod
-    def _band(frames: list[pl.DataFrame], band: int) -> Sorted:
-        parts = []
+    def _bands(frames: list[pl.DataFrame], n_bands: int) -> list[Sorted]:
+        """One :class:`Sorted` per band: each segment's rows are sorted by band first, so
+        a band is a slice of the segment's arrays."""
+        per_band: list[list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]] = [
+            [] for _ in range(n_bands)
+        ]
         for frame in frames:
-            part = frame.filter(pl.col("band") == band)
-            parts.append((part["key"].to_numpy(), part["doc_id"].to_numpy()))
-        return _concat_sorted(parts)
+            band = frame["band"].to_numpy()
+            keys, docs = frame["key"].to_numpy(), frame["doc_id"].to_numpy()
+            at = np.searchsorted(band, np.arange(n_bands + 1))
+            for j in range(n_bands):
+                per_band[j].append((keys[at[j] : at[j + 1]], docs[at[j] : at[j + 1]]))
+        return [_concat_sorted(parts) for parts in per_band]
 
     def _vectors(self, frames: list[pl.DataFrame]) -> npt.NDArray[np.float32] | None:
         if not self.manifest["semantic"].get("ran") or not frames:
