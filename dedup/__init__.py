@@ -17,8 +17,8 @@ from dedup.errors import ConfigError, DedupError, InputError, OutputError
 from dedup.version import __version__
 
 if TYPE_CHECKING:
-    from dedup.pipeline import ScanResult, scan
     from dedup.index import Index
+    from dedup.pipeline import ScanResult, scan
     from dedup.synth.generate import synthesize
 
 _LAZY = {

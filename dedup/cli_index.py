@@ -88,9 +88,9 @@ def _config(
 
 
 def _progress(quiet: bool) -> Any:
-    from dedup.cli import BarProgress
+    from dedup.report.console import BarProgress
 
-    return BarProgress(enabled=not quiet and err.is_terminal)
+    return BarProgress(err, enabled=not quiet and err.is_terminal)
 
 
 @index_app.command("build")

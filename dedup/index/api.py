@@ -11,15 +11,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from dedup import io, schema
+from dedup import schema
 from dedup.config import RunConfig
 from dedup.errors import IndexStoreError, InputError
 from dedup.index import segment as seg
 from dedup.index.match import Matched, match
 from dedup.index.probe import Batch, representatives
 from dedup.index.reader import IndexReader
-from dedup.ingest import doc_meta, sign_batch
-from dedup.readers import RawDoc
+from dedup.io import walk
+from dedup.io.readers import RawDoc
+from dedup.lexical.sign import doc_meta, sign_batch
 
 # TODO(passages): filled from the passage stage once the scan has one; empty until then.
 PASSAGES = pl.List(
@@ -138,7 +139,7 @@ class Index:
         id_column: str | None = None,
     ) -> QueryResult:
         """Matches of every document read from ``inputs`` (as ``dedup scan`` reads them)."""
-        docs = list(io.iter_documents(inputs, text_column=text_column, id_column=id_column))
+        docs = list(walk.iter_documents(inputs, text_column=text_column, id_column=id_column))
         return self.query_docs(docs)
 
     def query_docs(self, docs: Sequence[RawDoc]) -> QueryResult:

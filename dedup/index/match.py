@@ -6,11 +6,11 @@ pairs of document ids; the documents involved are gathered into a small corpus (
 ``doc_id`` order, shingle sets read back from the index), and that corpus goes through
 the scan's functions, in the scan's order:
 
-1. :func:`dedup.candidates.verify_proposals`: exact set statistics, relation rules, exact
+1. :func:`dedup.lexical.candidates.verify_candidates`: exact set statistics, relation rules, exact
    copies and their groups, score and source;
-2. :func:`dedup.stages.merge_semantic`: candidates scored on their sentences by
-   :func:`dedup.embed.verify_candidates`, merged by the scan's rules;
-3. :func:`dedup.stages.align_stage`: sentence alignment (and, with it, the passages).
+2. :func:`dedup.semantic.stage.merge_semantic`: candidates scored on their sentences by
+   :func:`dedup.semantic.embed.verify_candidates`, merged by the scan's rules;
+3. :func:`dedup.align.stage.align_stage`: sentence alignment (and, with it, the passages).
 
 Nothing here decides a relation.
 """
@@ -26,12 +26,13 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup import schema
-from dedup.candidates import labelled_exact_groups, verify_proposals
+from dedup.align.stage import align_stage
 from dedup.config import RunConfig
 from dedup.index.probe import Batch, group_members, lsh_proposals, overlap_proposals
 from dedup.index.reader import IndexReader
-from dedup.segment import split_sentences
-from dedup.stages import align_stage, merge_semantic
+from dedup.lexical.candidates import labelled_exact_groups, verify_candidates
+from dedup.semantic.stage import merge_semantic
+from dedup.text.segment import split_sentences
 
 TextOf = Callable[[int], str]
 
@@ -79,7 +80,7 @@ def _semantic_candidates(
     new) documents with cosine >= ``doc_threshold``, as the scan's exact search finds them."""
     if reader.vectors is None or len(batch.ids) == 0:
         return None
-    from dedup import embed
+    from dedup.semantic import embed
 
     model = model if model is not None else embed.load_model(config.semantic.model)
     sents = [sentences(texts.get(int(d))) for d in batch.ids]
@@ -179,7 +180,7 @@ def match(
     # are an exact pair (from the groups above), never a channel's proposal
     same = content[proposed["a"].to_numpy()] == content[proposed["b"].to_numpy()]
     proposed = proposed.filter(pl.Series(~same))
-    pairs = verify_proposals(
+    pairs = verify_candidates(
         proposed,
         exact=exact,
         copies=copies,
@@ -192,7 +193,14 @@ def match(
     pairs = _with_paths(pairs, reader, paths)
     aligned = schema.empty("alignments")
     if config.align.enabled and pairs.height:
-        pairs, aligned = align_stage(pairs, texts=texts, config=config, model=model, advance=_no)
+        pairs, aligned = align_stage(
+            pairs,
+            texts=texts,
+            config=config.align,
+            model=model,
+            batch_size=config.semantic.batch_size,
+            advance=_no,
+        )
         pairs = schema.conform(pairs, "pairs")
     return Matched(pairs, aligned, sem.vectors if sem else None, model)
 
@@ -214,7 +222,7 @@ def _merge(
     """The scan's semantic merge of the scored candidates (or a null ``semantic`` column)."""
     if sem is None:
         return pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), None
-    from dedup import embed
+    from dedup.semantic import embed
 
     cand = _to_rows(sem.pairs, rows)
     needed = np.unique(cand.select("a", "b").to_numpy())

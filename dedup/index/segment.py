@@ -42,9 +42,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from dedup import __version__, io
 from dedup.config import RunConfig
 from dedup.errors import IndexConfigError, IndexStoreError, OutputError
+from dedup.io import atomic as io
+from dedup.version import __version__
 
 MANIFEST = "index.json"
 FORMAT = "dedup-index"

@@ -13,16 +13,17 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup import schema
-from dedup.candidates import exact_groups
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
 from dedup.index import segment as seg
 from dedup.index.match import match, sentences
 from dedup.index.probe import Batch, representatives
 from dedup.index.reader import IndexReader
-from dedup.ingest import Corpus, Progress, Silent, Timings, ingest
-from dedup.lsh import bands_rows
-from dedup.overlap import sampling_stride
+from dedup.lexical.candidates import exact_groups
+from dedup.lexical.lsh import bands_rows
+from dedup.lexical.overlap import sampling_stride
+from dedup.lexical.sign import Corpus, ingest
+from dedup.progress import Progress, Silent, Timings
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _vectors(
     corpus: Corpus, first: int, cfg: RunConfig, progress: Progress
 ) -> tuple[pl.DataFrame | None, dict[str, Any]]:
     """Document vectors of a build, when the scan would run the semantic channel."""
-    from dedup import embed
+    from dedup.semantic import embed
 
     run, reason = embed.should_run(cfg.semantic, len(corpus.rows))
     if not run or corpus.texts is None or len(corpus.rows) < 2:
