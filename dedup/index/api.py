@@ -36,6 +36,7 @@ PASSAGES = pl.List(
         }
     )
 )
+SMALL_BATCH = 64  # query batches smaller than this run the numba kernels single-threaded
 MATCH_COLUMNS = ["query", "match", "query_id", "match_id", "relation", "score", "passages"]
 
 
@@ -143,7 +144,21 @@ class Index:
         return self.query_docs(docs)
 
     def query_docs(self, docs: Sequence[RawDoc]) -> QueryResult:
-        """Matches of documents already read."""
+        """Matches of documents already read.
+
+        A small batch runs the numeric kernels on the calling thread only: starting the
+        kernels' thread pool costs more than one document's work.
+        """
+        import numba
+
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1 if len(docs) < SMALL_BATCH else threads)
+        try:
+            return self._query_docs(docs)
+        finally:
+            numba.set_num_threads(threads)
+
+    def _query_docs(self, docs: Sequence[RawDoc]) -> QueryResult:
         cfg, n = self.config, self.reader.n_docs
         meta = [{"doc_id": n + i, **doc_meta(d)} for i, d in enumerate(docs)]
         signed = sign_batch(list(docs), meta, cfg)

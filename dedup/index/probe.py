@@ -17,6 +17,7 @@ Each bucket's size is the index's count (summed over segments) plus the new docu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -122,9 +123,9 @@ def _links(
 
 def _probe(
     table: Sorted,
-    own_keys: npt.NDArray[np.uint64],
+    own_keys: npt.NDArray[Any],
     own_docs: npt.NDArray[np.int64],
-    probe: npt.NDArray[np.uint64],
+    probe: npt.NDArray[Any],
     self_id: npt.NDArray[np.int64],
     self_rep: npt.NDArray[np.bool_],
     max_size: int,
@@ -161,7 +162,8 @@ def probing(reader: IndexReader, batch: Batch, max_group: int) -> npt.NDArray[np
 
 def lsh_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:
     """Pairs sharing a band key, by the scan's bucket rules (``a < b`` as doc ids)."""
-    parts = []
+    found_a: list[npt.NDArray[np.int64]] = []
+    found_b: list[npt.NDArray[np.int64]] = []
     reps = batch.is_rep
     probe = probing(reader, batch, config.verify.max_exact_group)
     for j, band in enumerate(reader.bands):
@@ -175,15 +177,17 @@ def lsh_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.Da
             config.lsh.max_bucket,
             star=True,
         )
-        parts.append(pl.DataFrame({"a": a, "b": b}, schema=PAIRS_SCHEMA))
-    if not parts:
+        found_a.append(a)
+        found_b.append(b)
+    if not found_a:
         return pl.DataFrame(schema=PAIRS_SCHEMA)
-    return pl.concat(parts).unique()
+    both = np.unique(np.stack([np.concatenate(found_a), np.concatenate(found_b)], axis=1), axis=0)
+    return pl.DataFrame({"a": both[:, 0], "b": both[:, 1]}, schema=PAIRS_SCHEMA)
 
 
 def _entries(
     batch: Batch, rows: npt.NDArray[np.int64], stride: int
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Sampled shingles of ``rows``: hash, ``doc_id`` and row."""
     sizes = batch.offsets[rows + 1] - batch.offsets[rows]
     take = np.repeat(batch.offsets[rows], sizes) + (
@@ -192,7 +196,7 @@ def _entries(
     h = batch.hashes[take]
     row = np.repeat(rows, sizes)
     keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
-    return h[keep].astype(np.uint64), batch.ids[row[keep]], row[keep]
+    return h[keep], batch.ids[row[keep]], row[keep]
 
 
 def overlap_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:

@@ -28,12 +28,15 @@ class Sorted:
     """Sorted lookup keys of every segment, concatenated; segment ``s`` owns
     ``keys[bounds[s]:bounds[s+1]]`` (sorted by key, then ``doc_id``)."""
 
-    keys: npt.NDArray[np.uint64]
+    keys: npt.NDArray[Any]  # UInt64 band keys, UInt32 shingle hashes, UInt64 contents
     docs: npt.NDArray[np.int64]
     bounds: npt.NDArray[np.int64]
 
-    def ranges(self, probe: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], ...]:
-        """Per probe key and segment, the ``[lo, hi)`` range of equal keys (absolute)."""
+    def ranges(self, probe: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], ...]:
+        """Per probe key and segment, the ``[lo, hi)`` range of equal keys (absolute).
+
+        ``probe`` must have the keys' dtype (numpy would otherwise convert the keys)."""
+        probe = probe.astype(self.keys.dtype, copy=False)
         n_seg = len(self.bounds) - 1
         lo = np.zeros((len(probe), n_seg), dtype=np.int64)
         hi = np.zeros((len(probe), n_seg), dtype=np.int64)
@@ -45,10 +48,13 @@ class Sorted:
         return lo, hi
 
 
-def _concat_sorted(parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]) -> Sorted:
+def _concat_sorted(parts: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]) -> Sorted:
+    """The parts as one :class:`Sorted` (one part is used as is, without a copy)."""
     sizes = [len(k) for k, _ in parts]
     bounds = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(sizes, out=bounds[1:])
+    if len(parts) == 1:
+        return Sorted(parts[0][0], parts[0][1], bounds)
     keys = np.concatenate([k for k, _ in parts]) if parts else np.zeros(0, np.uint64)
     docs = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, np.int64)
     return Sorted(keys, docs, bounds)
@@ -119,7 +125,7 @@ class IndexReader:
             ov = pl.read_parquet(folder / "overlap.parquet")
             if stride > 1:
                 ov = ov.filter(pl.col("hash") % stride == 0)
-            overlap.append((ov["hash"].to_numpy().astype(np.uint64), ov["doc_id"].to_numpy()))
+            overlap.append((ov["hash"].to_numpy(), ov["doc_id"].to_numpy()))
             if (folder / "vectors.parquet").is_file():
                 vectors.append(pl.read_parquet(folder / "vectors.parquet"))
             self.segments.append(
