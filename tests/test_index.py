@@ -253,30 +253,47 @@ add([sys.argv[2]], sys.argv[1])
 """
 
 
-def test_kill_during_add(split: tuple[Path, ...], tmp_path: Path) -> None:
-    """``kill -9`` at several points of an add: the index is the old one or the new one."""
-    build([split[1]], tmp_path / "ix", config=LEXICAL)
-    with Index.open(tmp_path / "ix") as ix:
-        n_old = ix.n_docs
+def _killed_add(index: Path, inputs: Path, delay: float) -> None:
+    """Start an add in a child process and ``kill -9`` it ``delay`` seconds after it has
+    started writing its segment (or when it ends, whichever comes first)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    seen = set()
-    for delay in (0.5, 1.5, 2.5, 4.0):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _ADD, str(tmp_path / "ix"), str(split[2])], env=env
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        with Index.open(tmp_path / "ix") as ix:
-            seen.add(ix.n_docs)
-            assert ix.n_docs == n_old or ix.n_docs > n_old
-            assert ix.query_files([split[2]]).matches.height > 0
-        listed = {s["name"] for s in seg.read_manifest(tmp_path / "ix")["segments"]}
-        if ix.n_docs > n_old:
+    listed = {s["name"] for s in seg.read_manifest(index)["segments"]}
+    proc = subprocess.Popen([sys.executable, "-c", _ADD, str(index), str(inputs)], env=env)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if {p.name for p in (index / seg.SEGMENTS).iterdir()} - listed:
             break
-    result = add([split[2]], tmp_path / "ix")  # the next writer clears what was left
-    names = {p.name for p in (tmp_path / "ix" / seg.SEGMENTS).iterdir()}
-    assert names == listed | {result.segment}
+        time.sleep(0.005)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_during_add(split: tuple[Path, ...], tmp_path: Path) -> None:
+    """``kill -9`` at several moments of an add's writing: every query afterwards answers as
+    the old index or as the new one, never a mix; the next writer clears what was left."""
+    _, idx, qry = split
+    build([idx], tmp_path / "old", config=LEXICAL)
+    with Index.open(tmp_path / "old") as ix:
+        old = ix.query_files([qry]).matches
+    add([qry], tmp_path / "old")
+    with Index.open(tmp_path / "old") as ix:
+        new = ix.query_files([qry]).matches
+    assert new.height > old.height
+    outcomes = []
+    for i, delay in enumerate((0.0, 0.01, 0.05, 0.2, 1.0)):
+        index = tmp_path / f"ix{i}"
+        build([idx], index, config=LEXICAL)
+        _killed_add(index, qry, delay)
+        with Index.open(index) as ix:
+            got = ix.query_files([qry]).matches
+        assert got.equals(old) or got.equals(new)
+        outcomes.append(got.equals(new))
+        listed = {s["name"] for s in seg.read_manifest(index)["segments"]}
+        result = add([idx], index)  # the next writer clears what was left
+        names = {p.name for p in (index / seg.SEGMENTS).iterdir()}
+        assert names == listed | {result.segment}
+    assert not all(outcomes)  # at least one add was killed before its commit
 
 
 def test_compact_keeps_answers(split: tuple[Path, ...], tmp_path: Path) -> None:
