@@ -17,6 +17,7 @@ from dedup.errors import ConfigError, DedupError, InputError, OutputError
 from dedup.version import __version__
 
 if TYPE_CHECKING:
+    from dedup.index import Index
     from dedup.pipeline import ScanResult, scan
     from dedup.synth.generate import synthesize
 
@@ -24,11 +25,13 @@ _LAZY = {
     "scan": "dedup.pipeline",
     "ScanResult": "dedup.pipeline",
     "synthesize": "dedup.synth.generate",
+    "Index": "dedup.index",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """``dedup.scan``, ``dedup.ScanResult`` and ``dedup.synthesize``, imported on first use."""
+    """``dedup.scan``, ``dedup.ScanResult``, ``dedup.synthesize`` and ``dedup.Index``,
+    imported on first use."""
     if name in _LAZY:
         import importlib
 
@@ -40,6 +43,7 @@ __all__ = [
     "AlignConfig",
     "ConfigError",
     "DedupError",
+    "Index",
     "InputError",
     "LSHConfig",
     "MinHashConfig",

@@ -405,6 +405,16 @@ def bench(
     out.print(f"results: {results}/throughput.parquet, throughput.json, throughput.png")
 
 
+def _register_index() -> None:
+    from dedup.cli_index import index_app, query_cmd
+
+    app.add_typer(index_app, name="index")
+    app.command("query")(query_cmd)
+
+
+_register_index()
+
+
 def main() -> None:
     """Entry point of the ``dedup`` console script."""
     try:

@@ -31,3 +31,15 @@ class ModelError(DedupError):
     """The semantic channel cannot run: its extra is missing or a model cannot be loaded."""
 
     exit_code = 5
+
+
+class IndexStoreError(DedupError):
+    """An index folder is missing, damaged, or locked by another writer."""
+
+    exit_code = 6
+
+
+class IndexConfigError(DedupError):
+    """An index was built with another config than the one a query or an add asks for."""
+
+    exit_code = 7

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
 from dedup import schema
 from dedup.config import AlignConfig
-from dedup.io.spill import TextStore
 
 Advance = Callable[[int], None]
+
+
+class TextLookup(Protocol):
+    """Texts by ``doc_id``: a :class:`dedup.io.spill.TextStore`, or an index's texts."""
+
+    def get(self, doc_id: int) -> str: ...
 
 
 def align_stage(
     pairs: pl.DataFrame,
     *,
-    texts: TextStore,
+    texts: TextLookup,
     config: AlignConfig,
     model: Any,
     batch_size: int = 64,

@@ -148,14 +148,7 @@ def lexical_pairs(
         One row per verified pair with ``doc_a < doc_b`` and the columns of
         :data:`PAIR_COLUMNS`.
     """
-    exact, copies, first = exact_groups(content, max_group=config.verify.max_exact_group)
-    exact = exact.with_columns(
-        pl.lit("exact").alias("relation"),
-        pl.lit(1.0).alias("jaccard"),
-        pl.lit(1.0).alias("containment_a"),
-        pl.lit(1.0).alias("containment_b"),
-        pl.lit("exact").alias("channel"),
-    )
+    exact, copies, first = labelled_exact_groups(content, config=config)
     reps = np.flatnonzero(first)
     proposals = [
         candidate_pairs(keys[reps], reps.astype(np.int64), max_bucket=config.lsh.max_bucket).select(
@@ -170,9 +163,60 @@ def lexical_pairs(
                 pl.lit("overlap").alias("channel")
             )
         )
-    proposed = (
-        pl.concat(proposals).group_by("a", "b").agg(pl.col("channel").unique().sort().str.join(","))
+    return verify_candidates(
+        pl.concat(proposals),
+        exact=exact,
+        copies=copies,
+        rows=rows,
+        hashes=hashes,
+        offsets=offsets,
+        config=config,
     )
+
+
+def labelled_exact_groups(
+    content: npt.NDArray[np.uint64], *, config: RunConfig
+) -> tuple[pl.DataFrame, pl.DataFrame, npt.NDArray[np.bool_]]:
+    """:func:`exact_groups`, with the exact pairs labelled as verified ``exact`` pairs."""
+    exact, copies, first = exact_groups(content, max_group=config.verify.max_exact_group)
+    exact = exact.with_columns(
+        pl.lit("exact").alias("relation"),
+        pl.lit(1.0).alias("jaccard"),
+        pl.lit(1.0).alias("containment_a"),
+        pl.lit(1.0).alias("containment_b"),
+        pl.lit("exact").alias("channel"),
+    )
+    return exact, copies, first
+
+
+def verify_candidates(
+    proposed: pl.DataFrame,
+    *,
+    exact: pl.DataFrame,
+    copies: pl.DataFrame,
+    rows: npt.NDArray[np.int64],
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    config: RunConfig,
+) -> pl.DataFrame:
+    """Verify what the channels proposed: the one lexical verification of the scan and of
+    an index query (:mod:`dedup.index`).
+
+    Args:
+        proposed: row pairs ``a < b`` with the ``channel`` that proposed each (a pair may
+            appear once per channel).
+        exact: exact-copy row pairs, labelled (:func:`labelled_exact_groups`).
+        copies: ``(first, row)`` of every copy that shares its group's verified pairs.
+        rows: ``doc_id`` of each row.
+        hashes: distinct shingle hashes per row, CSR with ``offsets``.
+        offsets: row ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
+        config: the run's parameters.
+
+    Returns:
+        One row per verified pair with ``doc_a < doc_b`` and the columns of
+        :data:`PAIR_COLUMNS`.
+    """
+    proposed = proposed.group_by("a", "b").agg(pl.col("channel").unique().sort().str.join(","))
     verified = expand_copies(verify_proposals(proposed, hashes, offsets, config), copies)
     both = pl.concat([exact, verified.select(exact.columns)])
     return _finish(both, rows)

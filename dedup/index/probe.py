@@ -1,0 +1,229 @@
+"""Candidate channels of new documents against an index: band keys, overlap, content hash.
+
+They propose exactly the pairs a scan over the index and the new documents (in that
+order) would propose for the new documents, by the scan's rules:
+
+- only *representatives* (the first document of each content hash) are members of LSH
+  buckets and of the overlap index; a later exact copy is probed like its representative
+  (same band keys, same shingles) but counts in no bucket;
+- an LSH bucket of 2..``max_bucket`` members gives every pair; a larger one pairs each
+  member with its smallest ``doc_id`` only;
+- a sampled shingle held by 2..``max_df`` representatives links them; pairs linked by
+  ``min_shared`` shingles or more are proposed.
+
+Each bucket's size is the index's count (summed over segments) plus the new documents'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from numba import njit
+
+from dedup.config import RunConfig
+from dedup.index.reader import IndexReader, Sorted
+
+PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
+
+
+@dataclass
+class Batch:
+    """New documents, shingled and signed (rows are the shingled ones, by ``doc_id``).
+
+    Attributes:
+        ids: ``doc_id`` of each row (all >= the index's ``n_docs``, increasing).
+        hashes: distinct shingle hashes per row, CSR with ``offsets``.
+        offsets: row ``i`` owns ``hashes[offsets[i]:offsets[i+1]]``.
+        keys: band keys, one row per row.
+        content: content hash per row.
+        is_rep: whether a row is the first of its content in the index and the batch.
+    """
+
+    ids: npt.NDArray[np.int64]
+    hashes: npt.NDArray[np.uint32]
+    offsets: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.uint64]
+    content: npt.NDArray[np.uint64]
+    is_rep: npt.NDArray[np.bool_]
+
+
+def representatives(reader: IndexReader, content: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Which new rows are the first of their content (not in the index, first in the batch)."""
+    lo, hi = reader.content_sorted.ranges(content)
+    in_index = (hi - lo).sum(axis=1) > 0
+    _, first = np.unique(content, return_index=True)
+    first_mask = np.zeros(len(content), dtype=bool)
+    first_mask[first] = True
+    out: npt.NDArray[np.bool_] = first_mask & ~in_index
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _links(
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    docs: npt.NDArray[np.int64],
+    own_docs: npt.NDArray[np.int64],
+    self_id: npt.NDArray[np.int64],
+    self_rep: npt.NDArray[np.bool_],
+    max_size: int,
+    star: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Pairs ``(min, max)`` of each probe with the members of its bucket.
+
+    ``lo``/``hi`` (probes x parts) are ranges into ``docs`` (the index's segments), except
+    the last part, a range into ``own_docs`` (the batch's representatives); a pair of two
+    representatives of the batch is emitted from the larger side only, so once per key.
+    """
+    n, parts = lo.shape
+    own = parts - 1
+    total = 0
+    for i in range(n):
+        size = 0
+        for s in range(parts):
+            size += hi[i, s] - lo[i, s]
+        if size >= 2:
+            total += size if size <= max_size else (1 if star else 0)
+    out_a = np.empty(total, dtype=np.int64)
+    out_b = np.empty(total, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        size = 0
+        for s in range(parts):
+            size += hi[i, s] - lo[i, s]
+        me = self_id[i]
+        if size < 2:
+            continue
+        if size <= max_size:
+            for s in range(parts):
+                members = own_docs if s == own else docs
+                for t in range(lo[i, s], hi[i, s]):
+                    p = members[t]
+                    if p == me or (s == own and self_rep[i] and p > me):
+                        continue
+                    out_a[k] = min(p, me)
+                    out_b[k] = max(p, me)
+                    k += 1
+        elif star:
+            low = np.int64(-1)
+            for s in range(parts):
+                members = own_docs if s == own else docs
+                if hi[i, s] > lo[i, s] and (low < 0 or members[lo[i, s]] < low):
+                    low = members[lo[i, s]]
+            if low != me:
+                out_a[k] = low
+                out_b[k] = me
+                k += 1
+    return out_a[:k], out_b[:k]
+
+
+def _probe(
+    table: Sorted,
+    own_keys: npt.NDArray[Any],
+    own_docs: npt.NDArray[np.int64],
+    probe: npt.NDArray[Any],
+    self_id: npt.NDArray[np.int64],
+    self_rep: npt.NDArray[np.bool_],
+    max_size: int,
+    *,
+    star: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Probe the index's parts and the batch's own representatives (``own_*``)."""
+    order = np.lexsort((own_docs, own_keys))
+    own = Sorted(own_keys[order], own_docs[order], np.array([0, len(order)], dtype=np.int64))
+    lo, hi = table.ranges(probe)
+    own_lo, own_hi = own.ranges(probe)
+    return _links(
+        np.hstack([lo, own_lo]),
+        np.hstack([hi, own_hi]),
+        table.docs,
+        own.docs,
+        self_id,
+        self_rep,
+        max_size,
+        star,
+    )
+
+
+def probing(reader: IndexReader, batch: Batch, max_group: int) -> npt.NDArray[np.bool_]:
+    """Which new rows are probed: representatives, and the copies that share their
+    representative's pairs (a group of at most ``max_group``: larger groups are only
+    linked to their first document, as the scan does)."""
+    lo, hi = reader.content_sorted.ranges(batch.content)
+    _, inverse, counts = np.unique(batch.content, return_inverse=True, return_counts=True)
+    size = (hi - lo).sum(axis=1) + counts[inverse]
+    out: npt.NDArray[np.bool_] = batch.is_rep | (size <= max_group)
+    return out
+
+
+def lsh_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:
+    """Pairs sharing a band key, by the scan's bucket rules (``a < b`` as doc ids)."""
+    found_a: list[npt.NDArray[np.int64]] = []
+    found_b: list[npt.NDArray[np.int64]] = []
+    reps = batch.is_rep
+    probe = probing(reader, batch, config.verify.max_exact_group)
+    for j, band in enumerate(reader.bands):
+        a, b = _probe(
+            band,
+            batch.keys[reps, j],
+            batch.ids[reps],
+            batch.keys[probe, j],
+            batch.ids[probe],
+            reps[probe],
+            config.lsh.max_bucket,
+            star=True,
+        )
+        found_a.append(a)
+        found_b.append(b)
+    if not found_a:
+        return pl.DataFrame(schema=PAIRS_SCHEMA)
+    both = np.unique(np.stack([np.concatenate(found_a), np.concatenate(found_b)], axis=1), axis=0)
+    return pl.DataFrame({"a": both[:, 0], "b": both[:, 1]}, schema=PAIRS_SCHEMA)
+
+
+def _entries(
+    batch: Batch, rows: npt.NDArray[np.int64], stride: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sampled shingles of ``rows``: hash, ``doc_id`` and row."""
+    sizes = batch.offsets[rows + 1] - batch.offsets[rows]
+    take = np.repeat(batch.offsets[rows], sizes) + (
+        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    h = batch.hashes[take]
+    row = np.repeat(rows, sizes)
+    keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
+    return h[keep], batch.ids[row[keep]], row[keep]
+
+
+def overlap_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:
+    """Pairs sharing at least ``min_shared`` rare sampled shingles, by the scan's rules."""
+    stride = int(reader.manifest["overlap_stride"])
+    all_rows = np.arange(len(batch.ids), dtype=np.int64)
+    rep_h, rep_doc, _ = _entries(batch, all_rows[batch.is_rep], stride)
+    probe = probing(reader, batch, config.verify.max_exact_group)
+    h, doc, row = _entries(batch, all_rows[probe], stride)
+    a, b = _probe(
+        reader.overlap, rep_h, rep_doc, h, doc, batch.is_rep[row], config.overlap.max_df, star=False
+    )
+    if len(a) == 0:
+        return pl.DataFrame(schema=PAIRS_SCHEMA)
+    links = pl.DataFrame({"a": a, "b": b}, schema=PAIRS_SCHEMA)
+    counted = links.group_by("a", "b").len()
+    return counted.filter(pl.col("len") >= config.overlap.min_shared).select("a", "b")
+
+
+def group_members(
+    reader: IndexReader, content: npt.NDArray[np.uint64], most: int
+) -> npt.NDArray[np.int64]:
+    """The first ``most`` indexed documents (by ``doc_id``) of each content hash given."""
+    lo, hi = reader.content_sorted.ranges(content)
+    lo, hi = lo[:, 0], np.minimum(hi[:, 0], lo[:, 0] + most)
+    sizes = hi - lo
+    take = np.repeat(lo, sizes) + (
+        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    return np.unique(reader.content_sorted.docs[take])

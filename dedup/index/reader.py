@@ -1,0 +1,225 @@
+"""An index opened for reading: its segments' lookup arrays, held in memory.
+
+Opening reads the manifest once and then only the segments it lists, so a reader keeps
+the snapshot it opened while a writer adds segments. Each segment's band keys and
+overlap entries stay sorted as written (no merge at open); a lookup searches every
+segment, which costs a few microseconds per segment (see ``dedup index compact``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dedup.config import RunConfig
+from dedup.errors import IndexStoreError
+from dedup.index.segment import check_segment_files, config_of, read_manifest
+
+
+@dataclass
+class Sorted:
+    """Sorted lookup keys of every segment, concatenated; segment ``s`` owns
+    ``keys[bounds[s]:bounds[s+1]]`` (sorted by key, then ``doc_id``)."""
+
+    keys: npt.NDArray[Any]  # UInt64 band keys, UInt32 shingle hashes, UInt64 contents
+    docs: npt.NDArray[np.int64]
+    bounds: npt.NDArray[np.int64]
+
+    def ranges(self, probe: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], ...]:
+        """Per probe key and segment, the ``[lo, hi)`` range of equal keys (absolute).
+
+        ``probe`` must have the keys' dtype (numpy would otherwise convert the keys)."""
+        probe = probe.astype(self.keys.dtype, copy=False)
+        n_seg = len(self.bounds) - 1
+        lo = np.zeros((len(probe), n_seg), dtype=np.int64)
+        hi = np.zeros((len(probe), n_seg), dtype=np.int64)
+        for s in range(n_seg):
+            a, b = int(self.bounds[s]), int(self.bounds[s + 1])
+            part = self.keys[a:b]
+            lo[:, s] = np.searchsorted(part, probe, side="left") + a
+            hi[:, s] = np.searchsorted(part, probe, side="right") + a
+        return lo, hi
+
+
+def _concat_sorted(parts: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]) -> Sorted:
+    """The parts as one :class:`Sorted` (one part is used as is, without a copy)."""
+    sizes = [len(k) for k, _ in parts]
+    bounds = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    if len(parts) == 1:
+        return Sorted(parts[0][0], parts[0][1], bounds)
+    keys = np.concatenate([k for k, _ in parts]) if parts else np.zeros(0, np.uint64)
+    docs = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, np.int64)
+    return Sorted(keys, docs, bounds)
+
+
+@dataclass
+class Segment:
+    """One segment's files, for reading shingle sets and texts by ``doc_id``."""
+
+    folder: Path
+    first_doc: int
+    n_docs: int
+    shingles_fd: int
+    texts_fd: int
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    out = bytearray()
+    while len(out) < size:
+        chunk = os.pread(fd, size - len(out), offset + len(out))
+        if not chunk:
+            raise IndexStoreError("index is damaged: a segment file is shorter than its table")
+        out += chunk
+    return bytes(out)
+
+
+class IndexReader:
+    """The lookup arrays of every listed segment, and access to shingles and texts.
+
+    Attributes:
+        manifest: the manifest read at open.
+        config: the config the index was built with.
+        n_docs: documents in the index (``doc_id`` 0..n_docs-1).
+        documents: ``doc_id``, ``path``, ``external_id``, ``status`` of every document.
+        content: content hash per ``doc_id`` (0 for a skipped document).
+        ok: whether each ``doc_id`` was shingled.
+        bands: one :class:`Sorted` per band (representatives only).
+        overlap: :class:`Sorted` overlap entries (representatives only), at the
+            manifest's stride.
+        content_sorted: :class:`Sorted` content hash → ``doc_id`` of every shingled document.
+        vectors: semantic document vectors by ``doc_id`` (zero rows where absent), or None.
+    """
+
+    def __init__(self, index: Path) -> None:
+        self.path = index
+        self.manifest: dict[str, Any] = read_manifest(index)
+        self.config: RunConfig = config_of(self.manifest)
+        self.n_docs = int(self.manifest["n_docs"])
+        self.segments: list[Segment] = []
+        try:
+            self._load()
+        except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
+            self.close()
+            raise IndexStoreError(f"index at {index} is damaged: {exc}") from exc
+
+    def _load(self) -> None:
+        docs, bands, overlap, vectors = [], [], [], []
+        stride = int(self.manifest["overlap_stride"])
+        n_bands = int(self.manifest["derived"]["bands"])
+        for entry in self.manifest["segments"]:
+            folder = check_segment_files(self.path, entry["name"])
+            frame = pl.read_parquet(folder / "documents.parquet")
+            if frame.height != int(entry["n_docs"]):
+                raise ValueError(f"segment {entry['name']} holds {frame.height} documents")
+            docs.append(frame)
+            b = pl.read_parquet(folder / "bands.parquet")
+            bands.append(b)
+            ov = pl.read_parquet(folder / "overlap.parquet")
+            if stride > 1:
+                ov = ov.filter(pl.col("hash") % stride == 0)
+            overlap.append((ov["hash"].to_numpy(), ov["doc_id"].to_numpy()))
+            if (folder / "vectors.parquet").is_file():
+                vectors.append(pl.read_parquet(folder / "vectors.parquet"))
+            self.segments.append(
+                Segment(
+                    folder,
+                    int(entry["first_doc"]),
+                    int(entry["n_docs"]),
+                    os.open(folder / "shingles.u32", os.O_RDONLY),
+                    os.open(folder / "texts.utf8", os.O_RDONLY),
+                )
+            )
+        self._documents(docs)
+        self.bands = self._bands(bands, n_bands)
+        self.overlap = _concat_sorted(overlap)
+        self.vectors = self._vectors(vectors)
+
+    def _documents(self, docs: list[pl.DataFrame]) -> None:
+        frame = pl.concat(docs) if docs else pl.DataFrame()
+        if frame.height != self.n_docs or (
+            frame.height and not (frame["doc_id"] == np.arange(self.n_docs)).all()
+        ):
+            raise ValueError("documents are not numbered 0..n-1 across segments")
+        self.documents = frame.select("doc_id", "path", "external_id", "status")
+        ok = (frame["status"] == "ok").to_numpy() if frame.height else np.zeros(0, bool)
+        self.content = (
+            frame["content"].fill_null(0).to_numpy() if frame.height else np.zeros(0, np.uint64)
+        )
+        self.ok = ok
+        self.shingle_start = frame["shingle_start"].to_numpy() if frame.height else np.zeros(0)
+        self.n_shingles = frame["n_shingles"].fill_null(0).to_numpy() if frame.height else None
+        self.text_start = frame["text_start"].to_numpy() if frame.height else np.zeros(0)
+        self.text_bytes = frame["text_bytes"].to_numpy() if frame.height else np.zeros(0)
+        self.is_rep = frame["is_rep"].to_numpy() if frame.height else np.zeros(0, bool)
+        ids = np.flatnonzero(ok)
+        order = np.lexsort((ids, self.content[ids]))
+        self.content_sorted = Sorted(
+            self.content[ids][order], ids[order].astype(np.int64), np.array([0, len(ids)])
+        )
+        self.seg_of = np.zeros(self.n_docs, dtype=np.int32)
+        for s, seg in enumerate(self.segments):
+            self.seg_of[seg.first_doc : seg.first_doc + seg.n_docs] = s
+
+    @staticmethod
+    def _bands(frames: list[pl.DataFrame], n_bands: int) -> list[Sorted]:
+        """One :class:`Sorted` per band: each segment's rows are sorted by band first, so
+        a band is a slice of the segment's arrays."""
+        per_band: list[list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]] = [
+            [] for _ in range(n_bands)
+        ]
+        for frame in frames:
+            band = frame["band"].to_numpy()
+            keys, docs = frame["key"].to_numpy(), frame["doc_id"].to_numpy()
+            at = np.searchsorted(band, np.arange(n_bands + 1))
+            for j in range(n_bands):
+                per_band[j].append((keys[at[j] : at[j + 1]], docs[at[j] : at[j + 1]]))
+        return [_concat_sorted(parts) for parts in per_band]
+
+    def _vectors(self, frames: list[pl.DataFrame]) -> npt.NDArray[np.float32] | None:
+        if not self.manifest["semantic"].get("ran") or not frames:
+            return None
+        dim = int(self.manifest["semantic"]["dim"])
+        out = np.zeros((self.n_docs, dim), dtype=np.float32)
+        for frame in frames:
+            if frame.height:
+                out[frame["doc_id"].to_numpy()] = frame["vector"].to_numpy().reshape(-1, dim)
+        return out
+
+    def shingles(
+        self, doc_ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+        """The shingle sets of ``doc_ids`` (shingled documents), CSR in that order."""
+        assert self.n_shingles is not None
+        sizes = self.n_shingles[doc_ids].astype(np.int64)
+        offsets = np.zeros(len(doc_ids) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        out = np.empty(int(offsets[-1]), dtype=np.uint32)
+        for i, d in enumerate(doc_ids.tolist()):
+            n = int(sizes[i])
+            if n:
+                fd = self.segments[int(self.seg_of[d])].shingles_fd
+                raw = _pread(fd, 4 * n, 4 * int(self.shingle_start[d]))
+                out[offsets[i] : offsets[i + 1]] = np.frombuffer(raw, dtype=np.uint32)
+        return out, offsets
+
+    def text(self, doc_id: int) -> str:
+        """The text of a shingled document."""
+        fd = self.segments[int(self.seg_of[doc_id])].texts_fd
+        size = int(self.text_bytes[doc_id])
+        return _pread(fd, size, int(self.text_start[doc_id])).decode("utf-8")
+
+    def close(self) -> None:
+        """Close the segment files (idempotent)."""
+        for seg in self.segments:
+            for fd in (seg.shingles_fd, seg.texts_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.segments = []

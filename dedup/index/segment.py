@@ -1,0 +1,308 @@
+"""The on-disk format of an index: immutable segments and a manifest swapped atomically.
+
+```
+INDEX/
+  index.json                 manifest: format, config + fingerprint, segments (written last)
+  lock                       held (flock) by the one process that adds or compacts
+  segments/<name>/
+    documents.parquet        the scan's documents columns + content (UInt64), is_rep,
+                             shingle_start, text_start, text_bytes (offsets into the files
+                             below)
+    bands.parquet            band (UInt16), key (UInt64), doc_id: LSH band keys of the
+                             representatives (first document of each content), sorted
+    overlap.parquet          hash (UInt32), doc_id: the overlap channel's sampled shingles
+                             of the representatives, sorted
+    vectors.parquet          doc_id, vector (Array[Float32]): semantic document vectors,
+                             when that channel runs
+    pairs.parquet            the pairs an ``index add`` reported (absent after a build)
+    shingles.u32             distinct shingle hashes of every shingled document (the
+                             scan's spill format), read back by verification
+    texts.utf8               the documents' texts, UTF-8, concatenated
+```
+
+A segment is written in full (and fsynced) before the manifest that lists it replaces the
+old one by an atomic rename, so a reader sees the old index or the new one, never a mix,
+and a writer killed at any point leaves the old index as it was; the folder it left behind
+is listed nowhere and removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dedup.config import RunConfig
+from dedup.errors import IndexConfigError, IndexStoreError, OutputError
+from dedup.io import atomic as io
+from dedup.version import __version__
+
+MANIFEST = "index.json"
+FORMAT = "dedup-index"
+FORMAT_VERSION = 1
+SEGMENTS = "segments"
+
+BANDS_SCHEMA = {"band": pl.UInt16, "key": pl.UInt64, "doc_id": pl.Int64}
+OVERLAP_SCHEMA = {"hash": pl.UInt32, "doc_id": pl.Int64}
+EXTRA_DOC_COLUMNS = {
+    "content": pl.UInt64,
+    "is_rep": pl.Boolean,
+    "shingle_start": pl.Int64,
+    "text_start": pl.Int64,
+    "text_bytes": pl.Int64,
+}
+
+
+@dataclass
+class SegmentData:
+    """What one segment holds, in memory, before it is written.
+
+    Attributes:
+        documents: one row per document (``doc_id`` global) with the extra columns of
+            :data:`EXTRA_DOC_COLUMNS`.
+        bands: rows of :data:`BANDS_SCHEMA`.
+        overlap: rows of :data:`OVERLAP_SCHEMA`.
+        vectors: ``doc_id`` and ``vector`` rows, or None when the semantic channel is off.
+        pairs: the pairs an add reported, or None.
+    """
+
+    documents: pl.DataFrame
+    bands: pl.DataFrame
+    overlap: pl.DataFrame
+    vectors: pl.DataFrame | None = None
+    pairs: pl.DataFrame | None = None
+
+
+def manifest_path(index: Path) -> Path:
+    return index / MANIFEST
+
+
+def read_manifest(index: Path) -> dict[str, Any]:
+    """The manifest of ``index``.
+
+    Raises:
+        IndexStoreError: there is no index there, or its manifest is unreadable.
+    """
+    path = manifest_path(index)
+    if not index.is_dir() or not path.is_file():
+        raise IndexStoreError(f"no index at {index} ({MANIFEST} not found)")
+    try:
+        manifest = io.read_json(path)
+    except OutputError as exc:
+        raise IndexStoreError(f"index at {index} is damaged: {MANIFEST} is unreadable") from exc
+    ok = (
+        isinstance(manifest, dict)
+        and manifest.get("format") == FORMAT
+        and isinstance(manifest.get("segments"), list)
+        and isinstance(manifest.get("config"), dict)
+    )
+    if not ok:
+        raise IndexStoreError(f"index at {index} is damaged: {MANIFEST} is not a dedup index")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise IndexStoreError(
+            f"index at {index} has format version {manifest.get('version')}; "
+            f"this dedup reads version {FORMAT_VERSION}"
+        )
+    out: dict[str, Any] = manifest
+    return out
+
+
+def check_config(manifest: dict[str, Any], config: RunConfig | None, index: Path) -> None:
+    """Refuse a config whose fingerprint differs from the index's.
+
+    Raises:
+        IndexConfigError: ``config`` is not the index's config.
+    """
+    if config is not None and config.fingerprint() != manifest["fingerprint"]:
+        raise IndexConfigError(
+            f"index at {index} was built with config {manifest['fingerprint']}, "
+            f"not {config.fingerprint()}; query it without options or with the same ones"
+        )
+
+
+def new_manifest(config: RunConfig, bands: int, rows: int) -> dict[str, Any]:
+    """The manifest of an empty index built with ``config``."""
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "tool_version": __version__,
+        "fingerprint": config.fingerprint(),
+        "config": config.to_dict(),
+        "derived": {"bands": bands, "rows": rows},
+        "overlap_stride": 1,
+        "overlap_entries": 0,
+        "semantic": {"ran": False, "reason": "not decided yet", "dim": 0},
+        "n_docs": 0,
+        "generation": 0,
+        "segments": [],
+    }
+
+
+@contextlib.contextmanager
+def writer_lock(index: Path) -> Iterator[None]:
+    """Hold the index's writer lock; one writer at a time.
+
+    Raises:
+        IndexStoreError: another process holds it.
+    """
+    index.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexStoreError(f"index at {index} is being written by another process") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_unlisted(index: Path, manifest: dict[str, Any]) -> None:
+    """Remove segment folders no manifest lists (left by a writer that was killed).
+
+    Called with the writer lock held; readers never open an unlisted folder.
+    """
+    listed = {s["name"] for s in manifest["segments"]}
+    root = index / SEGMENTS
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.name not in listed:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def new_segment_dir(index: Path) -> Path:
+    """A fresh, empty segment folder (not yet listed anywhere)."""
+    folder = index / SEGMENTS / f"seg-{uuid.uuid4().hex[:16]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_segment(folder: Path, data: SegmentData) -> None:
+    """Write the tables of a segment into ``folder`` and flush everything to disk.
+
+    The spill files (``shingles.u32``, ``texts.utf8``) are already there.
+    """
+    io.write_parquet_atomic(data.documents, folder / "documents.parquet")
+    io.write_parquet_atomic(data.bands, folder / "bands.parquet")
+    io.write_parquet_atomic(data.overlap, folder / "overlap.parquet")
+    if data.vectors is not None:
+        io.write_parquet_atomic(data.vectors, folder / "vectors.parquet")
+    if data.pairs is not None:
+        io.write_parquet_atomic(data.pairs, folder / "pairs.parquet")
+    for name in ("shingles.u32", "texts.utf8"):
+        path = folder / name
+        if not path.exists():
+            path.touch()
+        io.fsync_path(path)
+    io.fsync_path(folder)
+
+
+def commit(index: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest atomically: the new segments become visible at once."""
+    manifest = {**manifest, "generation": int(manifest.get("generation", 0)) + 1}
+    io.write_json_atomic(manifest, manifest_path(index))
+
+
+def sorted_bands(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]) -> pl.DataFrame:
+    """Band-key rows ``(band, key, doc_id)`` of documents ``doc_ids``, sorted."""
+    n, bands = keys.shape
+    frame = pl.DataFrame(
+        {
+            "band": np.repeat(np.arange(bands, dtype=np.uint16)[None, :], n, axis=0).ravel("F"),
+            "key": np.ascontiguousarray(keys).ravel("F"),
+            "doc_id": np.tile(doc_ids.astype(np.int64), bands),
+        },
+        schema=BANDS_SCHEMA,
+    )
+    return frame.sort("band", "key", "doc_id")
+
+
+def sampled_entries(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    doc_ids: npt.NDArray[np.int64],
+    stride: int,
+    chunk_rows: int = 20_000,
+) -> pl.DataFrame:
+    """Overlap entries ``(hash, doc_id)`` of the CSR rows ``rows``, hashes divisible by
+    ``stride``, sorted; read a block of rows at a time from a spill file."""
+    parts: list[pl.DataFrame] = []
+    for lo in range(0, len(rows), chunk_rows):
+        block = rows[lo : lo + chunk_rows]
+        starts, ends = offsets[block], offsets[block + 1]
+        if len(block) == 0:
+            continue
+        span_lo, span_hi = int(starts.min()), int(ends.max())
+        data = np.asarray(hashes[span_lo:span_hi]) if span_hi > span_lo else np.zeros(0, np.uint32)
+        sizes = ends - starts
+        take = np.repeat(starts - span_lo, sizes) + (
+            np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        )
+        h = data[take]
+        d = np.repeat(doc_ids[lo : lo + chunk_rows], sizes)
+        keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
+        parts.append(pl.DataFrame({"hash": h[keep], "doc_id": d[keep]}, schema=OVERLAP_SCHEMA))
+    if not parts:
+        return pl.DataFrame(schema=OVERLAP_SCHEMA)
+    return pl.concat(parts).sort("hash", "doc_id")
+
+
+def check_segment_files(index: Path, name: str) -> Path:
+    """The folder of a listed segment.
+
+    Raises:
+        IndexStoreError: it or one of its required files is missing.
+    """
+    folder = index / SEGMENTS / name
+    for required in ("documents.parquet", "bands.parquet", "overlap.parquet"):
+        if not (folder / required).is_file():
+            raise IndexStoreError(f"index at {index} is damaged: segment {name} has no {required}")
+    return folder
+
+
+def config_of(manifest: dict[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` an index was built with.
+
+    Raises:
+        IndexStoreError: the stored config cannot be read back.
+    """
+    from dedup.config import (
+        AlignConfig,
+        LSHConfig,
+        MinHashConfig,
+        OverlapConfig,
+        SemanticConfig,
+        ShingleConfig,
+        VerifyConfig,
+    )
+
+    raw = manifest["config"]
+    try:
+        cfg = RunConfig(
+            shingle=ShingleConfig(**raw["shingle"]),
+            minhash=MinHashConfig(**raw["minhash"]),
+            lsh=LSHConfig(**raw["lsh"]),
+            verify=VerifyConfig(**raw["verify"]),
+            overlap=OverlapConfig(**raw["overlap"]),
+            semantic=SemanticConfig(**raw["semantic"]),
+            align=AlignConfig(**raw["align"]),
+            workers=int(raw.get("workers", 0)),
+            batch_size=int(raw.get("batch_size", 2000)),
+        )
+    except (KeyError, TypeError) as exc:
+        raise IndexStoreError(f"the index's stored config cannot be read: {exc}") from exc
+    if cfg.fingerprint() != manifest.get("fingerprint"):
+        raise IndexStoreError("the index's stored config does not match its fingerprint")
+    return cfg

@@ -1,0 +1,344 @@
+"""Writing an index: ``build`` (one segment), ``add`` (one more), ``compact`` (merge)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from dedup import schema
+from dedup.config import RunConfig
+from dedup.errors import InputError, OutputError
+from dedup.index import segment as seg
+from dedup.index.match import match, sentences
+from dedup.index.probe import Batch, representatives
+from dedup.index.reader import IndexReader
+from dedup.lexical.candidates import exact_groups
+from dedup.lexical.lsh import bands_rows
+from dedup.lexical.overlap import sampling_stride
+from dedup.lexical.sign import Corpus, ingest
+from dedup.progress import Progress, Silent, Timings
+
+
+@dataclass
+class AddResult:
+    """What an add (or a build) wrote: the new documents and the pairs they are in."""
+
+    documents: pl.DataFrame
+    pairs: pl.DataFrame
+    segment: str
+    seconds: dict[str, float]
+
+
+def _segment_frames(
+    corpus: Corpus,
+    first: int,
+    is_rep: npt.NDArray[np.bool_],
+    stride: int,
+    bands: int,
+) -> seg.SegmentData:
+    """A segment's tables from an ingested corpus whose ids start at ``first``."""
+    docs = corpus.documents.with_columns(pl.col("doc_id") + first)
+    rows = corpus.rows
+    n = docs.height
+    content = np.zeros(n, dtype=np.uint64)
+    content[rows] = corpus.content
+    rep = np.zeros(n, dtype=bool)
+    rep[rows] = is_rep
+    start = np.full(n, -1, dtype=np.int64)
+    start[rows] = corpus.offsets[:-1]
+    t_start = np.full(n, -1, dtype=np.int64)
+    t_bytes = np.zeros(n, dtype=np.int64)
+    if corpus.texts is not None:
+        where = corpus.texts.index()
+        t_start[where[:, 0]] = where[:, 1]
+        t_bytes[where[:, 0]] = where[:, 2]
+    docs = docs.with_columns(
+        pl.Series("content", content, dtype=pl.UInt64),
+        pl.Series("is_rep", rep),
+        pl.Series("shingle_start", start),
+        pl.Series("text_start", t_start),
+        pl.Series("text_bytes", t_bytes),
+    )
+    ids = rows + first
+    reps = np.flatnonzero(is_rep)
+    keys = corpus.keys[reps] if len(reps) else np.zeros((0, bands), dtype=np.uint64)
+    return seg.SegmentData(
+        documents=docs,
+        bands=seg.sorted_bands(keys, ids[reps]),
+        overlap=seg.sampled_entries(corpus.hashes, corpus.offsets, reps, ids[reps], stride),
+    )
+
+
+def _vectors(
+    corpus: Corpus, first: int, cfg: RunConfig, progress: Progress
+) -> tuple[pl.DataFrame | None, dict[str, Any]]:
+    """Document vectors of a build, when the scan would run the semantic channel."""
+    from dedup.semantic import embed
+
+    run, reason = embed.should_run(cfg.semantic, len(corpus.rows))
+    if not run or corpus.texts is None or len(corpus.rows) < 2:
+        progress.message(f"paraphrase detection is off: {reason}")
+        return None, {"ran": False, "reason": reason, "dim": 0}
+    model = embed.load_model(cfg.semantic.model)
+    texts = corpus.texts
+    sents = [sentences(texts.get(int(d))) for d in corpus.rows]
+    vec = embed.embed_documents(model, sents, batch_size=cfg.semantic.batch_size)
+    return _vector_frame(corpus.rows + first, vec), {
+        "ran": True,
+        "reason": reason,
+        "dim": int(vec.shape[1]),
+    }
+
+
+def _vector_frame(ids: npt.NDArray[np.int64], vec: npt.NDArray[np.float32]) -> pl.DataFrame:
+    dim = vec.shape[1]
+    return pl.DataFrame(
+        {"doc_id": ids.astype(np.int64), "vector": vec},
+        schema={"doc_id": pl.Int64, "vector": pl.Array(pl.Float32, dim)},
+    )
+
+
+def _ingest(
+    inputs: Sequence[str | Path],
+    cfg: RunConfig,
+    folder: Path,
+    text_column: str,
+    id_column: str | None,
+    progress: Progress,
+    timings: Timings,
+) -> Corpus:
+    return ingest(
+        inputs,
+        cfg,
+        folder,
+        text_column=text_column,
+        id_column=id_column,
+        keep_texts=True,
+        progress=progress,
+        timings=timings,
+    )
+
+
+def build(
+    inputs: Sequence[str | Path],
+    path: str | Path,
+    *,
+    config: RunConfig | None = None,
+    text_column: str = "text",
+    id_column: str | None = None,
+    progress: Progress | None = None,
+    overwrite: bool = False,
+) -> AddResult:
+    """Build an index of ``inputs`` at ``path`` (one segment).
+
+    Raises:
+        OutputError: ``path`` holds something else, or an index and not ``overwrite``.
+    """
+    cfg = (config or RunConfig()).validate()
+    prog = progress or Silent()
+    path = Path(path)
+    _check_inputs(inputs)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"index path {path} exists and is not a folder")
+    if (path / seg.MANIFEST).exists() and not overwrite:
+        raise OutputError(f"{path} already holds an index; use `dedup index add` or --overwrite")
+    ours = {seg.SEGMENTS, seg.MANIFEST, "lock"}
+    if path.is_dir() and any(
+        not c.name.startswith(".") and c.name not in ours for c in path.iterdir()
+    ):
+        raise OutputError(f"{path} is not empty and holds no index")
+    with seg.writer_lock(path):
+        bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+        manifest = seg.new_manifest(cfg, bands, rows)
+        old = seg.read_manifest(path) if (path / seg.MANIFEST).exists() else None
+        seg.remove_unlisted(path, old or manifest)
+        timings = Timings()
+        folder = seg.new_segment_dir(path)
+        corpus = _ingest(inputs, cfg, folder, text_column, id_column, prog, timings)
+        with timings.stage("index"):
+            _, _, first = exact_groups(corpus.content, max_group=cfg.verify.max_exact_group)
+            entries = int(np.diff(corpus.offsets)[first].sum())
+            stride = sampling_stride(entries, cfg.overlap)
+            data = _segment_frames(corpus, 0, first, stride, bands)
+        with timings.stage("semantic"):
+            data.vectors, manifest["semantic"] = _vectors(corpus, 0, cfg, prog)
+        with timings.stage("write"):
+            seg.write_segment(folder, data)
+            manifest.update(overlap_stride=stride, overlap_entries=entries)
+            _append(manifest, folder.name, 0, corpus.documents.height, corpus)
+            seg.commit(path, manifest)
+            if old is not None:
+                seg.remove_unlisted(path, manifest)
+    return AddResult(data.documents, schema.empty("pairs"), folder.name, timings.seconds)
+
+
+def _check_inputs(inputs: Sequence[str | Path]) -> None:
+    if not inputs:
+        raise InputError("no input given")
+    for p in inputs:
+        if not Path(p).exists():
+            raise InputError(f"input path does not exist: {p}")
+
+
+def _append(manifest: dict[str, Any], name: str, first: int, n: int, corpus: Corpus) -> None:
+    manifest["segments"] = [
+        *manifest["segments"],
+        {"name": name, "first_doc": first, "n_docs": n, "n_ok": len(corpus.rows)},
+    ]
+    manifest["n_docs"] = first + n
+
+
+def add(
+    inputs: Sequence[str | Path],
+    path: str | Path,
+    *,
+    config: RunConfig | None = None,
+    text_column: str = "text",
+    id_column: str | None = None,
+    progress: Progress | None = None,
+) -> AddResult:
+    """Append the documents of ``inputs`` to the index at ``path`` as one new segment.
+
+    The new documents are matched against the index and against each other, and their
+    pairs returned (and kept in the segment's ``pairs.parquet``), as a scan over the index
+    and the new documents would give them.
+
+    Raises:
+        IndexStoreError: no index there, it is damaged, or another process writes it.
+        IndexConfigError: ``config`` differs from the index's.
+    """
+    prog = progress or Silent()
+    path = Path(path)
+    _check_inputs(inputs)
+    with seg.writer_lock(path):
+        reader = IndexReader(path)
+        try:
+            seg.check_config(reader.manifest, config, path)
+            seg.remove_unlisted(path, reader.manifest)
+            return _add(reader, inputs, path, text_column, id_column, prog)
+        finally:
+            reader.close()
+
+
+def _add(
+    reader: IndexReader,
+    inputs: Sequence[str | Path],
+    path: Path,
+    text_column: str,
+    id_column: str | None,
+    prog: Progress,
+) -> AddResult:
+    cfg, n = reader.config, reader.n_docs
+    manifest = dict(reader.manifest)
+    timings = Timings()
+    folder = seg.new_segment_dir(path)
+    try:
+        corpus = _ingest(inputs, cfg, folder, text_column, id_column, prog, timings)
+        texts = corpus.texts
+        assert texts is not None
+        with timings.stage("match"):
+            is_rep = representatives(reader, corpus.content)
+            batch = Batch(
+                corpus.rows + n, corpus.hashes, corpus.offsets, corpus.keys, corpus.content,
+                is_rep,
+            )  # fmt: skip
+            names = corpus.documents.select(pl.col("doc_id") + n, "path")
+            found = match(
+                reader, batch, batch_text=lambda d: texts.get(d - n), paths=names, config=cfg
+            )
+        with timings.stage("index"):
+            entries = int(manifest["overlap_entries"]) + int(np.diff(corpus.offsets)[is_rep].sum())
+            stride = max(int(manifest["overlap_stride"]), sampling_stride(entries, cfg.overlap))
+            data = _segment_frames(corpus, n, is_rep, stride, int(manifest["derived"]["bands"]))
+            if found.vectors is not None:
+                data.vectors = _vector_frame(corpus.rows + n, found.vectors)
+            data.pairs = found.pairs
+        with timings.stage("write"):
+            seg.write_segment(folder, data)
+            manifest.update(overlap_stride=stride, overlap_entries=entries)
+            _append(manifest, folder.name, n, corpus.documents.height, corpus)
+            seg.commit(path, manifest)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return AddResult(data.documents, found.pairs, folder.name, timings.seconds)
+
+
+def compact(path: str | Path) -> str:
+    """Merge every segment of the index at ``path`` into one; return its name.
+
+    Queries and ``add`` stay exact with any number of segments; each segment costs a
+    lookup per band key and shingle of a query (a few microseconds), so merge them once
+    there are many. Readers that opened the index before keep their snapshot (their files
+    stay open); the old segment folders are removed after the new manifest is in place.
+
+    Raises:
+        IndexStoreError: no index there, it is damaged, or another process writes it.
+    """
+    path = Path(path)
+    with seg.writer_lock(path):
+        manifest = seg.read_manifest(path)
+        seg.remove_unlisted(path, manifest)
+        if len(manifest["segments"]) <= 1:
+            return str(manifest["segments"][0]["name"]) if manifest["segments"] else ""
+        folder = seg.new_segment_dir(path)
+        try:
+            data = _merged(path, manifest, folder)
+            seg.write_segment(folder, data)
+            n_ok = int(data.documents["status"].eq("ok").sum())
+            manifest["segments"] = [
+                {"name": folder.name, "first_doc": 0, "n_docs": data.documents.height, "n_ok": n_ok}
+            ]
+            seg.commit(path, manifest)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        seg.remove_unlisted(path, manifest)
+    return folder.name
+
+
+def _merged(path: Path, manifest: dict[str, Any], folder: Path) -> seg.SegmentData:
+    """The tables of every segment as one segment, its spill files concatenated."""
+    docs: list[pl.DataFrame] = []
+    bands: list[pl.DataFrame] = []
+    overlap: list[pl.DataFrame] = []
+    vectors: list[pl.DataFrame] = []
+    pairs: list[pl.DataFrame] = []
+    shingle_at = text_at = 0
+    stride = int(manifest["overlap_stride"])
+    with (folder / "shingles.u32").open("wb") as sh, (folder / "texts.utf8").open("wb") as tx:
+        for entry in manifest["segments"]:
+            src = seg.check_segment_files(path, entry["name"])
+            frame = pl.read_parquet(src / "documents.parquet")
+            docs.append(
+                frame.with_columns(
+                    pl.when(pl.col(c) >= 0).then(pl.col(c) + at).otherwise(pl.col(c)).alias(c)
+                    for c, at in (("shingle_start", shingle_at // 4), ("text_start", text_at))
+                )
+            )
+            for name, out in (("shingles.u32", sh), ("texts.utf8", tx)):
+                with (src / name).open("rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 24)
+            shingle_at += (src / "shingles.u32").stat().st_size
+            text_at += (src / "texts.utf8").stat().st_size
+            bands.append(pl.read_parquet(src / "bands.parquet"))
+            overlap.append(
+                pl.read_parquet(src / "overlap.parquet").filter(pl.col("hash") % stride == 0)
+            )
+            for name, acc in (("vectors.parquet", vectors), ("pairs.parquet", pairs)):
+                if (src / name).is_file():
+                    acc.append(pl.read_parquet(src / name))
+    return seg.SegmentData(
+        documents=pl.concat(docs),
+        bands=pl.concat(bands).sort("band", "key", "doc_id"),
+        overlap=pl.concat(overlap).sort("hash", "doc_id"),
+        vectors=pl.concat(vectors) if vectors else None,
+        pairs=pl.concat(pairs, how="diagonal_relaxed") if pairs else None,
+    )

@@ -1,0 +1,312 @@
+"""The index: answers equal a batch scan's; appends are atomic; bad input and bad indexes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from dedup.cli import app
+from dedup.config import LSHConfig, OverlapConfig, RunConfig, SemanticConfig, VerifyConfig
+from dedup.errors import IndexConfigError, IndexStoreError
+from dedup.index import Index, add, build, compact
+from dedup.index import segment as seg
+from dedup.pipeline import scan
+from tests.corpora import VOCAB, corpus_texts, edited, sentences
+
+# small bucket, group and document-frequency limits, so the corpus below crosses each
+LEXICAL = RunConfig(
+    lsh=LSHConfig(max_bucket=20),
+    verify=VerifyConfig(max_exact_group=10),
+    overlap=OverlapConfig(max_df=12),
+    semantic=SemanticConfig(enabled=False),
+)
+COMPARED = [
+    "doc_a",
+    "doc_b",
+    "path_a",
+    "path_b",
+    "relation",
+    "jaccard",
+    "containment_a",
+    "containment_b",
+    "score",
+    "channel",
+    "source",
+    "kept_a",
+    "new_b",
+    "n_same",
+    "n_edited",
+    "n_added",
+    "n_dropped",
+    "n_moved",
+]
+
+
+def _texts() -> tuple[list[str], list[str]]:
+    """Index and query texts: planted copies, edits, passages and copy groups, some of
+    each across the split, an exact-copy group larger than ``max_exact_group``, an LSH
+    bucket larger than ``max_bucket`` and shingles above ``max_df``."""
+    rng = random.Random(7)
+    base = list(corpus_texts(300, seed=3).values())
+    index, queries = [], []
+    for text in base:
+        (queries if rng.random() < 0.3 else index).append(text)
+    big = sentences(rng, 60)
+    index += [big] * 7
+    queries += [big] * 6 + [edited(rng, big, 2)]
+    crowd = sentences(rng, 80)
+    variants = [edited(rng, crowd, 1) for _ in range(30)]
+    index += variants[:18]
+    queries += variants[18:]
+    for text in rng.sample(index[:200], 20):  # copies and edits of indexed documents
+        queries += [text, edited(rng, text, 4), f"{sentences(rng, 200)} {text}"]
+    queries.append(" ".join(rng.choice(VOCAB) for _ in range(5)))
+    return index, queries
+
+
+def _jsonl(path: Path, texts: list[str]) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for t in texts:
+            fh.write(json.dumps({"text": t}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    root = tmp_path_factory.mktemp("split")
+    index_texts, query_texts = _texts()
+    idx = _jsonl(root / "index.jsonl", index_texts)
+    qry = _jsonl(root / "queries.jsonl", query_texts)
+    return root, idx, qry
+
+
+@pytest.fixture(scope="module")
+def scanned(split: tuple[Path, Path, Path]) -> pl.DataFrame:
+    root, idx, qry = split
+    return scan([idx, qry], root / "run", config=LEXICAL).pairs
+
+
+@pytest.fixture(scope="module")
+def built(split: tuple[Path, Path, Path]) -> Path:
+    root, idx, _ = split
+    build([idx], root / "index", config=LEXICAL)
+    return root / "index"
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(COMPARED).sort("doc_a", "doc_b")
+
+
+def test_query_equals_scan(scanned: pl.DataFrame, built: Path, split: tuple[Path, ...]) -> None:
+    with Index.open(built) as ix:
+        n = ix.n_docs
+        result = ix.query_files([split[2]])
+    expected = scanned.filter((pl.col("doc_a") < n) & (pl.col("doc_b") >= n))
+    assert expected.height > 100  # copies, edits, passages, stars and copy groups
+    assert set(expected["relation"]) >= {"exact", "near_duplicate", "partial"}
+    got = result.matches
+    assert got["query_id"].to_list() == (got["doc_b"] - n).to_list()
+    assert _sorted(got).equals(_sorted(expected))
+
+
+def test_add_equals_scan(
+    scanned: pl.DataFrame, split: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, idx, qry = split
+    build([idx], tmp_path / "ix", config=LEXICAL)
+    n = Index.open(tmp_path / "ix").n_docs
+    result = add([qry], tmp_path / "ix")
+    expected = scanned.filter(pl.col("doc_b") >= n)
+    assert expected.filter(pl.col("doc_a") >= n).height > 0  # pairs among the new ones
+    assert _sorted(result.pairs).equals(_sorted(expected))
+    stored = pl.read_parquet(tmp_path / "ix" / seg.SEGMENTS / result.segment / "pairs.parquet")
+    assert _sorted(stored).equals(_sorted(expected))
+    with Index.open(tmp_path / "ix") as ix:  # the added documents are now found
+        again = ix.query_files([qry])
+    twins = again.matches.filter(
+        (pl.col("match_id") == pl.col("query_id") + n) & (pl.col("relation") == "exact")
+    )
+    index_texts, query_texts = _texts()
+    counts = Counter(index_texts + query_texts)
+    small_groups = {i for i, t in enumerate(query_texts) if 2 * counts[t] <= 10}
+    assert set(twins["query_id"].to_list()) == small_groups  # larger: linked to the first
+
+
+def test_api_query_texts(built: Path) -> None:
+    index_texts, _ = _texts()
+    with Index.open(built) as ix:
+        res = ix.query(
+            [index_texts[5], "", edited(random.Random(1), index_texts[9], 3)], ids=["x", "e", "y"]
+        )
+    assert res.skipped["query"].to_list() == ["e"]
+    first = res.matches.filter(pl.col("query") == "x")
+    assert 5 in first.filter(pl.col("relation") == "exact")["match_id"].to_list()
+    assert 9 in res.matches.filter(pl.col("query") == "y")["match_id"].to_list()
+    assert res.matches["passages"].to_list()[0] == []
+
+
+def test_config_mismatch_and_bad_index(
+    built: Path, tmp_path: Path, split: tuple[Path, ...]
+) -> None:
+    with pytest.raises(IndexConfigError):
+        Index.open(built, config=RunConfig())  # semantic channel: default, not off
+    runner = CliRunner()
+    res = runner.invoke(app, ["query", "--index", str(built), str(split[2]), "--threshold", "0.7"])
+    assert res.exit_code == IndexConfigError.exit_code
+    res = runner.invoke(
+        app, ["index", "add", str(split[2]), "--index", str(built), "--shingle", "char:9"]
+    )
+    assert res.exit_code == IndexConfigError.exit_code
+    same = runner.invoke(app, ["query", "--index", str(built), str(split[2]), "--no-semantic"])
+    assert same.exit_code == 0, same.output
+    res = runner.invoke(app, ["query", "--index", str(tmp_path / "none"), str(split[2])])
+    assert res.exit_code == IndexStoreError.exit_code
+    assert "no index" in res.output
+    broken = tmp_path / "broken"
+    (broken).mkdir()
+    (broken / seg.MANIFEST).write_text("{not json")
+    res = runner.invoke(app, ["query", "--index", str(broken), str(split[2])])
+    assert res.exit_code == IndexStoreError.exit_code
+    assert "damaged" in res.output
+
+
+def test_damaged_segment(split: tuple[Path, ...], tmp_path: Path) -> None:
+    build([split[1]], tmp_path / "ix", config=LEXICAL)
+    manifest = seg.read_manifest(tmp_path / "ix")
+    name = manifest["segments"][0]["name"]
+    (tmp_path / "ix" / seg.SEGMENTS / name / "bands.parquet").unlink()
+    with pytest.raises(IndexStoreError, match="damaged"):
+        Index.open(tmp_path / "ix")
+    build([split[1]], tmp_path / "ix2", config=LEXICAL)
+    name = seg.read_manifest(tmp_path / "ix2")["segments"][0]["name"]
+    docs = tmp_path / "ix2" / seg.SEGMENTS / name / "documents.parquet"
+    docs.write_bytes(b"PAR1 garbage")
+    with pytest.raises(IndexStoreError, match="damaged"):
+        Index.open(tmp_path / "ix2")
+
+
+def test_skip_lines_and_json(built: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.bin").write_bytes(bytes(range(256)) * 8)
+    index_texts, _ = _texts()
+    (tmp_path / "copy.txt").write_text(index_texts[3])
+    runner = CliRunner()
+    res = runner.invoke(app, ["query", "--index", str(built), str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    rows = [json.loads(ln) for ln in lines]
+    assert rows
+    assert all({"query", "match", "relation", "score", "passages"} <= r.keys() for r in rows)
+    assert any(r["relation"] == "exact" and r["match_id"] == 3 for r in rows)
+    assert "skipped:" in res.stderr
+    assert "empty.txt" in res.stderr
+    assert "binary.bin" in res.stderr
+
+
+def test_failed_add_leaves_index(
+    split: tuple[Path, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build([split[1]], tmp_path / "ix", config=LEXICAL)
+    before = (tmp_path / "ix" / seg.MANIFEST).read_bytes()
+    with Index.open(tmp_path / "ix") as ix:
+        answer = ix.query_files([split[2]]).matches
+
+    def boom(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seg, "commit", boom)
+    with pytest.raises(KeyboardInterrupt):
+        add([split[2]], tmp_path / "ix")
+    monkeypatch.undo()
+    assert (tmp_path / "ix" / seg.MANIFEST).read_bytes() == before
+    assert len(list((tmp_path / "ix" / seg.SEGMENTS).iterdir())) == 1
+    with Index.open(tmp_path / "ix") as ix:
+        assert ix.query_files([split[2]]).matches.equals(answer)
+
+
+def test_reader_keeps_its_snapshot(split: tuple[Path, ...], tmp_path: Path) -> None:
+    build([split[1]], tmp_path / "ix", config=LEXICAL)
+    old = Index.open(tmp_path / "ix")
+    n = old.n_docs
+    add([split[2]], tmp_path / "ix")
+    assert old.query_files([split[2]]).matches["match_id"].max() < n  # type: ignore[operator]
+    old.close()
+    with Index.open(tmp_path / "ix") as new:
+        assert new.n_docs > n
+
+
+_ADD = """
+import sys
+from dedup.index import add
+add([sys.argv[2]], sys.argv[1])
+"""
+
+
+def _killed_add(index: Path, inputs: Path, delay: float) -> None:
+    """Start an add in a child process and ``kill -9`` it ``delay`` seconds after it has
+    started writing its segment (or when it ends, whichever comes first)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    listed = {s["name"] for s in seg.read_manifest(index)["segments"]}
+    proc = subprocess.Popen([sys.executable, "-c", _ADD, str(index), str(inputs)], env=env)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if {p.name for p in (index / seg.SEGMENTS).iterdir()} - listed:
+            break
+        time.sleep(0.005)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_during_add(split: tuple[Path, ...], tmp_path: Path) -> None:
+    """``kill -9`` at several moments of an add's writing: every query afterwards answers as
+    the old index or as the new one, never a mix; the next writer clears what was left."""
+    _, idx, qry = split
+    build([idx], tmp_path / "old", config=LEXICAL)
+    with Index.open(tmp_path / "old") as ix:
+        old = ix.query_files([qry]).matches
+    add([qry], tmp_path / "old")
+    with Index.open(tmp_path / "old") as ix:
+        new = ix.query_files([qry]).matches
+    assert new.height > old.height
+    outcomes = []
+    for i, delay in enumerate((0.0, 0.01, 0.05, 0.2, 1.0)):
+        index = tmp_path / f"ix{i}"
+        build([idx], index, config=LEXICAL)
+        _killed_add(index, qry, delay)
+        with Index.open(index) as ix:
+            got = ix.query_files([qry]).matches
+        assert got.equals(old) or got.equals(new)
+        outcomes.append(got.equals(new))
+        listed = {s["name"] for s in seg.read_manifest(index)["segments"]}
+        result = add([idx], index)  # the next writer clears what was left
+        names = {p.name for p in (index / seg.SEGMENTS).iterdir()}
+        assert names == listed | {result.segment}
+    assert not all(outcomes)  # at least one add was killed before its commit
+
+
+def test_compact_keeps_answers(split: tuple[Path, ...], tmp_path: Path) -> None:
+    _, idx, qry = split
+    build([idx], tmp_path / "ix", config=LEXICAL)
+    add([qry], tmp_path / "ix")
+    with Index.open(tmp_path / "ix") as ix:
+        before = ix.query_files([qry])
+    name = compact(tmp_path / "ix")
+    manifest = seg.read_manifest(tmp_path / "ix")
+    assert [s["name"] for s in manifest["segments"]] == [name]
+    assert [p.name for p in (tmp_path / "ix" / seg.SEGMENTS).iterdir()] == [name]
+    with Index.open(tmp_path / "ix") as ix:
+        after = ix.query_files([qry])
+    assert after.matches.equals(before.matches)
+    assert after.matches.height > 0
