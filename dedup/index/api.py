@@ -19,6 +19,7 @@ from dedup.index.match import Matched, match
 from dedup.index.probe import Batch, representatives
 from dedup.index.reader import IndexReader
 from dedup.io import walk
+from dedup.io.options import ReadOptions
 from dedup.io.readers import RawDoc
 from dedup.lexical.sign import doc_meta, sign_batch
 
@@ -140,7 +141,8 @@ class Index:
         id_column: str | None = None,
     ) -> QueryResult:
         """Matches of every document read from ``inputs`` (as ``dedup scan`` reads them)."""
-        docs = list(walk.iter_documents(inputs, text_column=text_column, id_column=id_column))
+        read = ReadOptions(text_column=text_column, id_column=id_column)
+        docs = list(walk.iter_documents(inputs, options=read))
         return self.query_docs(docs)
 
     def query_docs(self, docs: Sequence[RawDoc]) -> QueryResult:

@@ -19,6 +19,7 @@ from dedup.index import segment as seg
 from dedup.index.match import match, sentences
 from dedup.index.probe import Batch, representatives
 from dedup.index.reader import IndexReader
+from dedup.io.options import ReadOptions
 from dedup.lexical.candidates import exact_groups
 from dedup.lexical.lsh import bands_rows
 from dedup.lexical.overlap import sampling_stride
@@ -118,8 +119,7 @@ def _ingest(
         inputs,
         cfg,
         folder,
-        text_column=text_column,
-        id_column=id_column,
+        read=ReadOptions(text_column=text_column, id_column=id_column),
         keep_texts=True,
         progress=progress,
         timings=timings,
