@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dedup.cli.common import app
 from dedup.config import RunConfig, ShingleConfig
 from dedup.errors import DedupError
 
@@ -236,3 +237,7 @@ def query_cmd(
         out.print("no matches")
         return
     _table(matches.select("query", "match", "relation", "score"))
+
+
+app.add_typer(index_app, name="index")
+app.command("query")(query_cmd)
