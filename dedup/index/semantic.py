@@ -39,8 +39,8 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 #: What the stored vectors are (the manifest's ``semantic.kind``): a static table's version.
 VECTORS = f"static-v{VERSION}"
-#: Cells of the cosine block held at once (float32, 64 MiB).
-BLOCK_CELLS = 1 << 24
+#: Cells of the cosine block held at once (its float64 temporaries: ~100 MiB).
+BLOCK_CELLS = 1 << 22
 
 
 def vector_frame(ids: IntArray, dv: DocumentVectors) -> pl.DataFrame:
