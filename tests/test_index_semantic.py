@@ -61,6 +61,8 @@ def test_nothing_to_search() -> None:
     cfg = SemanticConfig()
     empty = np.zeros((0, 8), np.float32)
     table = StaticTable.of(empty, np.zeros(0), np.zeros(0, bool), cfg)
-    new = DocumentVectors(np.ones((1, 8), np.float32) / np.sqrt(8), np.ones(1, np.int64), np.zeros(1))
+    new = DocumentVectors(
+        np.ones((1, 8), np.float32) / np.sqrt(8), np.ones(1, np.int64), np.zeros(1)
+    )
     got = propose(table, np.array([0]), new, config=cfg)
     assert got.pairs.shape == (0, 2)
