@@ -93,18 +93,19 @@ def _semantic_candidates(
     from dedup.semantic import cost, embed
     from dedup.semantic.channel import within_budget
 
-    t0 = time.perf_counter()
-    own = [texts.get(int(d)) for d in batch.ids]
-    dv = static_vectors(own, config.semantic)
     sem = config.semantic
-    none = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
-    n_rows = int(reader.ok.sum()) + len(own)
+    own = [texts.get(int(d)) for d in batch.ids]
     sizes = [len(t.encode("utf-8", "surrogatepass")) for t in own]
-    if n_rows < 2:
-        return _Semantic(dv, False, none)
-    run, _ = cost.should_run(sem, n_rows, n_chars=reader.text_chars + sum(sizes))
+    n_rows = int(reader.ok.sum()) + len(own)
+    run = False
+    if n_rows >= 2:  # the scan's rule over the index and the batch together
+        run, _ = cost.should_run(sem, n_rows, n_chars=reader.text_chars + sum(sizes))
+    if not run and not embed.is_available()[0]:
+        return None  # nothing to make the batch's vectors with
+    t0 = time.perf_counter()
+    dv = static_vectors(own, sem)
     if not run:
-        return _Semantic(dv, False, none)
+        return _Semantic(dv, False, pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64}))
     found = propose(reader.static, batch.ids, dv, config=sem)
     pairs = found.pairs
     size_of = np.zeros(int(batch.ids.max()) + 1, dtype=np.int64)
