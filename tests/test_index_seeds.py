@@ -45,3 +45,32 @@ def test_seed_queries_match_000_not_003(seeds_dir: Path, tmp_path: Path) -> None
     added = add(queries, tmp_path / "ix").pairs.sort("doc_a", "doc_b")
     exp_all = pairs.filter(pl.col("doc_b") >= 2).sort("doc_a", "doc_b")
     assert added.select(cols).equals(exp_all.select(cols))
+
+
+def test_seed_sentence_windows_match_a_scan(seeds_dir: Path, tmp_path: Path) -> None:
+    """Over 50 documents (so the first stage centres its vectors on the mean of the indexed
+    and query documents) and a small ``top_k`` (so both directions of the nearest-neighbour
+    rule matter), a query's pairs are the scan's."""
+    from dedup.text.segment import split_sentences
+
+    paths = []
+    for seed in sorted(seeds_dir.glob("0*.txt")):
+        sents = [s.text for s in split_sentences(seed.read_text(encoding="utf-8"))]
+        for i in range(len(sents)):
+            paths.append(tmp_path / f"{seed.stem[:3]}_{i:03d}.txt")
+            paths[-1].write_text(" ".join(sents[i : i + 2]), encoding="utf-8")
+    assert len(paths) > 50
+    indexed, queries = paths[::4] + paths[1::4] + paths[2::4], paths[3::4]
+    indexed.sort()
+    cfg = RunConfig(semantic=SemanticConfig(enabled=True, top_k=2))
+    build(indexed, tmp_path / "ix", config=cfg)
+    with Index.open(tmp_path / "ix") as ix:
+        got = ix.query_files(queries).matches.sort("doc_a", "doc_b")
+    pairs = scan([*indexed, *queries], tmp_path / "run", config=cfg).pairs
+    n = len(indexed)
+    expected = pairs.filter((pl.col("doc_a") < n) & (pl.col("doc_b") >= n)).sort("doc_a", "doc_b")
+    assert expected.filter(pl.col("relation") == "paraphrase").height > 0
+    cols = ["doc_a", "doc_b", "relation", "channel"]
+    assert got.select(cols).equals(expected.select(cols))
+    for col in ("score", "semantic"):
+        assert got[col].to_numpy() == pytest.approx(expected[col].to_numpy(), abs=1e-5, nan_ok=True)

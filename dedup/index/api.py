@@ -6,7 +6,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -79,7 +78,6 @@ class Index:
     def __init__(self, reader: IndexReader) -> None:
         self.reader = reader
         self.config = reader.config
-        self._model: Any = None
         self._index_names = _names(reader.documents)["name"]
 
     @classmethod
@@ -177,9 +175,7 @@ class Index:
             batch_text=lambda d: docs[d - n].text or "",
             paths=names.select("doc_id", pl.col("name").alias("path")),
             config=cfg,
-            model=self._model,
         )
-        self._model = found.model or self._model
         skipped = frame.filter(pl.col("status") == "skipped").select(
             (pl.col("doc_id") - n).alias("query_id"),
             pl.col("path").alias("query"),

@@ -1,7 +1,8 @@
 """New documents against an index: channels propose, the scan's own code verifies.
 
 :func:`match` is the whole path of a query (and of an add): the index's candidate channels
-(:mod:`dedup.index.probe`, plus semantic neighbours when the index holds vectors) give
+(:mod:`dedup.index.probe`, plus the semantic channel's first stage,
+:mod:`dedup.index.semantic`, when the index holds its vectors) give
 pairs of document ids; the documents involved are gathered into a small corpus (rows in
 ``doc_id`` order, shingle sets read back from the index), and that corpus goes through
 the scan's functions, in the scan's order:
@@ -9,7 +10,8 @@ the scan's functions, in the scan's order:
 1. :func:`dedup.lexical.candidates.verify_candidates`: exact set statistics, relation rules, exact
    copies and their groups, score and source;
 2. :func:`dedup.semantic.stage.merge_semantic`: candidates scored on their sentences by
-   :func:`dedup.semantic.embed.verify_candidates`, merged by the scan's rules;
+   :func:`dedup.semantic.embed.verify_candidates` (the transformer's sentence vectors, from
+   :func:`dedup.semantic.encoder.sentence_embedder`), merged by the scan's rules;
 3. :func:`dedup.align.stage.align_stage`: sentence alignment (and, with it, the passages).
 
 Nothing here decides a relation.
@@ -17,6 +19,7 @@ Nothing here decides a relation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +33,10 @@ from dedup.align.stage import align_stage
 from dedup.config import RunConfig
 from dedup.index.probe import Batch, group_members, lsh_proposals, overlap_proposals
 from dedup.index.reader import IndexReader
+from dedup.index.semantic import propose, static_vectors
 from dedup.lexical.candidates import labelled_exact_groups, verify_candidates
 from dedup.semantic.stage import merge_semantic
+from dedup.semantic.static import DocumentVectors
 from dedup.text.segment import split_sentences
 
 TextOf = Callable[[int], str]
@@ -39,12 +44,13 @@ TextOf = Callable[[int], str]
 
 @dataclass
 class Matched:
-    """Verified pairs that involve a new document, their alignment rows, and the new
-    documents' semantic vectors (None when the channel is off)."""
+    """Verified pairs that involve a new document, their alignment rows, the new documents'
+    first-stage vectors (None when the index holds none) and the sentence embedder (when
+    the semantic channel verified a candidate)."""
 
     pairs: pl.DataFrame
     alignments: pl.DataFrame
-    vectors: npt.NDArray[np.float32] | None
+    vectors: DocumentVectors | None
     model: Any = None
 
 
@@ -68,44 +74,54 @@ def sentences(text: str) -> list[str]:
 
 @dataclass
 class _Semantic:
-    model: Any
-    vectors: npt.NDArray[np.float32]  # the batch's document vectors, by batch row
-    pairs: pl.DataFrame  # candidate doc-id pairs a < b
+    """The semantic channel for a batch: its first-stage vectors, whether it runs (the scan's
+    cost rule over the index and the batch), and the candidate doc-id pairs a < b."""
+
+    vectors: DocumentVectors
+    ran: bool
+    pairs: pl.DataFrame
 
 
 def _semantic_candidates(
-    reader: IndexReader, batch: Batch, texts: _Texts, config: RunConfig, model: Any
+    reader: IndexReader, batch: Batch, texts: _Texts, config: RunConfig
 ) -> _Semantic | None:
-    """The semantic channel's candidates: each new document's ``top_k`` nearest (indexed or
-    new) documents with cosine >= ``doc_threshold``, as the scan's exact search finds them."""
-    if reader.vectors is None or len(batch.ids) == 0:
+    """The first stage's candidates of the batch (:func:`dedup.index.semantic.propose`), when
+    the index holds vectors; when the scan's cost rule would skip the channel over the index
+    and the batch, none (the batch's vectors are still made, for an add to keep)."""
+    if reader.static is None or len(batch.ids) == 0:
         return None
-    from dedup.semantic import embed
+    from dedup.semantic import cost, embed
+    from dedup.semantic.channel import within_budget
 
-    model = model if model is not None else embed.load_model(config.semantic.model)
-    sents = [sentences(texts.get(int(d))) for d in batch.ids]
-    vec = embed.embed_documents(model, sents, batch_size=config.semantic.batch_size)
-    index_vec = reader.vectors
-    found_a: list[npt.NDArray[np.int64]] = []
-    found_b: list[npt.NDArray[np.int64]] = []
-    n_total = reader.n_docs + len(batch.ids)
-    k = min(config.semantic.top_k, max(1, int(reader.ok.sum()) + len(batch.ids) - 1))
-    for lo in range(0, len(batch.ids), 256):
-        q = vec[lo : lo + 256]
-        sims = np.full((len(q), n_total), -np.inf, dtype=np.float32)
-        sims[:, : reader.n_docs] = np.where(reader.ok, q @ index_vec.T, -np.inf)
-        sims[:, batch.ids] = q @ vec.T
-        own = batch.ids[lo : lo + 256]
-        sims[np.arange(len(q)), own] = -np.inf
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        ok = np.take_along_axis(sims, top, axis=1) >= config.semantic.doc_threshold
-        found_a.append(np.repeat(own[:, None], k, axis=1)[ok])
-        found_b.append(top[ok].astype(np.int64))
-    a, b = np.concatenate(found_a), np.concatenate(found_b)
+    sem = config.semantic
+    own = [texts.get(int(d)) for d in batch.ids]
+    sizes = [len(t.encode("utf-8", "surrogatepass")) for t in own]
+    n_rows = int(reader.ok.sum()) + len(own)
+    run = False
+    if n_rows >= 2:  # the scan's rule over the index and the batch together
+        run, _ = cost.should_run(sem, n_rows, n_chars=reader.text_chars + sum(sizes))
+    if not run and not embed.is_available()[0]:
+        return None  # nothing to make the batch's vectors with
+    t0 = time.perf_counter()
+    dv = static_vectors(own, sem)
+    if not run:
+        return _Semantic(dv, False, pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64}))
+    found = propose(reader.static, batch.ids, dv, config=sem)
+    pairs = found.pairs
+    size_of = np.zeros(int(batch.ids.max()) + 1, dtype=np.int64)
+    size_of[: reader.n_docs] = reader.text_bytes
+    size_of[batch.ids] = sizes
+    touched = np.unique(pairs)
+    verify_chars = int(size_of[touched].sum()) if touched.size else 0
+    device = embed.default_device()
+    rate = cost.transformer_chars_per_second(device)
+    budget = (sem.max_seconds_cpu - (time.perf_counter() - t0)) * rate
+    if device == "cpu" and sem.enabled is not True and verify_chars > budget:
+        pairs = pairs[within_budget(pairs, found.cosines, size_of, max(budget, 0.0))]
     frame = pl.DataFrame(
-        {"a": np.minimum(a, b), "b": np.maximum(a, b)}, schema={"a": pl.Int64, "b": pl.Int64}
+        {"a": pairs[:, 0], "b": pairs[:, 1]}, schema={"a": pl.Int64, "b": pl.Int64}
     )
-    return _Semantic(model, vec, frame.unique().sort("a", "b"))
+    return _Semantic(dv, True, frame)
 
 
 def _local_rows(
@@ -150,7 +166,6 @@ def match(
     batch_text: TextOf,
     paths: pl.DataFrame,
     config: RunConfig,
-    model: Any = None,
 ) -> Matched:
     """Verified pairs of the new documents with the index and with each other.
 
@@ -160,18 +175,17 @@ def match(
         batch_text: the text of a new document by ``doc_id``.
         paths: ``doc_id``, ``path`` of the new documents.
         config: the index's config.
-        model: a loaded sentence model to reuse (semantic channel), or None.
 
     Returns:
         Pairs (the ``pairs`` table's columns) with ``doc_b`` a new document, their
-        alignment rows, and the new documents' vectors when the semantic channel ran.
+        alignment rows, and the new documents' first-stage vectors when the index holds them.
     """
     texts = _Texts(reader, batch_text)
     proposals = [lsh_proposals(reader, batch, config).with_columns(pl.lit("lsh").alias("channel"))]
     if config.overlap.enabled:
         ov = overlap_proposals(reader, batch, config)
         proposals.append(ov.with_columns(pl.lit("overlap").alias("channel")))
-    sem = _semantic_candidates(reader, batch, texts, config, model)
+    sem = _semantic_candidates(reader, batch, texts, config)
     index_rows = _local_rows(reader, batch, [*proposals, *([sem.pairs] if sem else [])], config)
     rows, hashes, offsets, content = _corpus(reader, batch, index_rows)
     exact, copies, _ = labelled_exact_groups(content, config=config)
@@ -219,33 +233,35 @@ def _merge(
     texts: _Texts,
     config: RunConfig,
 ) -> tuple[pl.DataFrame, Any]:
-    """The scan's semantic merge of the scored candidates (or a null ``semantic`` column)."""
-    if sem is None:
+    """The scan's verification and merge of the semantic candidates (or a null ``semantic``
+    column when the channel does not run); also the sentence embedder, when it verified
+    a candidate (the aligner's scorer, as in the scan)."""
+    if sem is None or not sem.ran:
         return pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), None
     from dedup.semantic import embed
+    from dedup.semantic.channel import SCORED_SCHEMA
+    from dedup.semantic.encoder import sentence_embedder
 
-    cand = _to_rows(sem.pairs, rows)
-    needed = np.unique(cand.select("a", "b").to_numpy())
-    sents: list[list[str]] = [[] for _ in range(len(rows))]
-    for r in needed.tolist():
-        sents[r] = sentences(texts.get(int(rows[r])))
-    n_index = len(rows) - len(sem.vectors)
-    reader_vec = texts.reader.vectors
-    assert reader_vec is not None
-    doc_emb = np.concatenate([reader_vec[rows[:n_index]], sem.vectors])
-    pair_arr = cand.select("a", "b").to_numpy()
-    scores = embed.verify_candidates(sem.model, sents, pair_arr, doc_emb, config=config.semantic)
+    pair_arr = _to_rows(sem.pairs, rows).select("a", "b").to_numpy().astype(np.int64)
+    pair_arr = pair_arr.reshape(-1, 2)
+    sents = {int(r): sentences(texts.get(int(rows[r]))) for r in np.unique(pair_arr).tolist()}
+    embedder = None
+    scores: list[Any] = []
+    if len(pair_arr):
+        cfg = config.semantic
+        embedder = sentence_embedder(cfg.model, batch_size=cfg.batch_size)
+        scores = embed.verify_candidates(embedder, sents, pair_arr, config=cfg)
     frame = pl.DataFrame(
         {
-            "a": pair_arr[:, 0].astype(np.int64),
-            "b": pair_arr[:, 1].astype(np.int64),
+            "a": pair_arr[:, 0],
+            "b": pair_arr[:, 1],
             "semantic": np.array([s.score for s in scores], dtype=np.float64),
             "accepted": np.array([s.accepted for s in scores], dtype=bool),
         },
-        schema={"a": pl.Int64, "b": pl.Int64, "semantic": pl.Float64, "accepted": pl.Boolean},
+        schema=SCORED_SCHEMA,
     )
     merged = merge_semantic(pairs, frame, rows, hashes, offsets, content=content, config=config)
-    return merged, sem.model
+    return merged, embedder
 
 
 def _with_paths(pairs: pl.DataFrame, reader: IndexReader, paths: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ import polars as pl
 from dedup.config import RunConfig
 from dedup.errors import IndexStoreError
 from dedup.index.segment import check_segment_files, config_of, read_manifest
+from dedup.index.semantic import VECTORS, StaticTable
 
 
 @dataclass
@@ -95,7 +96,10 @@ class IndexReader:
         overlap: :class:`Sorted` overlap entries (representatives only), at the
             manifest's stride.
         content_sorted: :class:`Sorted` content hash → ``doc_id`` of every shingled document.
-        vectors: semantic document vectors by ``doc_id`` (zero rows where absent), or None.
+        static: the semantic channel's first-stage vectors
+            (:class:`dedup.index.semantic.StaticTable`), or None when the index holds none.
+        text_chars: UTF-8 bytes of the texts of the shingled documents (the cost rule's
+            measure of size).
     """
 
     def __init__(self, index: Path) -> None:
@@ -106,6 +110,9 @@ class IndexReader:
         self.segments: list[Segment] = []
         try:
             self._load()
+        except IndexStoreError:
+            self.close()
+            raise
         except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
             self.close()
             raise IndexStoreError(f"index at {index} is damaged: {exc}") from exc
@@ -140,7 +147,7 @@ class IndexReader:
         self._documents(docs)
         self.bands = self._bands(bands, n_bands)
         self.overlap = _concat_sorted(overlap)
-        self.vectors = self._vectors(vectors)
+        self.static = self._static(vectors)
 
     def _documents(self, docs: list[pl.DataFrame]) -> None:
         frame = pl.concat(docs) if docs else pl.DataFrame()
@@ -159,6 +166,7 @@ class IndexReader:
         self.text_start = frame["text_start"].to_numpy() if frame.height else np.zeros(0)
         self.text_bytes = frame["text_bytes"].to_numpy() if frame.height else np.zeros(0)
         self.is_rep = frame["is_rep"].to_numpy() if frame.height else np.zeros(0, bool)
+        self.text_chars = int(self.text_bytes[ok].sum()) if frame.height else 0
         ids = np.flatnonzero(ok)
         order = np.lexsort((ids, self.content[ids]))
         self.content_sorted = Sorted(
@@ -183,15 +191,25 @@ class IndexReader:
                 per_band[j].append((keys[at[j] : at[j + 1]], docs[at[j] : at[j + 1]]))
         return [_concat_sorted(parts) for parts in per_band]
 
-    def _vectors(self, frames: list[pl.DataFrame]) -> npt.NDArray[np.float32] | None:
-        if not self.manifest["semantic"].get("ran") or not frames:
+    def _static(self, frames: list[pl.DataFrame]) -> StaticTable | None:
+        """The stored first-stage vectors (and split shares) by ``doc_id``."""
+        meta = self.manifest["semantic"]
+        if not meta.get("ran"):
             return None
+        if meta.get("kind") != VECTORS:
+            raise IndexStoreError(
+                f"index at {self.path} holds semantic vectors of kind {meta.get('kind')!r}, "
+                f"this dedup reads {VECTORS!r}: build it again"
+            )
         dim = int(self.manifest["semantic"]["dim"])
         out = np.zeros((self.n_docs, dim), dtype=np.float32)
+        share = np.ones(self.n_docs, dtype=np.float64)
         for frame in frames:
             if frame.height:
-                out[frame["doc_id"].to_numpy()] = frame["vector"].to_numpy().reshape(-1, dim)
-        return out
+                at = frame["doc_id"].to_numpy()
+                out[at] = frame["vector"].to_numpy().reshape(-1, dim)
+                share[at] = frame["split_share"].to_numpy()
+        return StaticTable.of(out, share, self.ok, self.config.semantic)
 
     def shingles(
         self, doc_ids: npt.NDArray[np.int64]

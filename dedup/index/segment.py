@@ -12,8 +12,8 @@ INDEX/
                              representatives (first document of each content), sorted
     overlap.parquet          hash (UInt32), doc_id: the overlap channel's sampled shingles
                              of the representatives, sorted
-    vectors.parquet          doc_id, vector (Array[Float32]): semantic document vectors,
-                             when that channel runs
+    vectors.parquet          doc_id, vector (Array[Float32]), split_share: the semantic
+                             channel's first-stage (static) document vectors, when it runs
     pairs.parquet            the pairs an ``index add`` reported (absent after a build)
     shingles.u32             distinct shingle hashes of every shingled document (the
                              scan's spill format), read back by verification
@@ -49,7 +49,7 @@ from dedup.version import __version__
 
 MANIFEST = "index.json"
 FORMAT = "dedup-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: vectors.parquet holds the static first stage's vectors
 SEGMENTS = "segments"
 
 BANDS_SCHEMA = {"band": pl.UInt16, "key": pl.UInt64, "doc_id": pl.Int64}
@@ -72,7 +72,8 @@ class SegmentData:
             :data:`EXTRA_DOC_COLUMNS`.
         bands: rows of :data:`BANDS_SCHEMA`.
         overlap: rows of :data:`OVERLAP_SCHEMA`.
-        vectors: ``doc_id`` and ``vector`` rows, or None when the semantic channel is off.
+        vectors: ``doc_id``, ``vector``, ``split_share`` rows, or None when the semantic
+            channel is off.
         pairs: the pairs an add reported, or None.
     """
 

@@ -16,9 +16,10 @@ from dedup import schema
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
 from dedup.index import segment as seg
-from dedup.index.match import match, sentences
+from dedup.index.match import match
 from dedup.index.probe import Batch, representatives
 from dedup.index.reader import IndexReader
+from dedup.index.semantic import VECTORS, static_vectors, vector_frame
 from dedup.io.options import ReadOptions
 from dedup.lexical.candidates import exact_groups
 from dedup.lexical.lsh import bands_rows
@@ -80,30 +81,22 @@ def _segment_frames(
 def _vectors(
     corpus: Corpus, first: int, cfg: RunConfig, progress: Progress
 ) -> tuple[pl.DataFrame | None, dict[str, Any]]:
-    """Document vectors of a build, when the scan would run the semantic channel."""
-    from dedup.semantic import embed
+    """The semantic channel's first-stage vectors of a build, when the scan's cost rule
+    would run the channel over the same documents."""
+    from dedup.semantic import cost
 
-    run, reason = embed.should_run(cfg.semantic, len(corpus.rows))
-    if not run or corpus.texts is None or len(corpus.rows) < 2:
+    texts = corpus.texts
+    n_chars = sum(texts.nbytes(int(d)) for d in corpus.rows) if texts is not None else 0
+    if texts is None:
+        run, reason = False, "no texts kept"
+    else:
+        run, reason = cost.should_run(cfg.semantic, len(corpus.rows), n_chars=n_chars)
+    if not run or texts is None:
         progress.message(f"paraphrase detection is off: {reason}")
         return None, {"ran": False, "reason": reason, "dim": 0}
-    model = embed.load_model(cfg.semantic.model)
-    texts = corpus.texts
-    sents = [sentences(texts.get(int(d))) for d in corpus.rows]
-    vec = embed.embed_documents(model, sents, batch_size=cfg.semantic.batch_size)
-    return _vector_frame(corpus.rows + first, vec), {
-        "ran": True,
-        "reason": reason,
-        "dim": int(vec.shape[1]),
-    }
-
-
-def _vector_frame(ids: npt.NDArray[np.int64], vec: npt.NDArray[np.float32]) -> pl.DataFrame:
-    dim = vec.shape[1]
-    return pl.DataFrame(
-        {"doc_id": ids.astype(np.int64), "vector": vec},
-        schema={"doc_id": pl.Int64, "vector": pl.Array(pl.Float32, dim)},
-    )
+    dv = static_vectors([texts.get(int(d)) for d in corpus.rows], cfg.semantic)
+    meta = {"ran": True, "reason": reason, "dim": int(dv.vectors.shape[1]), "kind": VECTORS}
+    return vector_frame(corpus.rows + first, dv), meta
 
 
 def _ingest(
@@ -258,7 +251,7 @@ def _add(
             stride = max(int(manifest["overlap_stride"]), sampling_stride(entries, cfg.overlap))
             data = _segment_frames(corpus, n, is_rep, stride, int(manifest["derived"]["bands"]))
             if found.vectors is not None:
-                data.vectors = _vector_frame(corpus.rows + n, found.vectors)
+                data.vectors = vector_frame(corpus.rows + n, found.vectors)
             data.pairs = found.pairs
         with timings.stage("write"):
             seg.write_segment(folder, data)
