@@ -287,6 +287,11 @@ class Encoder(Protocol):
     """What verification needs of a sentence encoder
     (:class:`dedup.semantic.encoder.SentenceEncoder`)."""
 
+    @property
+    def model(self) -> Model:
+        """The sentence-transformers model (for the document vectors)."""
+        ...
+
     def embed(self, sentences: Sequence[str], *, progress: Progress | None = None) -> FloatArray:
         """Unit-length vectors of ``sentences``, one row each."""
         ...
@@ -300,11 +305,11 @@ def verify_candidates(
     config: SemanticConfig | None = None,
     progress: Progress | None = None,
 ) -> list[SemanticScore]:
-    """Score candidate pairs from the transformer vectors of their sentences.
+    """Score candidate pairs with the transformer: their sentences, and their documents'
+    vectors (:func:`embed_documents`, the document cosine of the score).
 
-    Only the sentences of documents in a pair are encoded, all in one batched pass (and each
-    once: the embedder caches them for the aligner). The document cosine in the score is that of
-    the word-weighted mean sentence vectors.
+    Only the documents in a pair are read, the sentences all in one batched pass (each once:
+    the embedder caches them for the aligner).
 
     Args:
         embedder: From :func:`dedup.semantic.encoder.sentence_embedder`.
@@ -327,9 +332,22 @@ def verify_candidates(
         n = len(docs_sentences[d])
         spans[d] = emb[offset : offset + n] if n else np.zeros((0, emb.shape[1] or 1), np.float32)
         offset += n
+    docs = (
+        embed_documents(
+            embedder.model, [docs_sentences[d] for d in keys], batch_size=cfg.batch_size
+        )
+        if keys
+        else np.zeros((0, 1), np.float32)
+    )
+    row = {d: i for i, d in enumerate(keys)}
     return [
         score_pair(
-            spans[a], spans[b], docs_sentences[a], docs_sentences[b], doc_cosine=None, config=cfg
+            spans[a],
+            spans[b],
+            docs_sentences[a],
+            docs_sentences[b],
+            doc_cosine=float(docs[row[a]] @ docs[row[b]]),
+            config=cfg,
         )
         for a, b in pair_arr.tolist()
     ]

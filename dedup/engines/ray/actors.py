@@ -81,9 +81,19 @@ class PairScores(ModelActor):
                 if doc not in sents:
                     sents[doc] = _sentences(t)
         spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
+        keys = sorted(sents)
+        docs = embed.embed_documents(
+            self.model, [sents[d] for d in keys], batch_size=self.config.batch_size
+        )
+        vecs = dict(zip(keys, docs, strict=True))
         scores = [
             embed.score_pair(
-                spans[a], spans[b], sents[a], sents[b], doc_cosine=None, config=self.config
+                spans[a],
+                spans[b],
+                sents[a],
+                sents[b],
+                doc_cosine=float(vecs[a] @ vecs[b]),
+                config=self.config,
             )
             for a, b in df.select("a", "b").iter_rows()
         ]
