@@ -132,9 +132,14 @@ def split_embeddings(flat: np.ndarray, sentences: list[list[str]]) -> list[np.nd
 def scan(
     model: Any, sentences: list[list[str]], doc_emb: np.ndarray, cfg: SemanticConfig
 ) -> dict[tuple[int, int], Any]:
-    """The channel end to end: candidates, then verification; {pair: SemanticScore}."""
-    pairs = semantic_candidates(doc_emb, threshold=cfg.doc_threshold, k=cfg.top_k)
-    scores = embed.verify_candidates(model, sentences, pairs, doc_emb, config=cfg)
+    """The former channel end to end (MiniLM document vectors, cosine >= 0.6, then
+    verification); {pair: SemanticScore}."""
+    from dedup.semantic.encoder import SentenceEncoder
+
+    pairs = semantic_candidates(doc_emb, threshold=0.6, k=cfg.top_k)
+    scores = embed.verify_candidates(
+        SentenceEncoder(model), dict(enumerate(sentences)), pairs, config=cfg
+    )
     return {(int(a), int(b)): s for (a, b), s in zip(pairs.tolist(), scores, strict=True)}
 
 
