@@ -142,6 +142,10 @@ class NumpyMiniLM:
         ).astype(np.float32)
         return pooled
 
+    def get_sentence_embedding_dimension(self) -> int:
+        """Width of the vectors (sentence-transformers' name for it)."""
+        return int(self.w["embeddings.word_embeddings.weight"].shape[1])
+
     def encode(
         self,
         sentences: Sequence[str],
