@@ -179,7 +179,7 @@ def test_one_huge_unpunctuated_sentence_is_scored_on_its_first_words() -> None:
 
     rng = random.Random(6)
     text = _prose(rng, 40 * MAX_SENTENCE_WORDS).replace(".", "").lower()
-    path, plain, lex = sentence_scores(
+    _, _, lex = sentence_scores(
         [text], [text], embed=None, lexical_threshold=0.5, embedding_threshold=0.6
     )
     assert lex.shape == (1, 1)
