@@ -207,13 +207,14 @@ def match(
     pairs = _with_paths(pairs, reader, paths)
     aligned = schema.empty("alignments")
     if config.align.enabled and pairs.height:
-        pairs, aligned = align_stage(
+        pairs, aligned, _ = align_stage(
             pairs,
             texts=texts,
             config=config.align,
             model=model,
             batch_size=config.semantic.batch_size,
             advance=_no,
+            passages=False,
         )
         pairs = schema.conform(pairs, "pairs")
     return Matched(pairs, aligned, sem.vectors if sem else None, model)
