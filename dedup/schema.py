@@ -46,6 +46,7 @@ PAIRS = pl.Schema(
         "n_added": pl.Int32,
         "n_dropped": pl.Int32,
         "n_moved": pl.Int32,
+        "n_passages": pl.Int32,  # rows of the pair in the passages table (aligned pairs only)
     }
 )
 

@@ -50,6 +50,7 @@ COMPARED = [
     "n_added",
     "n_dropped",
     "n_moved",
+    "n_passages",
 ]
 
 

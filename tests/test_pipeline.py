@@ -118,6 +118,10 @@ def test_planted_passage_is_a_row_of_the_passages_table(corpus: Path, tmp_path: 
         | pl.col("doc_b").is_in([ids[f"z_other{i}.txt"] for i in range(5)])
     )
     assert unrelated.height == 0
+    per_pair = passages.group_by("doc_a", "doc_b").len()
+    counted = result.pairs.join(per_pair, on=["doc_a", "doc_b"], how="left")
+    assert counted["n_passages"].null_count() == 0  # every pair is aligned here
+    assert counted["n_passages"].to_list() == counted["len"].fill_null(0).to_list()
 
 
 def test_without_overlap_the_passage_is_missed(corpus: Path, tmp_path: Path) -> None:

@@ -61,10 +61,13 @@ def align_stage(
         scorer = embed_scorer if relation == "paraphrase" else None
         text_a, text_b = texts.get(doc_a), texts.get(doc_b)
         al = align_texts(text_a, text_b, scorer=scorer)
-        summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
+        row = {"doc_a": doc_a, "doc_b": doc_b, **summarize(al)}
         out_rows.extend(alignment_rows(doc_a, doc_b, al))
         if passages:
-            passage_out.extend(passage_rows(doc_a, doc_b, align_passages(text_a, text_b)))
+            found = passage_rows(doc_a, doc_b, align_passages(text_a, text_b))
+            passage_out.extend(found)
+            row["n_passages"] = len(found)
+        summaries.append(row)
         advance(1)
     if summaries:
         summary = pl.DataFrame(summaries, infer_schema_length=None)

@@ -47,7 +47,16 @@ ALIGNED: dict[str, Any] = {
 }
 ALIGNED_TEXTS: dict[str, Any] = {**ALIGNED, "text_a": pl.String, "text_b": pl.String}
 ALIGN_ROWS: dict[str, Any] = {**dict(schema.ALIGNMENTS), "seq": I64}
-_SUMMARY = ("kept_a", "new_b", "n_same", "n_edited", "n_added", "n_dropped", "n_moved")
+_SUMMARY = (
+    "kept_a",
+    "new_b",
+    "n_same",
+    "n_edited",
+    "n_added",
+    "n_dropped",
+    "n_moved",
+    "n_passages",
+)
 
 
 def pair_key(doc_a: pl.Expr, doc_b: pl.Expr) -> pl.Expr:
@@ -127,9 +136,12 @@ def _align(
         "doc_a", "doc_b", "text_a", "text_b"
     ).iter_rows():
         al = align_texts(text_a, text_b, scorer=scorer)
-        summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
+        found = passage_rows(doc_a, doc_b, align_passages(text_a, text_b))
+        summaries.append(
+            {"doc_a": doc_a, "doc_b": doc_b, **summarize(al), "n_passages": len(found)}
+        )
         rows.extend(alignment_rows(doc_a, doc_b, al))
-        passages.extend(passage_rows(doc_a, doc_b, align_passages(text_a, text_b)))
+        passages.extend(found)
     if not summaries:
         return j
     summary = pl.DataFrame(summaries, infer_schema_length=None).cast(
