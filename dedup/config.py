@@ -129,7 +129,8 @@ class PassageConfig:
 class DerivationConfig:
     """Relations from passages (:func:`dedup.align.derivation.relate`)."""
 
-    min_passage: int = 50  # words of a verbatim or edited passage that make a pair `partial`
+    min_passage: int = 50  # words in verbatim or edited passages that make a pair `partial`
+    min_piece: int = 20  # ... counting passages of at least this many words
     rewrite_coverage: float = 0.4  # share of the shorter text in lexical passages: a rewrite
     chain_share: float = 0.33  # share of the shorter text's sentences in the seed chain
     chain_order: float = 0.7  # share of the sentence seeds that the in-order chain keeps

@@ -46,6 +46,7 @@ PAIRS = pl.Schema(
         "n_added": pl.Int32,
         "n_dropped": pl.Int32,
         "n_moved": pl.Int32,
+        "n_passages": pl.Int32,  # rows of the pair in the passages table (aligned pairs only)
     }
 )
 
@@ -79,12 +80,13 @@ ALIGNMENTS = pl.Schema(
     }
 )
 
-# The passages table (rows from dedup.align.passages.passage_rows). Not in TABLES yet: a scan
-# does not write it until the engines run the passage aligner.
+# The passages table: rows from dedup.align.passages.passage_rows for every aligned pair.
 PASSAGES = pl.Schema(
     {
         "doc_a": pl.Int64,
         "doc_b": pl.Int64,
+        "external_id_a": pl.String,
+        "external_id_b": pl.String,
         "a_start": pl.Int64,  # character offsets into each text as decoded, end exclusive
         "a_end": pl.Int64,
         "b_start": pl.Int64,
@@ -100,6 +102,7 @@ TABLES: dict[str, pl.Schema] = {
     "pairs": PAIRS,
     "clusters": CLUSTERS,
     "alignments": ALIGNMENTS,
+    "passages": PASSAGES,
 }
 
 

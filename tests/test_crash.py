@@ -28,7 +28,7 @@ from tests.corpora import corpus_texts, write_corpus
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("documents", "pairs", "clusters", "alignments")
+TABLES = ("documents", "pairs", "clusters", "alignments", "passages")
 NEW = RunConfig(semantic=SemanticConfig(enabled=False))
 OLD = RunConfig(semantic=SemanticConfig(enabled=False), lsh=LSHConfig(threshold=0.7))
 

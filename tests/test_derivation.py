@@ -32,6 +32,10 @@ def test_short_passage_is_not_partial_long_one_is() -> None:
     cfg = DerivationConfig(min_passage=50)
     assert relate(_al([_p(0, 0, 49)], 5000, 5000), config=cfg) is None
     assert relate(_al([_p(0, 0, 50)], 5000, 5000), config=cfg) == "partial"
+    # pieces of at least min_piece words add up; shorter ones do not
+    assert relate(_al([_p(0, 0, 30), _p(500, 500, 30)], 5000, 5000), config=cfg) == "partial"
+    three = [_p(0, 0, 19), _p(500, 500, 19), _p(900, 900, 19)]
+    assert relate(_al(three, 5000, 5000), config=cfg) is None
     # a paraphrased passage alone never makes a pair partial
     assert relate(_al([_p(0, 0, 400, "paraphrase")], 5000, 5000), config=cfg) is None
 

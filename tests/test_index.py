@@ -50,6 +50,7 @@ COMPARED = [
     "n_added",
     "n_dropped",
     "n_moved",
+    "n_passages",
 ]
 
 
@@ -153,7 +154,15 @@ def test_api_query_texts(built: Path) -> None:
     first = res.matches.filter(pl.col("query") == "x")
     assert 5 in first.filter(pl.col("relation") == "exact")["match_id"].to_list()
     assert 9 in res.matches.filter(pl.col("query") == "y")["match_id"].to_list()
-    assert res.matches["passages"].to_list()[0] == []
+    exact = first.filter((pl.col("relation") == "exact") & (pl.col("match_id") == 5))
+    (passages,) = exact["passages"].to_list()
+    longest = max(passages, key=lambda p: p["n_words"])
+    text = index_texts[5]
+    assert (
+        text[longest["a_start"] : longest["a_end"]] == text[longest["b_start"] : longest["b_end"]]
+    )
+    assert longest["a_end"] - longest["a_start"] >= 0.9 * len(text.strip())
+    assert longest["kind"] == "verbatim"
 
 
 def test_config_mismatch_and_bad_index(

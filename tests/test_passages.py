@@ -172,3 +172,18 @@ def test_word_spans_match_the_regex_oracle(text: str) -> None:
     assert list(zip(fast.starts.tolist(), fast.ends.tolist(), strict=True)) == [
         m.span() for m in re.finditer(r"\w+", ascii_text)
     ]
+
+
+def test_one_huge_unpunctuated_sentence_is_scored_on_its_first_words() -> None:
+    from dedup.align.passage_sentences import MAX_SENTENCE_WORDS, sentence_scores
+
+    rng = random.Random(6)
+    text = _prose(rng, 40 * MAX_SENTENCE_WORDS).replace(".", "").lower()
+    _, _, lex = sentence_scores(
+        [text], [text], embed=None, lexical_threshold=0.5, embedding_threshold=0.6
+    )
+    assert lex.shape == (1, 1)
+    assert float(lex[0, 0]) == pytest.approx(1.0)
+    al = align_passages(text, text)
+    assert len(al.passages) == 1
+    assert al.passages[0].kind == "verbatim"

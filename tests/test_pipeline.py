@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -86,6 +88,40 @@ def test_tables_on_disk_have_the_schemas(corpus: Path, tmp_path: Path) -> None:
     }
     assert set(manifest["seconds_detail"]) >= {"read", "shingle", "minhash"}
     assert manifest["rows"]["read+shingle+minhash"] == 10
+
+
+def _word_overlap(got: str, want: str) -> float:
+    a, b = (Counter(re.findall(r"\w+", t.lower())) for t in (got, want))
+    return sum((a & b).values()) / max(sum(a.values()), sum(b.values()))
+
+
+def test_planted_passage_is_a_row_of_the_passages_table(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = scan([corpus], out, config=RunConfig(semantic=SemanticConfig(enabled=False)))
+    ids = {Path(p).name: i for i, p in result.documents.select("doc_id", "path").iter_rows()}
+    passages = pl.read_parquet(out / "passages.parquet")
+    assert passages.schema == schema.PASSAGES
+    aligned = set(pl.read_parquet(out / "alignments.parquet").select("doc_a", "doc_b").rows())
+    assert set(passages.select("doc_a", "doc_b").rows()) <= aligned
+    pair = passages.filter(
+        (pl.col("doc_a") == ids["d_passage.txt"]) & (pl.col("doc_b") == ids["e_host.txt"])
+    )
+    assert pair.height >= 1
+    row = pair.sort("n_words", descending=True).row(0, named=True)
+    planted = (corpus / "d_passage.txt").read_text()
+    host = (corpus / "e_host.txt").read_text()
+    assert _word_overlap(planted[row["a_start"] : row["a_end"]], planted) >= 0.9
+    assert _word_overlap(host[row["b_start"] : row["b_end"]], planted) >= 0.9
+    assert row["n_words"] >= 270
+    unrelated = passages.filter(
+        pl.col("doc_a").is_in([ids[f"z_other{i}.txt"] for i in range(5)])
+        | pl.col("doc_b").is_in([ids[f"z_other{i}.txt"] for i in range(5)])
+    )
+    assert unrelated.height == 0
+    per_pair = passages.group_by("doc_a", "doc_b").len()
+    counted = result.pairs.join(per_pair, on=["doc_a", "doc_b"], how="left")
+    assert counted["n_passages"].null_count() == 0  # every pair is aligned here
+    assert counted["n_passages"].to_list() == counted["len"].fill_null(0).to_list()
 
 
 def test_without_overlap_the_passage_is_missed(corpus: Path, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ TABLES = {
     "pairs": ["doc_a", "doc_b"],
     "clusters": ["cluster_id", "doc_id"],
     "alignments": ["doc_a", "doc_b", "a_lo", "b_lo", "a_hi", "b_hi", "op"],
+    "passages": ["doc_a", "doc_b", "a_start", "b_start"],
 }
 
 

@@ -21,7 +21,7 @@ from dedup.run import input_signature
 from tests.corpora import corpus_texts, write_corpus
 
 CFG = RunConfig(semantic=SemanticConfig(enabled=False))
-TABLES = ("documents", "pairs", "clusters", "alignments")
+TABLES = ("documents", "pairs", "clusters", "alignments", "passages")
 
 
 class Recorder:

@@ -14,8 +14,9 @@ Jaccard of shingle sets); :func:`relate` decides the rest from a pair's passages
   Reason: a rewrite keeps the body of its source in its order. Two independent reports of one
   event also have sentences that are each other's best match, as many as a rewrite, but in
   the order each reporter chose, so fewer of them fall in one chain.
-* ``partial``: otherwise, one verbatim or edited passage of at least ``min_passage`` words,
-  whatever share of either text it is (a passage lifted into a longer text). A paraphrased
+* ``partial``: otherwise, verbatim or edited passages of at least ``min_piece`` words that
+  add up to ``min_passage`` words, whatever share of either text they are (a passage lifted
+  into a longer text, possibly cut in two or three by a changed sentence). A paraphrased
   passage alone does not make a pair partial: two reports of one event have runs of
   sentences on the same facts.
 * nothing (``None``): no passage, or only short ones; topic similarity alone is not
@@ -121,7 +122,8 @@ def relate(
     if lexical or reworded:
         words = sum(p.n_words for p in passages)
         para = sum(p.n_words for p in passages if p.kind == "paraphrase")
-        return "paraphrase" if not lexical or 2 * para > words else "derivative"
-    if any(p.n_words >= cfg.min_passage for p in passages if p.kind != "paraphrase"):
+        return "derivative" if 2 * (words - para) > words else "paraphrase"
+    copied = [p.n_words for p in passages if p.kind != "paraphrase"]
+    if sum(n for n in copied if n >= cfg.min_piece) >= cfg.min_passage:
         return "partial"
     return None

@@ -98,6 +98,19 @@ class SentenceRun:
         return min(js), max(js) + 1
 
 
+#: Words of a sentence that are scored: a text without sentence punctuation is one huge
+#: "sentence", and the word-level ratio is quadratic in its length (the model reads fewer).
+MAX_SENTENCE_WORDS = 400
+
+
+def _head(sentence: str) -> str:
+    """The sentence, cut after :data:`MAX_SENTENCE_WORDS` words."""
+    if len(sentence) <= MAX_SENTENCE_WORDS * 4:
+        return sentence
+    words = sentence.split(maxsplit=MAX_SENTENCE_WORDS)
+    return " ".join(words[:MAX_SENTENCE_WORDS])
+
+
 def sentence_scores(
     a: Sequence[str],
     b: Sequence[str],
@@ -124,12 +137,15 @@ def sentence_scores(
         embedding_threshold: Cosine from which a pair may seed.
         dice_weight: Weight of the content-word Dice in the path strength.
 
+    Sentences longer than :data:`MAX_SENTENCE_WORDS` words are scored on their first words.
+
     Returns:
         ``(path, plain, lexical)``, each ``(len(a), len(b))``.
     """
     if not a or not b:
         z = np.zeros((len(a), len(b)), dtype=np.float32)
         return z, z.copy(), z.copy()
+    a, b = [_head(x) for x in a], [_head(x) for x in b]
     lex = LexicalScorer()(a, b)
     plain = lex / np.float32(lexical_threshold)
     path = plain

@@ -69,11 +69,11 @@ def run(
     timings = Timings()
     corpus, token = _corpus(stages, inputs, cfg, read, prog, timings)
     pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
-    aligned = schema.empty("alignments")
+    aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if cfg.align.enabled and corpus.texts is not None:
         with timings.stage("align"):
             prog.stage("align", total=min(pairs.height, cfg.align.max_pairs))
-            pairs, aligned = align_stage(
+            pairs, aligned, passages = align_stage(
                 pairs,
                 texts=corpus.texts,
                 config=cfg.align,
@@ -82,7 +82,8 @@ def run(
                 advance=prog.advance,
             )
         pairs = schema.conform(pairs, "pairs")
-        aligned = _with_pair_ids(aligned, pairs)
+        aligned = _with_pair_ids(aligned, pairs, "alignments")
+        passages = _with_pair_ids(passages, pairs, "passages")
         notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
         timings.count("align", notes["align"]["pairs_aligned"])
     documents = corpus.documents
@@ -90,7 +91,7 @@ def run(
     with timings.stage("cluster"):
         clusters = clusters_of(documents, pairs)
     timings.count("cluster", clusters.height)
-    _write_tables(out, documents, pairs, clusters, aligned, timings)
+    _write_tables(out, documents, pairs, clusters, (aligned, passages), timings)
     timings.count("write", pairs.height)
     manifest = write_manifest(
         out,
@@ -242,13 +243,14 @@ def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     return schema.conform(pairs.sort("doc_a", "doc_b"), "pairs")
 
 
-def _with_pair_ids(aligned: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The alignment rows with their pair's external ids (row order kept)."""
+def _with_pair_ids(aligned: pl.DataFrame, pairs: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Table ``name``'s rows (alignments or passages) with their pair's external ids (row
+    order kept)."""
     ids = pairs.select("doc_a", "doc_b", "external_id_a", "external_id_b")
     joined = aligned.drop(["external_id_a", "external_id_b"]).join(
         ids, on=["doc_a", "doc_b"], how="left", maintain_order="left"
     )
-    return schema.conform(joined, "alignments")
+    return schema.conform(joined, name)
 
 
 def _write_tables(
@@ -256,7 +258,7 @@ def _write_tables(
     documents: pl.DataFrame,
     pairs: pl.DataFrame,
     clusters: pl.DataFrame,
-    aligned: pl.DataFrame,
+    aligned: tuple[pl.DataFrame, pl.DataFrame],
     timings: Timings,
 ) -> None:
     """Write the tables (each atomically) after removing the old manifest.
@@ -271,7 +273,8 @@ def _write_tables(
             ("documents", documents),
             ("pairs", pairs),
             ("clusters", clusters),
-            ("alignments", aligned),
+            ("alignments", aligned[0]),
+            ("passages", aligned[1]),
         )
         for name, frame in tables:
             atomic.write_parquet_atomic(frame, out / f"{name}.parquet")

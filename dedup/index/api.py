@@ -22,20 +22,18 @@ from dedup.io.options import ReadOptions
 from dedup.io.readers import RawDoc
 from dedup.lexical.sign import doc_meta, sign_batch
 
-# TODO(passages): filled from the passage stage once the scan has one; empty until then.
-PASSAGES = pl.List(
-    pl.Struct(
-        {
-            "a_start": pl.Int64,
-            "a_end": pl.Int64,
-            "b_start": pl.Int64,
-            "b_end": pl.Int64,
-            "kind": pl.String,
-            "score": pl.Float64,
-            "n_words": pl.Int64,
-        }
-    )
-)
+# A match's passages (dedup.align.passages): a_* offsets into the indexed text, b_* into the
+# query's, both as decoded, end exclusive.
+PASSAGE_FIELDS = {
+    "a_start": pl.Int64,
+    "a_end": pl.Int64,
+    "b_start": pl.Int64,
+    "b_end": pl.Int64,
+    "kind": pl.String,
+    "score": pl.Float64,
+    "n_words": pl.Int64,
+}
+PASSAGES = pl.List(pl.Struct(PASSAGE_FIELDS))
 SMALL_BATCH = 64  # query batches smaller than this run the numba kernels single-threaded
 MATCH_COLUMNS = ["query", "match", "query_id", "match_id", "relation", "score", "passages"]
 
@@ -48,7 +46,9 @@ class QueryResult:
         matches: one row per (query document, indexed document) pair: ``query`` and
             ``match`` (path, or external id when there is one), ``query_id`` (position in
             the query), ``match_id`` (the indexed ``doc_id``), ``relation``, ``score``,
-            ``passages`` (list; filled by the passage stage), and the ``pairs`` table's
+            ``passages`` (list of the pair's aligned passages: ``a_*`` character offsets
+            into the indexed text, ``b_*`` into the query's, end exclusive; empty beyond
+            ``max_pairs`` or without alignment), and the ``pairs`` table's
             statistics (``jaccard``, containments, ``semantic``, ``channel``, alignment
             summary).
         skipped: query documents that could not be used: ``query_id``, ``query``, ``reason``.
@@ -191,13 +191,24 @@ class Index:
             on="doc_b",
             how="left",
         )
+        out = out.join(_nested(found.passages), on=["doc_a", "doc_b"], how="left")
         out = out.with_columns(
             (pl.col("doc_b") - n).alias("query_id"),
             pl.col("doc_a").alias("match_id"),
-            pl.lit([], dtype=PASSAGES).alias("passages"),
+            pl.col("passages").fill_null(pl.lit([], dtype=PASSAGES)),
         )
         rest = [c for c in out.columns if c not in MATCH_COLUMNS]
         return out.select(MATCH_COLUMNS + rest).sort("query_id", "match_id")
+
+
+def _nested(passages: pl.DataFrame) -> pl.DataFrame:
+    """``doc_a``, ``doc_b`` and the pair's passages as one list (in ``a_start`` order)."""
+    return (
+        passages.sort("doc_a", "doc_b", "a_start", "b_start")
+        .group_by("doc_a", "doc_b", maintain_order=True)
+        .agg(pl.struct(list(PASSAGE_FIELDS)).alias("passages"))
+        .with_columns(pl.col("passages").cast(PASSAGES))
+    )
 
 
 def _names(documents: pl.DataFrame) -> pl.DataFrame:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,13 +45,14 @@ TextOf = Callable[[int], str]
 @dataclass
 class Matched:
     """Verified pairs that involve a new document, their alignment rows, the new documents'
-    first-stage vectors (None when the index holds none) and the sentence embedder (when
-    the semantic channel verified a candidate)."""
+    first-stage vectors (None when the index holds none), the sentence embedder (when
+    the semantic channel verified a candidate) and the aligned pairs' ``passages`` rows."""
 
     pairs: pl.DataFrame
     alignments: pl.DataFrame
     vectors: DocumentVectors | None
     model: Any = None
+    passages: pl.DataFrame = field(default_factory=lambda: schema.empty("passages"))
 
 
 class _Texts:
@@ -205,9 +206,9 @@ def match(
     ).filter(pl.col("doc_b") >= reader.n_docs)
     pairs, model = _merge(pairs, sem, rows, hashes, offsets, content, texts, config)
     pairs = _with_paths(pairs, reader, paths)
-    aligned = schema.empty("alignments")
+    aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if config.align.enabled and pairs.height:
-        pairs, aligned = align_stage(
+        pairs, aligned, passages = align_stage(
             pairs,
             texts=texts,
             config=config.align,
@@ -216,7 +217,7 @@ def match(
             advance=_no,
         )
         pairs = schema.conform(pairs, "pairs")
-    return Matched(pairs, aligned, sem.vectors if sem else None, model)
+    return Matched(pairs, aligned, sem.vectors if sem else None, model, passages)
 
 
 def _no(n: int) -> None:

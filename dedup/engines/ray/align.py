@@ -2,10 +2,11 @@
 
 Pairs meet their documents' paths and texts in two co-grouped partitions (on ``doc_a``,
 then on ``doc_b``); the second one aligns the pair's sentences as the local engine does
-(:func:`dedup.align.sentences.align_texts` with the rapidfuzz scorer) and nests the alignment rows
-in the pair's row, from which :func:`alignment_table` unnests them. When the semantic
-channel ran, ``paraphrase`` pairs are left to :func:`align_relation` (model actors with the
-embedding scorer, :mod:`dedup.engines.ray.semantic`).
+(:func:`dedup.align.sentences.align_texts` with the rapidfuzz scorer) and its passages
+(:func:`dedup.align.passages.align_passages`, lexical seeds) and nests both sets of rows in
+the pair's row, from which :func:`alignment_table` and :func:`passage_table` unnest them.
+When the semantic channel ran, ``paraphrase`` pairs are left to :func:`align_relation`
+(model actors with the embedding scorer, :mod:`dedup.engines.ray.semantic`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,24 @@ WITH_A: dict[str, Any] = {
 }
 _PAIR_KEYS = ("doc_a", "doc_b", "external_id_a", "external_id_b")
 _AL_FIELDS = {c: t for c, t in schema.ALIGNMENTS.items() if c not in _PAIR_KEYS}
-ALIGNED: dict[str, Any] = {**dict(schema.PAIRS), "alignment": pl.List(pl.Struct(_AL_FIELDS))}
+_PS_FIELDS = {c: t for c, t in schema.PASSAGES.items() if c not in _PAIR_KEYS}
+ALIGNED: dict[str, Any] = {
+    **dict(schema.PAIRS),
+    "alignment": pl.List(pl.Struct(_AL_FIELDS)),
+    "passages": pl.List(pl.Struct(_PS_FIELDS)),
+}
 ALIGNED_TEXTS: dict[str, Any] = {**ALIGNED, "text_a": pl.String, "text_b": pl.String}
 ALIGN_ROWS: dict[str, Any] = {**dict(schema.ALIGNMENTS), "seq": I64}
-_SUMMARY = ("kept_a", "new_b", "n_same", "n_edited", "n_added", "n_dropped", "n_moved")
+_SUMMARY = (
+    "kept_a",
+    "new_b",
+    "n_same",
+    "n_edited",
+    "n_added",
+    "n_dropped",
+    "n_moved",
+    "n_passages",
+)
 
 
 def pair_key(doc_a: pl.Expr, doc_b: pl.Expr) -> pl.Expr:
@@ -90,7 +105,7 @@ def align_relation(
     mine = df.filter(pl.col("relation") == relation)
     others = df.filter(pl.col("relation") != relation)
     if mine.height:
-        mine = _align(mine.drop([*_SUMMARY, "alignment"]), cutoff, scorer=scorer)
+        mine = _align(mine.drop([*_SUMMARY, "alignment", "passages"]), cutoff, scorer=scorer)
     return pl.concat([_conform(others, ALIGNED), _conform(mine, ALIGNED)])
 
 
@@ -106,6 +121,7 @@ def _conform(j: pl.DataFrame, columns: dict[str, Any]) -> pl.DataFrame:
 def _align(
     j: pl.DataFrame, cutoff: int | None, *, skip: str | None = None, scorer: Any = None
 ) -> pl.DataFrame:
+    from dedup.align.passages import align_passages, passage_rows
     from dedup.align.sentences import align_texts, alignment_rows, summarize
 
     todo = j.filter(pl.col("text_a").is_not_null() & pl.col("text_b").is_not_null())
@@ -115,24 +131,39 @@ def _align(
         todo = todo.filter(pl.col("relation") != skip)
     summaries: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
+    passages: list[dict[str, Any]] = []
     for doc_a, doc_b, text_a, text_b in todo.select(
         "doc_a", "doc_b", "text_a", "text_b"
     ).iter_rows():
         al = align_texts(text_a, text_b, scorer=scorer)
-        summaries.append({"doc_a": doc_a, "doc_b": doc_b, **summarize(al)})
+        found = passage_rows(doc_a, doc_b, align_passages(text_a, text_b))
+        summaries.append(
+            {"doc_a": doc_a, "doc_b": doc_b, **summarize(al), "n_passages": len(found)}
+        )
         rows.extend(alignment_rows(doc_a, doc_b, al))
+        passages.extend(found)
     if not summaries:
         return j
     summary = pl.DataFrame(summaries, infer_schema_length=None).cast(
         {c: schema.PAIRS[c] for c in _SUMMARY}
     )
-    nested = (
-        schema.conform(pl.DataFrame(rows, infer_schema_length=None), "alignments")
-        .group_by("doc_a", "doc_b", maintain_order=True)
-        .agg(pl.struct(list(_AL_FIELDS)).alias("alignment"))
+    return (
+        j.join(summary, on=["doc_a", "doc_b"], how="left")
+        .join(_nest(rows, "alignments", "alignment"), on=["doc_a", "doc_b"], how="left")
+        .join(_nest(passages, "passages", "passages"), on=["doc_a", "doc_b"], how="left")
     )
-    return j.join(summary, on=["doc_a", "doc_b"], how="left").join(
-        nested, on=["doc_a", "doc_b"], how="left"
+
+
+def _nest(rows: list[dict[str, Any]], table: str, column: str) -> pl.DataFrame:
+    """Table rows grouped per pair into a list-of-structs ``column``."""
+    fields = list(_AL_FIELDS if table == "alignments" else _PS_FIELDS)
+    frame = (
+        schema.conform(pl.DataFrame(rows, infer_schema_length=None), table)
+        if rows
+        else schema.empty(table)
+    )
+    return frame.group_by("doc_a", "doc_b", maintain_order=True).agg(
+        pl.struct(fields).alias(column)
     )
 
 
@@ -152,3 +183,15 @@ def alignment_table(df: pl.DataFrame) -> pl.DataFrame:
     )
     rows = rows.with_columns(pl.int_range(pl.len()).over("doc_a", "doc_b").alias("seq"))
     return rows.select([pl.col(c).cast(t) for c, t in ALIGN_ROWS.items()])
+
+
+def passage_table(df: pl.DataFrame) -> pl.DataFrame:
+    """The ``passages`` table's rows."""
+    rows = (
+        df.select(*_PAIR_KEYS, "passages")
+        .filter(pl.col("passages").is_not_null())
+        .explode("passages")
+        .filter(pl.col("passages").is_not_null())
+        .unnest("passages")
+    )
+    return schema.conform(rows, "passages")

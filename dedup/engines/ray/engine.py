@@ -302,6 +302,13 @@ def _write(
             ["doc_a", "doc_b", "seq"],
             drop=["seq"],
         ),
+        "passages": ro.write_parts(
+            None
+            if aligned is None
+            else map_frames(aligned, ap.passage_table, schema=dict(schema.PASSAGES)),
+            tmp / "passages",
+            ["doc_a", "doc_b", "a_start", "b_start"],
+        ),
     }
     counts = ro.counts(n_docs, reasons, aligned, labels)
     (out / MANIFEST).unlink(missing_ok=True)
