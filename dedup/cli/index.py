@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dedup.cli.common import app
+from dedup.cli.common import app, err, fail, out
 from dedup.config import RunConfig, ShingleConfig
 from dedup.errors import DedupError
 
@@ -21,9 +20,6 @@ index_app = typer.Typer(
     help="An on-disk index of a corpus: build it, add to it (then ask it with `dedup query`).",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
-out = Console()
-
 Inputs = Annotated[list[Path], typer.Argument(help="Folders, text files, JSONL or Parquet files.")]
 IndexDir = Annotated[Path, typer.Option("--index", "-i", help="The index folder.")]
 TextColumn = Annotated[str, typer.Option(help="Text field of JSONL/Parquet input.")]
@@ -43,11 +39,6 @@ Semantic = Annotated[
 Align = Annotated[
     bool | None, typer.Option("--align/--no-align", help="Sentence alignment (default on).")
 ]
-
-
-def _fail(exc: DedupError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
 
 
 def _config(
@@ -126,7 +117,7 @@ def build_cmd(
                 overwrite=overwrite,
             )
     except DedupError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not quiet:
         docs = result.documents
         skipped = int((docs["status"] == "skipped").sum())
@@ -164,7 +155,7 @@ def add_cmd(
                 progress=bar,
             )
     except DedupError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     pairs = result.pairs.select("doc_a", "doc_b", "path_a", "path_b", "relation", "score")
     if json_out:
         for row in pairs.iter_rows(named=True):
@@ -182,7 +173,7 @@ def compact_cmd(index: IndexDir, quiet: Quiet = False) -> None:
     try:
         name = compact(index)
     except DedupError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not quiet:
         out.print(f"{index}: one segment, {name}")
 
@@ -224,7 +215,7 @@ def query_cmd(
         with Index.open(index, config=cfg) as ix:
             result = ix.query_files(inputs, text_column=text_column, id_column=id_column)
     except DedupError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     for q, reason in result.skipped.select("query", "reason").iter_rows():
         err.print(f"skipped: {escape(str(q))}: {escape(str(reason))}", highlight=False)
     matches = result.matches
