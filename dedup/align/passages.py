@@ -88,6 +88,9 @@ class PassageAlignment:
         sentence_chain: The most of those that lie in one order in both texts.
         sentences_a: A's sentences.
         sentences_b: B's sentences.
+        path: In-order sentence matches (the DP over the seed strengths; without the
+            sentence matrix, the longest in-order chain of the lexical passages' links):
+            the matches of the sentence view (:func:`dedup.align.pair.align_pair`).
     """
 
     passages: tuple[Passage, ...]
@@ -100,6 +103,7 @@ class PassageAlignment:
     sentence_chain: int = 0
     sentences_a: tuple[Sentence, ...] = field(default=(), repr=False)
     sentences_b: tuple[Sentence, ...] = field(default=(), repr=False)
+    path: tuple[tuple[int, int], ...] = field(default=(), repr=False)
 
     @property
     def coverage_a(self) -> float:
@@ -253,6 +257,7 @@ def align_passages(
     sa, sb = split_sentences(text_a), split_sentences(text_b)
     runs: list[SentenceRun] = []
     n_seeds = n_chain = 0
+    path: list[tuple[int, int]] | None = None
     if sa and sb and len(sa) * len(sb) <= cfg.max_sentence_cells:
         score, plain, lex = sentence_scores(
             [s.text for s in sa],
@@ -274,6 +279,8 @@ def align_passages(
     passages = tuple(_passage(s, text_a, text_b, wa, wb, cfg) for s in merged)
     links = _chain_links(chains, sa, sb, wa, wb)
     links.update(link for r in runs for link in r.links)
+    if path is None:  # no sentence matrix: the lexical links, one partner per sentence
+        path = _one_to_one(in_order_chain(sorted(links)))
     return PassageAlignment(
         passages=tuple(sorted(passages, key=lambda p: (p.a_start, p.b_start))),
         links=tuple(sorted(links)),
@@ -285,7 +292,17 @@ def align_passages(
         sentence_chain=n_chain,
         sentences_a=tuple(sa),
         sentences_b=tuple(sb),
+        path=tuple(path),
     )
+
+
+def _one_to_one(chain: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The chain with each sentence of either text used once (its first link kept)."""
+    out: list[tuple[int, int]] = []
+    for i, j in chain:
+        if not out or (i > out[-1][0] and j > out[-1][1]):
+            out.append((i, j))
+    return out
 
 
 def passage_rows(doc_a: int, doc_b: int, alignment: PassageAlignment) -> list[dict[str, object]]:

@@ -6,12 +6,11 @@ The aligner scores every sentence of A against every sentence of B (a similarity
 matched only when its similarity reaches ``match_threshold``; the reward of a match is
 ``similarity - match_threshold + 0.01``, so one strong match outweighs two barely-passing ones.
 
-After the DP, three local passes refine the result:
+In a scan and in ``dedup diff`` the matches come from the passage aligner instead
+(:mod:`dedup.align.pair`), so the sentence view and the passages are one alignment. Then:
 * **merges and splits**: a matched sentence absorbs an unmatched neighbour on the other side
-  when the joined text scores clearly higher (one sentence of A rewritten as two in B, or the
-  reverse); the op then spans ``a_lo..a_hi`` / ``b_lo..b_hi`` of more than one sentence;
-* **moves**: among sentences left unmatched (dropped from A, added to B), pairs above the
-  threshold are matched best-first and labelled ``moved``;
+  when the joined text scores clearly higher (an op then spans several sentences);
+* **moves**: unmatched pairs above the threshold are matched best-first as ``moved``;
 * **words**: each ``edited`` or ``moved`` op carries word-level opcodes (difflib tags).
 Ops follow difflib's conventions (``tag, a_lo, a_hi, b_lo, b_hi``, half-open ranges), in A
 order (``added`` ops where they fall in B), so all but ``moved`` are in B order too; each
@@ -265,6 +264,7 @@ def align_sentences(
     move_threshold: float | None = None,
     merges: bool = True,
     moves: bool = True,
+    path: Sequence[tuple[int, int]] | None = None,
 ) -> Alignment:
     """Align two sentence sequences in order.
 
@@ -281,6 +281,9 @@ def align_sentences(
             to ``match_threshold + 0.1`` (an out-of-order match needs stronger evidence).
         merges: Detect one-to-many merges and splits.
         moves: Detect moved sentences among the unmatched ones.
+        path: In-order ``(i, j)`` matches found by the passage aligner
+            (:func:`dedup.align.pair.align_pair`); the DP is then skipped and the scorer
+            only scores merges, splits and moves.
 
     Returns:
         The :class:`Alignment`.
@@ -288,7 +291,7 @@ def align_sentences(
     scorer = scorer if scorer is not None else LexicalScorer()
     threshold = default_threshold(scorer) if match_threshold is None else match_threshold
     sim = _matrix(scorer, a, b)
-    pairs = align_path(sim, float(threshold))
+    pairs = align_path(sim, float(threshold)) if path is None else list(path)
     matches = [_Match(i, i + 1, j, j + 1, float(sim[i, j])) for i, j in pairs]
     free_a = set(range(len(a))) - {i for i, _ in pairs}
     free_b = set(range(len(b))) - {j for _, j in pairs}
@@ -357,10 +360,7 @@ def summarize(alignment: Alignment) -> dict[str, Any]:
         elif op.tag == "added":
             added += op.b_hi - op.b_lo
     n, m = len(alignment.a), len(alignment.b)
-    out: dict[str, Any] = {
-        "kept_a": kept / n if n else 1.0,
-        "new_b": added / m if m else 0.0,
-    }
+    out: dict[str, Any] = {"kept_a": kept / n if n else 1.0, "new_b": added / m if m else 0.0}
     out.update({f"n_{t}": counts[t] for t in OPS})
     return out
 

@@ -1,0 +1,63 @@
+"""One alignment of a pair: its passages and, from the same sentence matches, its sentence view.
+
+The passage aligner (:func:`dedup.align.passages.align_passages`) finds the pair's passages and
+the in-order sentence matches behind them; the sentence view (same / edited / added /
+dropped / moved, :func:`dedup.align.sentences.align_sentences`) starts from those matches and
+only adds merges, splits and moves. So ``passages.parquet``, ``alignments.parquet``, the pair's
+relation, ``dedup diff`` and the report all show one alignment, not two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dedup.align.passages import PassageAlignment, align_passages
+from dedup.align.scorers import EmbeddingScorer, Scorer
+from dedup.align.sentences import Alignment, align_sentences
+from dedup.config import PassageConfig
+
+__all__ = ["PairAlignment", "align_pair"]
+
+
+@dataclass(frozen=True)
+class PairAlignment:
+    """Passages and sentence view of two texts.
+
+    Attributes:
+        passages: The passage alignment (passages, links, coverage, sentence evidence).
+        sentences: The sentence view, with the sentences' character spans.
+    """
+
+    passages: PassageAlignment
+    sentences: Alignment
+
+
+def align_pair(
+    text_a: str,
+    text_b: str,
+    *,
+    scorer: Scorer | None = None,
+    config: PassageConfig | None = None,
+) -> PairAlignment:
+    """Align two texts once: passages, then the sentence view from the same matches.
+
+    Args:
+        text_a: The first text, as decoded.
+        text_b: The second text.
+        scorer: An :class:`dedup.align.scorers.EmbeddingScorer` to seed reworded sentences with
+            its embeddings (and score merges and moves with it), or None for lexical
+            evidence only (word-level ratios and shared word n-grams).
+        config: Passage aligner parameters; defaults when None.
+
+    Returns:
+        The :class:`PairAlignment`.
+    """
+    embed = scorer.embed if isinstance(scorer, EmbeddingScorer) else None
+    passages = align_passages(text_a, text_b, config=config, embed=embed)
+    sa, sb = passages.sentences_a, passages.sentences_b
+    view = align_sentences(
+        [s.text for s in sa], [s.text for s in sb], scorer=scorer, path=passages.path
+    )
+    spans_a = tuple((s.start, s.end) for s in sa)
+    spans_b = tuple((s.start, s.end) for s in sb)
+    return PairAlignment(passages, Alignment(view.a, view.b, view.ops, spans_a, spans_b))
