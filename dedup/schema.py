@@ -47,6 +47,8 @@ PAIRS = pl.Schema(
         "n_dropped": pl.Int32,
         "n_moved": pl.Int32,
         "n_passages": pl.Int32,  # rows of the pair in the passages table (aligned pairs only)
+        "passage_share_a": pl.Float64,  # share of A's words inside the pair's passages
+        "passage_share_b": pl.Float64,  # share of B's words inside the pair's passages
     }
 )
 
