@@ -117,7 +117,6 @@ def pair_scores(
         doc_cosine=float(doc_emb[a] @ doc_emb[b]),
         sentence_threshold=cfg.sentence_threshold,
         score_threshold=cfg.score_threshold,
-        strong_doc_threshold=cfg.strong_doc_threshold,
     )
 
 

@@ -93,7 +93,6 @@ class SemanticConfig:
     max_split_share: float = 0.3  # documents whose words the model does not know are left out
     sentence_threshold: float = 0.75  # a sentence is matched when its best cosine >= this
     score_threshold: float = 0.53  # a candidate is accepted when its score >= this
-    strong_doc_threshold: float = 0.87  # ... or when its document cosine >= this
     max_seconds_cpu: float = 300.0  # on CPU, a longer estimated run only when asked
     batch_size: int = 64
 
@@ -134,6 +133,7 @@ class DerivationConfig:
     rewrite_coverage: float = 0.4  # share of the shorter text in lexical passages: a rewrite
     chain_share: float = 0.33  # share of the shorter text's sentences in the seed chain
     chain_order: float = 0.7  # share of the sentence seeds that the in-order chain keeps
+    min_chain: int = 4  # fewest sentences in that chain (3 fall in order by chance 1 time in 6)
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ class RunConfig:
     overlap: OverlapConfig = field(default_factory=OverlapConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    derivation: DerivationConfig = field(default_factory=DerivationConfig)
     workers: int = 0  # 0: all cores
     batch_size: int = 2_000
 
@@ -176,7 +177,7 @@ class RunConfig:
             )
         sem = self.semantic
         thresholds = ("doc_threshold", "sentence_threshold", "score_threshold")
-        for name in (*thresholds, "strong_doc_threshold"):
+        for name in thresholds:
             value = getattr(sem, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"semantic {name} must be in [0, 1], got {value}")

@@ -50,15 +50,18 @@ def test_rewrite_needs_lexical_coverage_of_the_shorter_text() -> None:
 
 
 def test_reworded_rewrite_from_the_sentence_chain() -> None:
-    a = "One. Two. Three. Four. Five. Six."
+    a = "One. Two. Three. Four. Five. Six. Seven. Eight. Nine."
     sa = tuple(split_sentences(a))
-    cfg = DerivationConfig(chain_share=0.33, chain_order=0.7)
+    cfg = DerivationConfig(chain_share=0.33, chain_order=0.7, min_chain=4)
     base = {"sentences_a": sa, "sentences_b": sa * 2}
-    assert relate(_al([], 6, 12, sentence_seeds=3, sentence_chain=3, **base), config=cfg) == (
+    assert relate(_al([], 9, 18, sentence_seeds=5, sentence_chain=4, **base), config=cfg) == (
         "paraphrase"
     )
     # as many best matches, but in another order: independent reports of one event
-    assert relate(_al([], 6, 12, sentence_seeds=3, sentence_chain=1, **base), config=cfg) is None
+    assert relate(_al([], 9, 18, sentence_seeds=5, sentence_chain=2, **base), config=cfg) is None
+    # in order, but only three: short texts on one question share that many by chance
+    three = {"sentences_a": sa[:6], "sentences_b": sa[:6] * 2}
+    assert relate(_al([], 6, 12, sentence_seeds=3, sentence_chain=3, **three), config=cfg) is None
 
 
 def test_identical_texts_are_a_rewrite_of_each_other() -> None:

@@ -69,7 +69,10 @@ def test_seed_sentence_windows_match_a_scan(seeds_dir: Path, tmp_path: Path) -> 
     pairs = scan([*indexed, *queries], tmp_path / "run", config=cfg).pairs
     n = len(indexed)
     expected = pairs.filter((pl.col("doc_a") < n) & (pl.col("doc_b") >= n)).sort("doc_a", "doc_b")
-    assert expected.filter(pl.col("relation") == "paraphrase").height > 0
+    # the semantic channel's candidates reached the aligner (their relation is decided from
+    # passages: two-sentence windows are too short for a reworded rewrite, so the copies
+    # among the windows decide what is reported)
+    assert expected.filter(pl.col("channel").str.contains("semantic")).height > 0
     cols = ["doc_a", "doc_b", "relation", "channel"]
     assert got.select(cols).equals(expected.select(cols))
     for col in ("score", "semantic"):

@@ -31,11 +31,29 @@ def test_seed_rewrites_are_one_cluster_of_paraphrases(seeds_dir: Path, tmp_path:
     assert set(found.values()) <= {"paraphrase", "derivative"}
     assert result.clusters["cluster_id"].n_unique() == 1
     assert sorted(_name(p) for p in result.clusters["path"]) == ["000", "001", "002"]
-    assert result.pairs["semantic"].min() > 0.5
+    # the relation comes from passages: each pair has paraphrased passages covering a good
+    # share of the shorter text, though its document-level score alone would not accept it
+    assert (result.pairs["n_passages"] >= 1).all()
+    shorter = result.pairs.select(pl.max_horizontal("passage_share_a", "passage_share_b"))
+    assert shorter.to_series().min() > 0.3
+    assert result.pairs["semantic"].min() < SemanticConfig().score_threshold
+    passages = pl.read_parquet(tmp_path / "run" / "passages.parquet")
+    assert set(passages["kind"]) == {"paraphrase"}
     # every pair is aligned, and paraphrased sentences align as edits, not only add/drop
     aligned = pl.read_parquet(tmp_path / "run" / "alignments.parquet")
     assert aligned.select("doc_a", "doc_b").unique().height == 3
     assert (result.pairs["n_edited"] > 0).all()
+
+
+def test_independent_coverage_is_not_reported(seeds_dir: Path, tmp_path: Path) -> None:
+    """003 covers the same crisis independently: same topic, high document cosine, but no
+    in-order run of matched sentences, so no pair with it, even when every candidate of the
+    semantic channel reaches the aligner."""
+    result = scan(sorted(seeds_dir.glob("0*.txt")), tmp_path / "run", config=RunConfig())
+    ends = [*result.pairs["path_a"], *result.pairs["path_b"]]
+    assert ends
+    assert not any(_name(p) == "003" for p in ends)
+    assert result.manifest["stages"]["semantic"]["verified"] >= 4
 
 
 def test_without_the_channel_the_rewrites_are_missed(seeds_dir: Path, tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ Jaccard of shingle sets); :func:`relate` decides the rest from a pair's passages
     passages moved around are still a derivative; or
   - the sentences that are each other's best match (the sentence seeds) keep one order: the
     longest in-order chain of them holds at least ``chain_share`` of the shorter text's
-    sentences and at least ``chain_order`` of the seeds (``paraphrase``).
+    sentences, at least ``chain_order`` of the seeds and at least ``min_chain`` sentences
+    (``paraphrase``): three seeds fall in one order by chance one time in six, four one
+    time in 24, and short texts on one question (answers to one exam question) share three.
   Reason: a rewrite keeps the body of its source in its order. Two independent reports of one
   event also have sentences that are each other's best match, as many as a rewrite, but in
   the order each reporter chose, so fewer of them fall in one chain.
@@ -118,7 +120,11 @@ def relate(
     passages = alignment.passages
     lexical = lexical_share(alignment) >= cfg.rewrite_coverage
     chain, kept = chain_shares(alignment)
-    reworded = chain >= cfg.chain_share and kept >= cfg.chain_order
+    reworded = (
+        chain >= cfg.chain_share
+        and kept >= cfg.chain_order
+        and alignment.sentence_chain >= cfg.min_chain
+    )
     if lexical or reworded:
         words = sum(p.n_words for p in passages)
         para = sum(p.n_words for p in passages if p.kind == "paraphrase")

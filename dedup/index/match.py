@@ -212,6 +212,7 @@ def match(
             pairs,
             texts=texts,
             config=config.align,
+            derivation=config.derivation,
             model=model,
             batch_size=config.semantic.batch_size,
             advance=_no,

@@ -96,8 +96,12 @@ def verify_pairs(
     """Exact set statistics and relation of the row pairs ``(a, b)``, and which pass.
 
     The rules (:func:`dedup.lexical.verify.classify`) hold whichever channel proposed a pair.
+    When the scan aligns its pairs, a pair that fails them but shares at least
+    :func:`passage_shingles` shingles passes too, with a null relation: it may hold a passage
+    reused inside longer texts, which the passage aligner then finds or rules out.
     """
-    jac, ca, cb = set_stats(hashes, offsets, pairs["a"].to_numpy(), pairs["b"].to_numpy())
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    jac, ca, cb = set_stats(hashes, offsets, a, b)
     rel, ok = classify(
         jac,
         ca,
@@ -106,12 +110,24 @@ def verify_pairs(
         near_duplicate=cfg.verify.near_duplicate,
         containment=cfg.overlap.containment,
     )
+    if cfg.align.enabled and len(a):
+        shared = np.rint(ca * (offsets[a + 1] - offsets[a]))
+        more = ~ok & (shared >= passage_shingles(cfg))
+        rel[more] = None
+        ok = ok | more
     return pairs.with_columns(
         pl.Series("relation", rel, dtype=pl.String),
         pl.Series("jaccard", jac),
         pl.Series("containment_a", ca),
         pl.Series("containment_b", cb),
     ), ok
+
+
+def passage_shingles(cfg: RunConfig) -> int:
+    """Shared shingles that make a pair worth aligning for a reused passage: half of those a
+    verbatim passage of ``min_passage`` words has (word shingles), so edited passages pass."""
+    size = cfg.shingle.size if cfg.shingle.kind == "word" else 1
+    return max(3, (cfg.derivation.min_passage - size + 1) // 2)
 
 
 def verify_proposals(

@@ -279,7 +279,6 @@ def score_pair(
         doc_cosine=doc_cosine,
         sentence_threshold=config.sentence_threshold,
         score_threshold=config.score_threshold,
-        strong_doc_threshold=config.strong_doc_threshold,
     )
 
 

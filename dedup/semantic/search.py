@@ -12,8 +12,10 @@ Calibration (``benchmarks/semantic_calibration.py``, Clough–Stevenson answers 
 source, and the seed rewrites): document cosine alone cannot tell a heavy rewrite (0.74–0.98) from
 an independent answer on the same topic (0.43–0.85); sentence coverage at cosine >= 0.75 mostly
 can (median 0.70 for heavy, 0.12 for non). The seed rewrites, paraphrased and reordered sentence
-by sentence, have almost no sentence above 0.75 but a document cosine of 0.89–0.91 (0.76–0.82
-against the unrelated article), hence the second, document-only route to acceptance.
+by sentence, have almost no sentence above 0.75 but a document cosine of 0.89–0.91 — and so
+does independent coverage of one story (median 0.86–0.88): the score ranks candidates, and in a
+scan with alignment every candidate it checked goes on to the passage aligner, whose passages
+decide (:mod:`dedup.align.derivation`); the score alone accepts pairs only with ``--no-align``.
 """
 
 from __future__ import annotations
@@ -284,16 +286,14 @@ def sentence_similarity(
     doc_cosine: float | None = None,
     sentence_threshold: float = 0.75,
     score_threshold: float = 0.53,
-    strong_doc_threshold: float = 0.87,
 ) -> SemanticScore:
     """Verify a candidate pair from the embeddings of its sentences.
 
     ``coverage`` is the larger of the two directional coverages (the derivative is the
     covered one, whichever it is). The score blends it with the document cosine,
-    ``0.5·coverage + 0.5·doc_cosine``; a document cosine of at least ``strong_doc_threshold``
-    alone also verifies the pair (rewrites that paraphrase every sentence), so the score is
-    ``max(blend, doc_cosine − strong_doc_threshold + score_threshold)``, clipped to [0, 1],
-    and ``accepted`` is ``score >= score_threshold``.
+    ``0.5·coverage + 0.5·doc_cosine``, clipped to [0, 1], and ``accepted`` is
+    ``score >= score_threshold``. A document cosine alone accepts nothing: independent reports
+    of one story have document cosines as high as rewrites.
 
     Args:
         emb_a: (n_a, d) sentence vectors of A.
@@ -304,7 +304,6 @@ def sentence_similarity(
             sentence vectors.
         sentence_threshold: Cosine from which a sentence counts as matched.
         score_threshold: Score from which the pair is accepted.
-        strong_doc_threshold: Document cosine that verifies the pair on its own.
 
     Returns:
         The :class:`SemanticScore` of the pair.
@@ -320,8 +319,7 @@ def sentence_similarity(
     if doc_cosine is None:
         doc_cosine = float(_mean_vector(a, wa) @ _mean_vector(b, wb))
     blend = 0.5 * max(cov_a, cov_b) + 0.5 * doc_cosine
-    strong = doc_cosine - strong_doc_threshold + score_threshold
-    score = min(1.0, max(0.0, blend, strong))
+    score = min(1.0, max(0.0, blend))
     return SemanticScore(
         coverage_a=cov_a,
         coverage_b=cov_b,

@@ -107,11 +107,16 @@ def merge_semantic(
         pl.col("a").map_batches(ids.gather, return_dtype=pl.Int64).alias("doc_a"),
         pl.col("b").map_batches(ids.gather, return_dtype=pl.Int64).alias("doc_b"),
     )
+    # With alignment, every candidate the channel checked goes on to the passage aligner,
+    # which decides; without, the score's acceptance is all there is.
+    aligning = config.align.enabled
+    take = sem if aligning else sem.filter(pl.col("accepted"))
     merged = pairs.join(
         sem.select("doc_a", "doc_b", "semantic", "accepted"), on=["doc_a", "doc_b"], how="left"
     )
+    proposed = pl.col("accepted").is_not_null() if aligning else pl.col("accepted").fill_null(False)
     merged = merged.with_columns(
-        pl.when(pl.col("accepted").fill_null(False))
+        pl.when(proposed)
         .then(pl.col("channel") + ",semantic")
         .otherwise(pl.col("channel"))
         .alias("channel"),
@@ -120,9 +125,7 @@ def merge_semantic(
         .otherwise(pl.col("score"))
         .alias("score"),
     ).drop("accepted")
-    new = sem.filter(pl.col("accepted")).join(
-        pairs.select("doc_a", "doc_b"), on=["doc_a", "doc_b"], how="anti"
-    )
+    new = take.join(pairs.select("doc_a", "doc_b"), on=["doc_a", "doc_b"], how="anti")
     if new.height == 0:
         return merged
     para = _relate(new, hashes, offsets, content, config)
@@ -138,9 +141,11 @@ def _relate(
 ) -> pl.DataFrame:
     """Relations of pairs only the semantic channel proposed, by the same first-match rules:
     ``exact`` (equal content), then the lexical rules on the real shingle sets (a pair the
-    lexical channels did not propose, e.g. in a star-linked bucket), else ``paraphrase``."""
+    lexical channels did not propose, e.g. in a star-linked bucket), else ``paraphrase`` —
+    or, when the scan aligns, null: the passage aligner decides."""
     checked, ok = verify_pairs(new, hashes, offsets, cfg)
-    rel = np.where(ok, checked["relation"].to_numpy(), "paraphrase").astype(object)
+    rel = checked["relation"].to_numpy().astype(object)
+    rel[~ok] = None if cfg.align.enabled else "paraphrase"
     rel[content[new["a"].to_numpy()] == content[new["b"].to_numpy()]] = "exact"
     frame = checked.select(
         "doc_a",
@@ -154,7 +159,7 @@ def _relate(
     )
     frame = score_and_source(frame).with_columns(pl.Series("semantic", frame["semantic"]))
     return frame.with_columns(
-        pl.when(pl.col("relation") == "paraphrase")
+        pl.when(pl.col("relation").eq_missing("paraphrase") | pl.col("relation").is_null())
         .then(pl.col("semantic"))
         .otherwise(pl.max_horizontal("score", "semantic"))
         .alias("score")

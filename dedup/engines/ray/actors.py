@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from dedup.config import SemanticConfig
+from dedup.config import DerivationConfig, SemanticConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray.shuffle import from_arrow, to_arrow
 
@@ -110,19 +110,28 @@ class PairScores(ModelActor):
 
 
 class ParaphraseAligner(ModelActor):
-    """Aligns the ``paraphrase`` pairs of a batch with an
-    :class:`dedup.align.scorers.EmbeddingScorer`, as the local engine's ``align_stage`` does."""
+    """Aligns the pairs the semantic channel proposed in a batch with an
+    :class:`dedup.align.scorers.EmbeddingScorer` and decides their relation, as the local
+    engine's ``align_stage`` does."""
 
     def __init__(
-        self, config: SemanticConfig, device: str, threads: int, cutoff: int | None
+        self,
+        config: SemanticConfig,
+        device: str,
+        threads: int,
+        cutoff: int | None,
+        derivation: DerivationConfig,
     ) -> None:
         from dedup.align.scorers import EmbeddingScorer
 
         super().__init__(config, device, threads)
         self.cutoff = cutoff
+        self.derivation = derivation
         self.scorer = EmbeddingScorer(self.model, batch_size=config.batch_size)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         df = from_arrow(batch)
-        out = ap.align_relation(df, relation="paraphrase", cutoff=self.cutoff, scorer=self.scorer)
+        out = ap.align_semantic(
+            df, cutoff=self.cutoff, scorer=self.scorer, derivation=self.derivation
+        )
         return to_arrow(out)

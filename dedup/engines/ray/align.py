@@ -1,12 +1,13 @@
 """The distributed scan's last pair stage on one partition: paths, texts and alignment.
 
 Pairs meet their documents' paths and texts in two co-grouped partitions (on ``doc_a``,
-then on ``doc_b``); the second one aligns the pair's sentences as the local engine does
-(:func:`dedup.align.sentences.align_texts` with the rapidfuzz scorer) and its passages
-(:func:`dedup.align.passages.align_passages`, lexical seeds) and nests both sets of rows in
-the pair's row, from which :func:`alignment_table` and :func:`passage_table` unnest them.
-When the semantic channel ran, ``paraphrase`` pairs are left to :func:`align_relation`
-(model actors with the embedding scorer, :mod:`dedup.engines.ray.semantic`).
+then on ``doc_b``); the second one aligns each pair and decides its relation as the local
+engine does (:func:`dedup.align.stage.derive_pair`, lexical evidence) and nests the sentence
+view's and the passages' rows in the pair's row, from which :func:`alignment_table` and
+:func:`passage_table` unnest them. A pair whose passages show no relation gets a null
+relation and is left out of every table (and of the clusters). When the semantic channel
+ran, the pairs it proposed are left to :func:`align_semantic` (model actors with the
+embedding scorer, :mod:`dedup.engines.ray.semantic`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import polars as pl
 
 from dedup import schema
+from dedup.align.stage import derive_pair, needs_embeddings, with_source
+from dedup.config import DerivationConfig
 
 I64 = pl.Int64
 TEXTS = {"doc_id": I64, "path": pl.String, "external_id": pl.String, "text": pl.String}
@@ -56,6 +59,8 @@ _SUMMARY = (
     "n_dropped",
     "n_moved",
     "n_passages",
+    "passage_share_a",
+    "passage_share_b",
 )
 
 
@@ -76,36 +81,41 @@ def attach_b(
     pairs: pl.DataFrame,
     texts: pl.DataFrame,
     *,
-    align: bool,
+    derivation: DerivationConfig | None,
     cutoff: int | None,
-    skip: str | None = None,
+    skip_semantic: bool = False,
 ) -> pl.DataFrame:
-    """Partition on ``doc_b``: B's path, external id and text; each pair's alignment up to
-    ``cutoff``.
+    """Partition on ``doc_b``: B's path, external id and text; each pair's alignment and
+    relation up to ``cutoff`` (``derivation`` None: not aligned, ``--no-align``).
 
     ``cutoff`` is the key (:func:`pair_key`) of the last pair the local engine aligns
     (its first ``max_pairs`` pairs in ``(doc_a, doc_b)`` order); ``None`` aligns all.
-    With ``skip`` (a relation), pairs of that relation are left unaligned and both texts
-    are kept (:data:`ALIGNED_TEXTS`), for :func:`align_relation` to align them.
+    With ``skip_semantic``, pairs the semantic channel proposed are left unaligned and both
+    texts are kept (:data:`ALIGNED_TEXTS`), for :func:`align_semantic` to align them.
     """
     right = texts.rename(
         {"doc_id": "doc_b", "path": "path_b", "external_id": "external_id_b", "text": "text_b"}
     )
     j = pairs.join(right, on="doc_b", how="left")
-    if align and j.height:
-        j = _align(j, cutoff, skip=skip)
-    return _conform(j, ALIGNED if skip is None else ALIGNED_TEXTS)
+    if derivation is not None and j.height:
+        j = _align(j, cutoff, derivation, skip_semantic=skip_semantic)
+    return _conform(j, ALIGNED_TEXTS if skip_semantic else ALIGNED)
 
 
-def align_relation(
-    df: pl.DataFrame, *, relation: str, cutoff: int | None, scorer: Any
+def _semantic(df: pl.DataFrame) -> pl.Series:
+    return df["channel"].map_elements(needs_embeddings, return_dtype=pl.Boolean).fill_null(False)
+
+
+def align_semantic(
+    df: pl.DataFrame, *, cutoff: int | None, scorer: Any, derivation: DerivationConfig
 ) -> pl.DataFrame:
-    """Align the pairs of ``relation`` left unaligned by :func:`attach_b` with ``scorer``
+    """Align the semantic channel's pairs left unaligned by :func:`attach_b` with ``scorer``
     (the local engine's scorer for them); rows in :data:`ALIGNED` form, texts dropped."""
-    mine = df.filter(pl.col("relation") == relation)
-    others = df.filter(pl.col("relation") != relation)
+    sem = _semantic(df) if df.height else pl.Series([], dtype=pl.Boolean)
+    mine, others = df.filter(sem), df.filter(~sem)
     if mine.height:
-        mine = _align(mine.drop([*_SUMMARY, "alignment", "passages"]), cutoff, scorer=scorer)
+        mine = mine.drop([*_SUMMARY, "alignment", "passages"])
+        mine = _align(mine, cutoff, derivation, scorer=scorer)
     return pl.concat([_conform(others, ALIGNED), _conform(mine, ALIGNED)])
 
 
@@ -119,38 +129,44 @@ def _conform(j: pl.DataFrame, columns: dict[str, Any]) -> pl.DataFrame:
 
 
 def _align(
-    j: pl.DataFrame, cutoff: int | None, *, skip: str | None = None, scorer: Any = None
+    j: pl.DataFrame,
+    cutoff: int | None,
+    derivation: DerivationConfig,
+    *,
+    skip_semantic: bool = False,
+    scorer: Any = None,
 ) -> pl.DataFrame:
-    from dedup.align.passages import align_passages, passage_rows
-    from dedup.align.sentences import align_texts, alignment_rows, summarize
-
     todo = j.filter(pl.col("text_a").is_not_null() & pl.col("text_b").is_not_null())
     if cutoff is not None:
         todo = todo.filter(pair_key(pl.col("doc_a"), pl.col("doc_b")) <= cutoff)
-    if skip is not None:
-        todo = todo.filter(pl.col("relation") != skip)
+    if skip_semantic and todo.height:
+        todo = todo.filter(~_semantic(todo))
     summaries: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     passages: list[dict[str, Any]] = []
-    for doc_a, doc_b, text_a, text_b in todo.select(
-        "doc_a", "doc_b", "text_a", "text_b"
+    for doc_a, doc_b, relation, text_a, text_b in todo.select(
+        "doc_a", "doc_b", "relation", "text_a", "text_b"
     ).iter_rows():
-        al = align_texts(text_a, text_b, scorer=scorer)
-        found = passage_rows(doc_a, doc_b, align_passages(text_a, text_b))
-        summaries.append(
-            {"doc_a": doc_a, "doc_b": doc_b, **summarize(al), "n_passages": len(found)}
+        d = derive_pair(
+            doc_a, doc_b, relation, text_a, text_b, scorer=scorer, derivation=derivation
         )
-        rows.extend(alignment_rows(doc_a, doc_b, al))
-        passages.extend(found)
+        summaries.append({**d.summary, "derived": d.relation})
+        if d.relation is not None:
+            rows.extend(d.alignments)
+            passages.extend(d.passages)
     if not summaries:
         return j
     summary = pl.DataFrame(summaries, infer_schema_length=None).cast(
-        {c: schema.PAIRS[c] for c in _SUMMARY}
+        {**{c: schema.PAIRS[c] for c in _SUMMARY}, "derived": pl.String}
     )
-    return (
-        j.join(summary, on=["doc_a", "doc_b"], how="left")
-        .join(_nest(rows, "alignments", "alignment"), on=["doc_a", "doc_b"], how="left")
-        .join(_nest(passages, "passages", "passages"), on=["doc_a", "doc_b"], how="left")
+    j = j.drop([c for c in _SUMMARY if c in j.columns])
+    done = j.join(summary, on=["doc_a", "doc_b"], how="inner")
+    done = with_source(done.with_columns(pl.col("derived").alias("relation")).drop("derived"))
+    j = pl.concat(
+        [j.join(summary, on=["doc_a", "doc_b"], how="anti"), done], how="diagonal_relaxed"
+    )
+    return j.join(_nest(rows, "alignments", "alignment"), on=["doc_a", "doc_b"], how="left").join(
+        _nest(passages, "passages", "passages"), on=["doc_a", "doc_b"], how="left"
     )
 
 
@@ -167,15 +183,21 @@ def _nest(rows: list[dict[str, Any]], table: str, column: str) -> pl.DataFrame:
     )
 
 
+def reported(df: pl.DataFrame) -> pl.DataFrame:
+    """The pairs with a relation (those whose passages showed none are left out)."""
+    return df.filter(pl.col("relation").is_not_null())
+
+
 def pairs_table(df: pl.DataFrame) -> pl.DataFrame:
     """The ``pairs`` table's rows of aligned pairs."""
-    return schema.conform(df, "pairs")
+    return schema.conform(reported(df), "pairs")
 
 
 def alignment_table(df: pl.DataFrame) -> pl.DataFrame:
     """The ``alignments`` table's rows (with ``seq``, their order within the pair)."""
     rows = (
-        df.select(*_PAIR_KEYS, "alignment")
+        reported(df)
+        .select(*_PAIR_KEYS, "alignment")
         .filter(pl.col("alignment").is_not_null())
         .explode("alignment")
         .filter(pl.col("alignment").is_not_null())
@@ -188,7 +210,8 @@ def alignment_table(df: pl.DataFrame) -> pl.DataFrame:
 def passage_table(df: pl.DataFrame) -> pl.DataFrame:
     """The ``passages`` table's rows."""
     rows = (
-        df.select(*_PAIR_KEYS, "passages")
+        reported(df)
+        .select(*_PAIR_KEYS, "passages")
         .filter(pl.col("passages").is_not_null())
         .explode("passages")
         .filter(pl.col("passages").is_not_null())

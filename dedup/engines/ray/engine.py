@@ -24,7 +24,7 @@ How each stage is distributed (every shuffle is a hash partitioning, see
   atomically, with the manifest last, as the local engine does.
 
 - **semantic** (paraphrases): batch inference with model actors, candidate search on the
-  driver, the local engine's merge (:mod:`dedup.engines.ray.semantic`); ``paraphrase`` pairs are
+  driver, the local engine's merge (:mod:`dedup.engines.ray.semantic`); the pairs it proposed are
   aligned with sentence embeddings by model actors, as the local engine aligns them.
 """
 
@@ -262,7 +262,7 @@ def _run(
     with timings.stage("cluster"):
         if scored is not None:
             prog.stage("cluster (ray)")
-            labels = cluster_docs(scored, docs, n_pairs)
+            labels = cluster_docs(aligned, docs, n_pairs)
     with timings.stage("write"):
         prog.stage("write (ray)")
         counts = _write(docs, aligned, labels, out=out, tmp=tmp, n_docs=n_docs)

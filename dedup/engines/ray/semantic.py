@@ -16,7 +16,7 @@
   shingle sets of their documents are collected (all bounded by the candidates) and merged
   on the driver by :func:`dedup.semantic.stage.merge_semantic`, the local engine's rules;
   the other lexical pairs pass through with no ``semantic`` score.
-- **alignment** of ``paraphrase`` pairs: :func:`align_paraphrases`, ``ParaphraseAligner``
+- **alignment** of the pairs it proposed: :func:`align_paraphrases`, ``ParaphraseAligner``
   actors with the local engine's embedding scorer, after the texts' co-grouped shuffle of
   :func:`dedup.engines.ray.stages.align_pairs`.
 """
@@ -318,8 +318,8 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: Ru
 
 
 def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> Dataset:
-    """Pairs from :func:`dedup.engines.ray.align.attach_b` with ``skip="paraphrase"``, the
-    paraphrase pairs aligned by model actors
+    """Pairs from :func:`dedup.engines.ray.align.attach_b` with ``skip_semantic``, the
+    semantic channel's pairs aligned by model actors
     (:class:`dedup.engines.ray.actors.ParaphraseAligner`)."""
     where = placement()
     return aligned.map_batches(
@@ -329,6 +329,7 @@ def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> D
             "device": where.device,
             "threads": where.threads,
             "cutoff": cutoff,
+            "derivation": cfg.derivation,
         },
         batch_format="pyarrow",
         batch_size=PAIRS_PER_BATCH,

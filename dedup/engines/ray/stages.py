@@ -204,8 +204,9 @@ def align_pairs(
 ) -> Dataset:
     """Pairs with paths, alignment summary and nested alignment rows.
 
-    With ``embed_paraphrases`` (the semantic channel ran), ``paraphrase`` pairs are aligned
-    with sentence embeddings by model actors, as the local engine aligns them.
+    With alignment on, each pair's relation is decided from its passages (null: not
+    reported). With ``embed_paraphrases`` (the semantic channel ran), the pairs it proposed
+    are aligned with sentence embeddings by model actors, as the local engine aligns them.
     """
     parts = n_parts(n_pairs)
     texts = semi_join(
@@ -234,20 +235,20 @@ def align_pairs(
         schema=ap.WITH_A,
         parts=parts,
     )
-    align = cfg.align.enabled
-    skip = "paraphrase" if align and embed_paraphrases else None
+    derivation = cfg.derivation if cfg.align.enabled else None
+    skip = derivation is not None and embed_paraphrases
     aligned = co_group(
         with_a,
         texts,
         left_on=["doc_b"],
         right_on=["doc_id"],
-        fn=lambda p, t: ap.attach_b(p, t, align=align, cutoff=cutoff, skip=skip),
+        fn=lambda p, t: ap.attach_b(p, t, derivation=derivation, cutoff=cutoff, skip_semantic=skip),
         left_schema=ap.WITH_A,
         right_schema=ap.TEXTS,
-        schema=ap.ALIGNED if skip is None else ap.ALIGNED_TEXTS,
+        schema=ap.ALIGNED_TEXTS if skip else ap.ALIGNED,
         parts=parts,
     )
-    if skip is not None:
+    if skip:
         from dedup.engines.ray.semantic import align_paraphrases
 
         aligned = align_paraphrases(aligned, cfg, cutoff)
@@ -260,7 +261,9 @@ def cluster_docs(pairs: Dataset, docs: Dataset, n_pairs: int) -> Dataset:
     parts = n_parts(n_pairs)
     edges = map_frames(
         pairs,
-        lambda df: df.select(pl.col("doc_a").alias("a"), pl.col("doc_b").alias("b")),
+        lambda df: df.filter(pl.col("relation").is_not_null()).select(
+            pl.col("doc_a").alias("a"), pl.col("doc_b").alias("b")
+        ),
         schema={"a": pl.Int64, "b": pl.Int64},
     )
     labels, _ = components(edges, parts=parts)
