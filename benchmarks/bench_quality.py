@@ -1,10 +1,12 @@
 """Quality of derivation decided from aligned passages, on four corpora, in one command.
 
-Every pair of documents of each corpus is aligned with :func:`dedup.align.passages.align_passages`
-(sentence embeddings from the bundled all-MiniLM-L6-v2 for real text) and related with
-:func:`dedup.align.derivation.relate`; ``exact`` and ``near_duplicate`` are decided on the whole
-documents (equal words; Jaccard of word 5-shingles >= 0.8). Pairs are not pre-filtered by a
-candidate channel here, so the figures measure the aligner and the relation rules alone.
+``--mode scan`` (default) measures what ``dedup scan`` reports with its defaults: candidate
+channels (LSH, rare-shingle overlap, the semantic channel), then every candidate aligned
+passage by passage and related from its passages. ``--mode all-pairs`` sends every pair of
+documents of each corpus through the aligner (:func:`dedup.align.passages.align_passages`,
+sentence embeddings from the bundled all-MiniLM-L6-v2 for real text) and the relation rules
+(:func:`dedup.align.derivation.relate`) with no candidate channel, ``exact`` and
+``near_duplicate`` decided on the whole documents: the aligner and the rules alone.
 
 * seeds (``seeds/``): the rewrites 000, 001, 002 should be paired, nothing with 003; and the
   aligner's sentence links against the hand-labelled ``tests/data/seed_links.json``;
@@ -12,11 +14,13 @@ candidate channel here, so the figures measure the aligner and the relation rule
   involve a ``non`` answer (written without the source), cluster sizes;
 * NewsWCL50 (``--newswcl50 DIR``, optional: its texts are not shipped): same-event and
   different-event pairs reported (independent coverage: none should be);
-* a ``dedup synth`` corpus: planted partial-reuse passages against the truth offsets, with
-  PAN's macro precision, recall, granularity and plagdet, over the planted pairs and as many
-  random unrelated pairs (lexical seeds only: the pseudo-words mean nothing to the model).
+* a ``dedup synth`` corpus: planted partial-reuse passages of 50 words or more against the
+  truth offsets, with PAN's macro precision, recall, granularity and plagdet (scan mode: the
+  planted pairs reported, and reported pairs that were not planted; all-pairs mode: the
+  planted pairs and as many random unrelated pairs, lexical seeds only).
 
-Usage: python benchmarks/bench_quality.py [--newswcl50 DIR] [--out results/quality.json]
+Usage: python benchmarks/bench_quality.py [--newswcl50 DIR] [--mode scan|all-pairs]
+       [--out results/quality.json]
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from dedup.align.pan import Span, link_scores, pan_scores
 from dedup.align.passage_sentences import Embedder
 from dedup.align.passages import align_passages
 from dedup.cluster import connected_components
-from dedup.config import DerivationConfig, PassageConfig
+from dedup.config import DerivationConfig, PassageConfig, RunConfig
 from dedup.text.normalize import words
 
 HERE = Path(__file__).resolve().parent
@@ -71,22 +75,52 @@ def relation_of(
     return relate(al, config=dcfg), al
 
 
-def _all_pairs(
-    names: list[str], texts: dict[str, str], rel: Callable[[str, str], tuple[str | None, Any]]
-) -> dict[tuple[str, str], str]:
-    out = {}
-    for x, y in combinations(names, 2):
-        r, _ = rel(texts[x], texts[y])
-        if r is not None:
+Found = dict[tuple[str, str], str]
+#: ``pairs_of(files, names)``: relation of every reported pair of files, keyed by name pairs
+#: in ``names`` order.
+PairsOf = Callable[[list[Path], list[str]], Found]
+
+
+def all_pairs(rel: Callable[[str, str], tuple[str | None, Any]]) -> PairsOf:
+    """Every pair of files through the aligner and the relation rules (no candidate channel)."""
+
+    def pairs_of(files: list[Path], names: list[str]) -> Found:
+        texts = {n: _read(f) for f, n in zip(files, names, strict=True)}
+        out = {}
+        for x, y in combinations(names, 2):
+            r, _ = rel(texts[x], texts[y])
+            if r is not None:
+                out[(x, y)] = r
+        return out
+
+    return pairs_of
+
+
+def scanned(config: Any) -> PairsOf:
+    """The pairs ``dedup scan`` reports on the files (candidate channels, then passages)."""
+    import tempfile
+
+    from dedup.pipeline import scan
+
+    def pairs_of(files: list[Path], names: list[str]) -> Found:
+        name = {str(f): n for f, n in zip(files, names, strict=True)}
+        order = {n: k for k, n in enumerate(names)}
+        with tempfile.TemporaryDirectory() as tmp:
+            result = scan(files, Path(tmp) / "run", config=config)
+        out = {}
+        for pa, pb, r in result.pairs.select("path_a", "path_b", "relation").iter_rows():
+            x, y = sorted((name[pa], name[pb]), key=order.__getitem__)
             out[(x, y)] = r
-    return out
+        return out
+
+    return pairs_of
 
 
-def seeds(rel: Callable[..., Any], embed: Embedder | None, cfg: PassageConfig) -> dict[str, Any]:
+def seeds(pairs_of: PairsOf, embed: Embedder | None, cfg: PassageConfig) -> dict[str, Any]:
     """Relations among the four seed articles and link scores against the gold file."""
     files = sorted((ROOT / "seeds").glob("00[0-3]_*.txt"))
     texts = {p.name[:3]: p.read_text(encoding="utf-8") for p in files}
-    found = _all_pairs(sorted(texts), texts, rel)
+    found = pairs_of(files, [p.name[:3] for p in files])
     rewrites = {("000", "001"), ("000", "002"), ("001", "002")}
     gold = json.loads((ROOT / "tests" / "data" / "seed_links.json").read_text(encoding="utf-8"))
     per, pred_all, gold_all, ok_all = {}, set(), set(), set()
@@ -107,12 +141,11 @@ def seeds(rel: Callable[..., Any], embed: Embedder | None, cfg: PassageConfig) -
     }
 
 
-def clough(rel: Callable[..., Any], corpus: Path) -> dict[str, Any]:
+def clough(pairs_of: PairsOf, corpus: Path) -> dict[str, Any]:
     """Answer -> own source F1, pairs involving a `non` answer, cluster sizes."""
     labels = pl.read_csv(corpus / "labels.csv")
     names = sorted(p.name for p in (corpus / "texts").iterdir())
-    texts = {n: _read(corpus / "texts" / n) for n in names}
-    found = _all_pairs(names, texts, rel)
+    found = pairs_of([corpus / "texts" / n for n in names], names)
     cat = dict(zip(labels["file"], labels["category"], strict=True))
     src = dict(zip(labels["file"], labels["source_file"], strict=True))
     tp = fp = fn = 0
@@ -151,16 +184,17 @@ def clough(rel: Callable[..., Any], corpus: Path) -> dict[str, Any]:
     }
 
 
-def newswcl(rel: Callable[..., Any], corpus: Path) -> dict[str, Any]:
+def newswcl(pairs_of: PairsOf, corpus: Path) -> dict[str, Any]:
     """Same-event and different-event pairs reported (independent coverage)."""
     pairs = pl.read_csv(corpus / "pairs.csv")
-    texts = {p.name: _read(p) for p in (corpus / "texts").iterdir()}
+    names = sorted(p.name for p in (corpus / "texts").iterdir())
+    found = pairs_of([corpus / "texts" / n for n in names], names)
     counts: dict[str, int] = {}
     total: dict[str, int] = {}
     reported = []
     for a, b, label in pairs.iter_rows():
         total[label] = total.get(label, 0) + 1
-        r, _ = rel(texts[a], texts[b])
+        r = found.get((a, b), found.get((b, a)))
         if r is not None:
             counts[label] = counts.get(label, 0) + 1
             reported.append({"a": a, "b": b, "label": label, "relation": r})
@@ -214,17 +248,93 @@ def synth(cfg: PassageConfig, dcfg: DerivationConfig, docs: int, seed: int) -> d
     }
 
 
+def synth_scan(config: Any, docs: int, seed: int) -> dict[str, Any]:
+    """``dedup scan`` of a synthetic corpus: planted partial-reuse passages (>= 50 words) found
+    (pair reported, PAN measures of its passages against the truth offsets), and reported
+    pairs that were not planted."""
+    import tempfile
+
+    from dedup.pipeline import scan
+    from dedup.synth.generate import synthesize
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "corpus"
+        synthesize(out, docs=docs, seed=seed)
+        truth = pl.read_parquet(out / "truth.parquet")
+        t0 = time.perf_counter()
+        result = scan([out], Path(tmp) / "run", config=config)
+        seconds = time.perf_counter() - t0
+        rel_path = {
+            d: str(Path(p).relative_to(out))
+            for d, p in result.documents.select("doc_id", "path").iter_rows()
+        }
+        passages = pl.read_parquet(Path(tmp) / "run" / "passages.parquet")
+        planted = {(a, b) for a, b in truth.select("path_a", "path_b").iter_rows()}
+        found: dict[tuple[str, str], str] = {}
+        for a, b, r in result.pairs.select("doc_a", "doc_b", "relation").iter_rows():
+            found[(rel_path[a], rel_path[b])] = r
+        dets = []
+        for row in passages.iter_rows(named=True):
+            pa, pb = rel_path[row["doc_a"]], rel_path[row["doc_b"]]
+            if (pa, pb) in planted:
+                dets.append(
+                    Span((pa, pb), row["a_start"], row["a_end"], row["b_start"], row["b_end"])
+                )
+            elif (pb, pa) in planted:
+                dets.append(
+                    Span((pb, pa), row["b_start"], row["b_end"], row["a_start"], row["a_end"])
+                )
+        cases, hit = [], 0
+        for r in truth.filter(pl.col("kind") == "partial").iter_rows(named=True):
+            if len(words(_read(out / r["path_a"])[r["a_start"] : r["a_end"]])) < 50:
+                continue
+            key = (r["path_a"], r["path_b"])
+            cases.append(Span(key, r["a_start"], r["a_end"], r["b_start"], r["b_end"]))
+            hit += key in found or key[::-1] in found
+        case_keys = {c.pair for c in cases}
+        unplanted = [k for k in found if k not in planted and k[::-1] not in planted]
+        relations: dict[str, dict[str, int]] = {}
+        for (a, b), r in found.items():
+            kind = "unplanted"
+            for k in ((a, b), (b, a)):
+                if k in planted:
+                    kind = truth.filter((pl.col("path_a") == k[0]) & (pl.col("path_b") == k[1]))[
+                        "kind"
+                    ][0]
+            relations.setdefault(kind, {})[r] = relations.setdefault(kind, {}).get(r, 0) + 1
+    return {
+        "docs": docs,
+        "seed": seed,
+        "planted_passages_50_words": len(cases),
+        "found": hit,
+        "recall": hit / len(cases) if cases else None,
+        "pan": pan_scores(cases, [d for d in dets if d.pair in case_keys]),
+        "planted_pairs": len(planted),
+        "reported_pairs": len(found),
+        "unplanted_reported": len(unplanted),
+        "relations_by_planted_kind": relations,
+        "scan_seconds": round(seconds, 1),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--newswcl50", type=Path, default=None, help="NewsWCL50 folder")
     ap.add_argument("--clough", type=Path, default=HERE / "data" / "clough-stevenson")
     ap.add_argument("--synth-docs", type=int, default=3000)
-    ap.add_argument("--no-embed", action="store_true", help="lexical seeds only")
+    ap.add_argument("--no-embed", action="store_true", help="lexical seeds only (all-pairs)")
+    ap.add_argument(
+        "--mode",
+        choices=("scan", "all-pairs"),
+        default="scan",
+        help="scan: what `dedup scan` reports (default); all-pairs: every pair through the "
+        "aligner and the relation rules, no candidate channel",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "quality.json")
     args = ap.parse_args()
     cfg, dcfg = PassageConfig(), DerivationConfig()
     embed: Embedder | None = None
-    if not args.no_embed:
+    if not args.no_embed or args.mode == "scan":
         from dedup.align.scorers import EmbeddingScorer
         from dedup.semantic.embed import load_model
 
@@ -233,16 +343,25 @@ def main() -> None:
     def rel(a: str, b: str) -> tuple[str | None, Any]:
         return relation_of(a, b, embed=embed, cfg=cfg, dcfg=dcfg)
 
+    pairs_of = scanned(RunConfig()) if args.mode == "scan" else all_pairs(rel)
     result: dict[str, Any] = {
+        "mode": args.mode,
         "passage_config": cfg.__dict__,
         "derivation_config": dcfg.__dict__,
         "embedder": None if embed is None else "all-MiniLM-L6-v2",
     }
     for name, fn in (
-        ("seeds", lambda: seeds(rel, embed, cfg)),
-        ("clough_stevenson", lambda: clough(rel, args.clough)),
-        ("newswcl50", (lambda: newswcl(rel, args.newswcl50)) if args.newswcl50 else None),
-        ("synth", lambda: synth(cfg, dcfg, args.synth_docs, 7)),
+        ("seeds", lambda: seeds(pairs_of, embed, cfg)),
+        ("clough_stevenson", lambda: clough(pairs_of, args.clough)),
+        ("newswcl50", (lambda: newswcl(pairs_of, args.newswcl50)) if args.newswcl50 else None),
+        (
+            "synth",
+            lambda: (
+                synth_scan(RunConfig(), args.synth_docs, 7)
+                if args.mode == "scan"
+                else synth(cfg, dcfg, args.synth_docs, 7)
+            ),
+        ),
     ):
         if fn is None:
             result[name] = "not run: give --newswcl50 DIR"

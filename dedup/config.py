@@ -134,6 +134,7 @@ class DerivationConfig:
     chain_share: float = 0.33  # share of the shorter text's sentences in the seed chain
     chain_order: float = 0.7  # share of the sentence seeds that the in-order chain keeps
     min_chain: int = 4  # fewest sentences in that chain (3 fall in order by chance 1 time in 6)
+    longer_share: float = 0.2  # a rewrite's passages cover this much of the longer text too
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ class RunConfig:
             raise ConfigError("semantic top_k and batch_size must be >= 1, max_seconds_cpu >= 0")
         if not 0.0 <= sem.max_split_share <= 1.0:
             raise ConfigError(f"max_split_share must be in [0, 1], got {sem.max_split_share}")
+        if self.derivation.min_passage < 1:
+            raise ConfigError(f"min_passage must be >= 1, got {self.derivation.min_passage}")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:

@@ -16,8 +16,15 @@ from dedup.config import DerivationConfig
 from dedup.text.segment import split_sentences
 
 
-def _al(passages: list[Passage], words_a: int, words_b: int, **kw: object) -> PassageAlignment:
-    return PassageAlignment(tuple(passages), (), words_a, words_b, 0, 0, **kw)  # type: ignore[arg-type]
+def _al(
+    passages: list[Passage],
+    words_a: int,
+    words_b: int,
+    covered_a: int = 0,
+    covered_b: int = 0,
+    **kw: object,
+) -> PassageAlignment:
+    return PassageAlignment(tuple(passages), (), words_a, words_b, covered_a, covered_b, **kw)  # type: ignore[arg-type]
 
 
 def _p(a: int, b: int, n: int, kind: str = "verbatim") -> Passage:
@@ -42,11 +49,20 @@ def test_short_passage_is_not_partial_long_one_is() -> None:
 
 def test_rewrite_needs_lexical_coverage_of_the_shorter_text() -> None:
     ordered = [_p(0, 0, 100), _p(1000, 1000, 100, "edited")]
-    assert relate(_al(ordered, 400, 5000)) == "derivative"
+    assert relate(_al(ordered, 400, 800, 200, 200)) == "derivative"
     swapped = [_p(0, 1000, 100), _p(1000, 0, 100)]
     assert in_order_share(swapped) == pytest.approx(0.5)
-    assert relate(_al(swapped, 400, 5000)) == "derivative"  # copied passages moved around
-    assert relate(_al(ordered, 600, 5000)) == "partial"  # 200 of 600 words: a third
+    # copied passages moved around
+    assert relate(_al(swapped, 400, 800, 200, 200)) == "derivative"
+    assert relate(_al(ordered, 600, 800, 200, 200)) == "partial"  # 200 of 600 words: a third
+
+
+def test_a_text_inside_a_much_longer_one_is_partial_not_a_rewrite() -> None:
+    inside = [_p(0, 2000, 300)]
+    # all of the 300-word text, 300 of the 3,300 words of the other: a passage lifted into it
+    assert relate(_al(inside, 300, 3300, 300, 300)) == "partial"
+    # the same text as 300 of 1,000 words: a rewrite that added much
+    assert relate(_al(inside, 300, 1000, 300, 300)) == "derivative"
 
 
 def test_reworded_rewrite_from_the_sentence_chain() -> None:
@@ -54,9 +70,10 @@ def test_reworded_rewrite_from_the_sentence_chain() -> None:
     sa = tuple(split_sentences(a))
     cfg = DerivationConfig(chain_share=0.33, chain_order=0.7, min_chain=4)
     base = {"sentences_a": sa, "sentences_b": sa * 2}
-    assert relate(_al([], 9, 18, sentence_seeds=5, sentence_chain=4, **base), config=cfg) == (
-        "paraphrase"
-    )
+    para = [_p(0, 0, 9, "paraphrase")]
+    assert relate(
+        _al(para, 9, 18, 9, 9, sentence_seeds=5, sentence_chain=4, **base), config=cfg
+    ) == ("paraphrase")
     # as many best matches, but in another order: independent reports of one event
     assert relate(_al([], 9, 18, sentence_seeds=5, sentence_chain=2, **base), config=cfg) is None
     # in order, but only three: short texts on one question share that many by chance

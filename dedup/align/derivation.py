@@ -13,14 +13,18 @@ Jaccard of shingle sets); :func:`relate` decides the rest from a pair's passages
     sentences, at least ``chain_order`` of the seeds and at least ``min_chain`` sentences
     (``paraphrase``): three seeds fall in one order by chance one time in six, four one
     time in 24, and short texts on one question (answers to one exam question) share three.
+  and, either way, the passages cover at least ``longer_share`` of the longer text: when
+  they cover less, the shorter text lies inside the longer one (``partial``), as a passage
+  lifted into a longer text, not a rewrite of it.
   Reason: a rewrite keeps the body of its source in its order. Two independent reports of one
   event also have sentences that are each other's best match, as many as a rewrite, but in
   the order each reporter chose, so fewer of them fall in one chain.
-* ``partial``: otherwise, verbatim or edited passages of at least ``min_piece`` words that
-  add up to ``min_passage`` words, whatever share of either text they are (a passage lifted
-  into a longer text, possibly cut in two or three by a changed sentence). A paraphrased
-  passage alone does not make a pair partial: two reports of one event have runs of
-  sentences on the same facts.
+* ``partial``: the rewrite evidence above over at least ``min_piece`` passage words, but
+  under ``longer_share`` of the longer text; or verbatim or edited passages of at least
+  ``min_piece`` words that add up to ``min_passage`` words, whatever share of either text
+  they are (a passage lifted into a longer text, possibly cut in two or three by a changed
+  sentence). A paraphrased passage without the chain evidence does not make a pair
+  partial: two reports of one event have runs of sentences on the same facts.
 * nothing (``None``): no passage, or only short ones; topic similarity alone is not
   derivation, whatever the document cosine.
 """
@@ -34,7 +38,14 @@ from typing import Literal
 from dedup.align.passages import Passage, PassageAlignment
 from dedup.config import DerivationConfig
 
-__all__ = ["Relation", "chain_shares", "in_order_share", "lexical_share", "relate"]
+__all__ = [
+    "Relation",
+    "chain_shares",
+    "in_order_share",
+    "lexical_share",
+    "longer_share",
+    "relate",
+]
 
 Relation = Literal["derivative", "partial", "paraphrase"]
 
@@ -125,11 +136,21 @@ def relate(
         and kept >= cfg.chain_order
         and alignment.sentence_chain >= cfg.min_chain
     )
-    if lexical or reworded:
-        words = sum(p.n_words for p in passages)
+    words = sum(p.n_words for p in passages)
+    if (lexical or reworded) and longer_share(alignment) >= cfg.longer_share:
         para = sum(p.n_words for p in passages if p.kind == "paraphrase")
         return "derivative" if 2 * (words - para) > words else "paraphrase"
+    if (lexical or reworded) and words >= min(cfg.min_piece, cfg.min_passage):
+        return "partial"  # the shorter text lies, copied or reworded, inside a longer one
     copied = [p.n_words for p in passages if p.kind != "paraphrase"]
-    if sum(n for n in copied if n >= cfg.min_piece) >= cfg.min_passage:
+    piece = min(cfg.min_piece, cfg.min_passage)
+    if sum(n for n in copied if n >= piece) >= cfg.min_passage:
         return "partial"
     return None
+
+
+def longer_share(alignment: PassageAlignment) -> float:
+    """Share of the longer text's words inside the pair's passages."""
+    if alignment.words_a >= alignment.words_b:
+        return alignment.coverage_a
+    return alignment.coverage_b

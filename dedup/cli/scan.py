@@ -11,6 +11,7 @@ from rich.markup import escape
 from dedup.cli.common import app, err, fail, out
 from dedup.config import (
     AlignConfig,
+    DerivationConfig,
     LSHConfig,
     MinHashConfig,
     OverlapConfig,
@@ -67,8 +68,20 @@ def scan(
         str | None, typer.Option(help="sentence-transformers model name or path.")
     ] = None,
     align: Annotated[
-        bool, typer.Option("--align/--no-align", help="Sentence alignment of every pair.")
+        bool,
+        typer.Option(
+            "--align/--no-align",
+            help="Align every pair and decide its relation from its passages "
+            "(--no-align: document-level rules only, faster).",
+        ),
     ] = True,
+    min_passage: Annotated[
+        int,
+        typer.Option(
+            help="Copied words (verbatim or edited passages of 20+ words) that make a pair "
+            "`partial`, whatever share of either text they are."
+        ),
+    ] = 50,
     text_column: Annotated[str, typer.Option(help=_TEXT_HELP)] = "text",
     id_column: Annotated[
         str | None, typer.Option(help="Id field of JSONL/CSV/Parquet input.")
@@ -112,6 +125,7 @@ def scan(
             overlap=OverlapConfig(enabled=overlap, containment=containment),
             semantic=SemanticConfig(enabled=semantic, model=model),
             align=AlignConfig(enabled=align),
+            derivation=DerivationConfig(min_passage=min_passage),
             workers=workers,
             batch_size=batch_size,
         ).validate()

@@ -71,8 +71,9 @@ def run(
     pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
     aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if cfg.align.enabled and corpus.texts is not None:
+        n_aligned, n_candidates = min(pairs.height, cfg.align.max_pairs), pairs.height
         with timings.stage("align"):
-            prog.stage("align", total=min(pairs.height, cfg.align.max_pairs))
+            prog.stage("align", total=n_aligned)
             pairs, aligned, passages = align_stage(
                 pairs,
                 texts=corpus.texts,
@@ -85,7 +86,10 @@ def run(
         pairs = schema.conform(pairs, "pairs")
         aligned = _with_pair_ids(aligned, pairs, "alignments")
         passages = _with_pair_ids(passages, pairs, "passages")
-        notes["align"] = {"pairs_aligned": min(pairs.height, cfg.align.max_pairs)}
+        notes["align"] = {
+            "pairs_aligned": n_aligned,
+            "pairs_without_relation": n_candidates - pairs.height,
+        }
         timings.count("align", notes["align"]["pairs_aligned"])
     documents = corpus.documents
     del corpus

@@ -116,7 +116,7 @@ def verify_pairs(
         rel[more] = None
         ok = ok | more
     return pairs.with_columns(
-        pl.Series("relation", rel, dtype=pl.String),
+        pl.Series("relation", rel.tolist(), dtype=pl.String),
         pl.Series("jaccard", jac),
         pl.Series("containment_a", ca),
         pl.Series("containment_b", cb),

@@ -150,7 +150,7 @@ def _relate(
     frame = checked.select(
         "doc_a",
         "doc_b",
-        pl.Series("relation", rel, dtype=pl.String),
+        pl.Series("relation", rel.tolist(), dtype=pl.String),
         "jaccard",
         "containment_a",
         "containment_b",

@@ -266,6 +266,8 @@ def _run(
     with timings.stage("write"):
         prog.stage("write (ray)")
         counts = _write(docs, aligned, labels, out=out, tmp=tmp, n_docs=n_docs)
+    if cfg.align.enabled:
+        notes["align"]["pairs_without_relation"] = n_pairs - counts["pairs"]
     timings.count("cluster", counts["documents_in_clusters"])
     timings.count("write", counts["pairs"])
     return counts

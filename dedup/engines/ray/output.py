@@ -72,7 +72,11 @@ def counts(
     the skipped documents counted by reason kind)."""
     rel = tally(
         pairs,
-        lambda df: df.group_by("relation").agg(pl.len().cast(pl.Int64).alias("n")),
+        lambda df: (
+            df.filter(pl.col("relation").is_not_null())
+            .group_by("relation")
+            .agg(pl.len().cast(pl.Int64).alias("n"))
+        ),
         {"relation": pl.String, "n": pl.Int64},
         ["relation"],
     )
