@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
+from operator import attrgetter
 from typing import Any
 
 from dedup.report.bound import ViewBound, bounded
@@ -89,25 +91,23 @@ def passage_legend(view: ViewPassages | None) -> str:
 
 def _text_html(cell: Cell, side: str) -> str:
     """The cell's text, escaped: changed words in ``<del>``/``<ins>``, passage text in
-    ``<mark>`` (with the passage's number where it starts)."""
+    ``<mark>`` (after the passage's number where it starts)."""
     tag = "del" if side == "a" else "ins"
     out = []
     badged: set[int] = set()
-    for piece in pieces(cell):
-        text = f"<{tag}>{esc(piece.text)}</{tag}>" if piece.changed else esc(piece.text)
-        m = piece.mark
-        if m is not None:
-            if m.first and m.number not in badged:
-                badged.add(m.number)
-                out.append(
-                    f'<span class="pno psg-{m.kind}" title="passage {m.number}: {m.kind}">'
-                    f"P{m.number}</span>"
-                )
-            text = (
-                f'<mark class="psg psg-{m.kind}" data-p="{m.number}" data-side="{side}" '
-                f'title="passage {m.number}: {m.kind}">{text}</mark>'
-            )
-        out.append(text)
+    for m, group in itertools.groupby(pieces(cell), key=attrgetter("mark")):
+        text = "".join(f"<{tag}>{esc(p.text)}</{tag}>" if p.changed else esc(p.text) for p in group)
+        if m is None:
+            out.append(text)
+            continue
+        title = f"passage {m.number}: {m.kind}"
+        if m.first and m.number not in badged:
+            badged.add(m.number)
+            out.append(f'<span class="pno psg-{m.kind}" title="{title}">P{m.number}</span>')
+        out.append(
+            f'<mark class="psg psg-{m.kind}" data-p="{m.number}" data-side="{side}" '
+            f'title="{title}">{text}</mark>'
+        )
     return "".join(out)
 
 
