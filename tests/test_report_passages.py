@@ -124,14 +124,40 @@ def test_a_run_without_passages_still_renders(run: Path, tmp_path: Path) -> None
     assert " passage · – of A, – of B" in page  # the count from pairs.parquet
 
 
-def test_changed_inputs_leave_passages_unmarked(tmp_path: Path) -> None:
+def _scan_pair(tmp_path: Path) -> Path:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in ("a.txt", "b.txt"):
         (corpus / name).write_text(TEXTS[name], encoding="utf-8")
     scan([corpus], tmp_path / "run", config=CFG)
+    return corpus
+
+
+def test_a_changed_input_leaves_passages_unmarked(tmp_path: Path) -> None:
+    corpus = _scan_pair(tmp_path)
     (corpus / "a.txt").write_text(TEXTS["a.txt"] + " More.", encoding="utf-8")
     page = build_report(tmp_path / "run")
-    assert "data-p=" not in page
-    assert "counted but not marked in the text: the run&#x27;s inputs changed" in page
+    assert 'data-side="a"' not in page  # A changed: not marked
+    assert 'data-p="1" data-side="b"' in page  # B is as the scan read it
+    assert "counted but not marked in the text: 1 of the documents could not be read" in page
     assert "1 passage · " in page
+
+
+def test_a_sentence_changed_in_place_is_not_marked(tmp_path: Path) -> None:
+    corpus = _scan_pair(tmp_path)
+    same_length = TEXTS["a.txt"].replace("roads and bridges", "ROADS AND BRIDGES")
+    (corpus / "a.txt").write_text(same_length, encoding="utf-8")
+    section = _section(build_report(tmp_path / "run"), 0, 1)
+    marked = _marked(section, 1, "a")
+    assert "Residents protested" in marked
+    assert "Officials said" not in marked
+    assert "ROADS" not in section
+    assert "Officials said" in _marked(section, 1, "b")
+
+
+def test_a_moved_run_folder_still_renders(tmp_path: Path) -> None:
+    _scan_pair(tmp_path)
+    shutil.rmtree(tmp_path / "corpus")
+    page = build_report(tmp_path / "run")
+    assert "data-p=" not in page
+    assert "counted but not marked in the text: input not found" in page

@@ -80,6 +80,8 @@ def passage_legend(view: ViewPassages | None) -> str:
     """How passages are marked, with the pair's passage count and shares."""
     if view is None:
         return ""
+    if not view.passages or not (view.spans_a or view.spans_b):
+        return f'<p class="legend psg-legend">{esc(view.summary())}</p>'
     kinds = "".join(
         f'<mark class="psg psg-{k}">{k}</mark> ' for k in ("verbatim", "edited", "paraphrase")
     )

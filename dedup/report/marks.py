@@ -10,7 +10,7 @@ their start in A, so a number names the same passage on both sides.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dedup.report.rows import Cell, DisplayRow, Mark
@@ -61,6 +61,9 @@ class ViewPassages:
         spans_b: Same for B.
         share_a: Share of A's words inside a passage (None when unknown).
         share_b: Share of B's words inside a passage.
+        text_a: A's text, to check that a cell shows A's sentences as they are in it; when
+            None, only the lengths are checked.
+        text_b: Same for B.
     """
 
     passages: tuple[PassageSpan, ...]
@@ -68,6 +71,8 @@ class ViewPassages:
     spans_b: tuple[Span, ...] = ()
     share_a: float | None = None
     share_b: float | None = None
+    text_a: str | None = field(default=None, repr=False)
+    text_b: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_rows(
@@ -78,6 +83,8 @@ class ViewPassages:
         spans_b: Sequence[Span] = (),
         share_a: float | None = None,
         share_b: float | None = None,
+        text_a: str | None = None,
+        text_b: str | None = None,
     ) -> ViewPassages:
         """From ``passages`` table rows (or dicts with the same keys) of one pair."""
         ordered = sorted(rows, key=lambda r: (int(r["a_start"]), int(r["b_start"])))
@@ -94,7 +101,7 @@ class ViewPassages:
             )
             for i, r in enumerate(ordered)
         )
-        return cls(found, tuple(spans_a), tuple(spans_b), share_a, share_b)
+        return cls(found, tuple(spans_a), tuple(spans_b), share_a, share_b, text_a, text_b)
 
     def summary(self) -> str:
         """``3 passages · 41% of A, 38% of B``."""
@@ -130,14 +137,21 @@ def _sentence_marks(
 
 
 def _cell_marks(
-    cell: Cell, spans: Sequence[Span], passages: Sequence[PassageSpan], side: str
+    cell: Cell,
+    spans: Sequence[Span],
+    text: str | None,
+    passages: Sequence[PassageSpan],
+    side: str,
 ) -> tuple[Mark, ...]:
-    """The marks of one cell; none when the cell's text is not its sentences joined by a
-    space (the spans belong to another segmentation)."""
+    """The marks of one cell; none when the cell's text is not its sentences of ``text``
+    joined by a space (the text or its segmentation is not the one aligned)."""
     if cell.hi > len(spans) or not passages:
         return ()
     own = spans[cell.lo : cell.hi]
-    if sum(e - s for s, e in own) + len(own) - 1 != len(cell.text):
+    if text is not None:
+        if " ".join(text[s:e] for s, e in own) != cell.text:
+            return ()
+    elif sum(e - s for s, e in own) + len(own) - 1 != len(cell.text):
         return ()
     marks: list[Mark] = []
     offset = 0
@@ -160,8 +174,10 @@ def mark_rows(rows: Iterable[DisplayRow], view: ViewPassages) -> list[DisplayRow
     for row in rows:
         left, right = row.left, row.right
         if left is not None:
-            left = replace(left, marks=_cell_marks(left, view.spans_a, view.passages, "a"))
+            marks = _cell_marks(left, view.spans_a, view.text_a, view.passages, "a")
+            left = replace(left, marks=marks)
         if right is not None:
-            right = replace(right, marks=_cell_marks(right, view.spans_b, view.passages, "b"))
+            marks = _cell_marks(right, view.spans_b, view.text_b, view.passages, "b")
+            right = replace(right, marks=marks)
         out.append(DisplayRow(left, right, row.fold))
     return out

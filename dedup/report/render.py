@@ -40,7 +40,12 @@ def _ensure(text_a: str, text_b: str, alignment: Alignment | None) -> Alignment:
     return alignment if alignment is not None else align_texts(text_a, text_b)
 
 
-def view_passages(alignment: Alignment, passages: PassageAlignment | None) -> ViewPassages | None:
+def view_passages(
+    alignment: Alignment,
+    passages: PassageAlignment | None,
+    text_a: str | None = None,
+    text_b: str | None = None,
+) -> ViewPassages | None:
     """The passages of a pair as the views mark them (None when there are none to show)."""
     if passages is None:
         return None
@@ -50,6 +55,8 @@ def view_passages(alignment: Alignment, passages: PassageAlignment | None) -> Vi
         spans_b=alignment.b_spans,
         share_a=passages.coverage_a,
         share_b=passages.coverage_b,
+        text_a=text_a,
+        text_b=text_b,
     )
 
 
@@ -176,7 +183,7 @@ def render_diff(
         passages: The pair's passages (:func:`dedup.align.pair.align_pair`), or None.
     """
     al = _ensure(text_a, text_b, alignment)
-    view = view_passages(al, passages)
+    view = view_passages(al, passages, text_a, text_b)
     table = _table(view, color, label_a, label_b)
     rows = display_rows(alignment_rows(0, 1, al))
     for row in mark_rows(rows, view) if view is not None else rows:
@@ -268,7 +275,7 @@ def render_diff_html(
     """
     al = _ensure(text_a, text_b, alignment)
     s = summarize(al)
-    view = view_passages(al, passages)
+    view = view_passages(al, passages, text_a, text_b)
     body = (
         f"<h1>{esc(label_a)} ↔ {esc(label_b)}</h1>\n"
         f"<p class=\"meta\">kept {s['kept_a']:.0%} of A's sentences · {s['new_b']:.0%} of B's "

@@ -3,10 +3,10 @@
 A passage's offsets point into its documents' texts, which a run does not store: the texts
 are read again from the run's inputs, as the scan read them (its manifest records the inputs,
 the folder the scan ran in and the reader's options), and only the files that hold a wanted
-document are opened. The inputs must be unchanged since the scan (the manifest's signature of
-their paths, sizes and modification times), and each document read again must have the path
-and length the documents table records; otherwise its passages are counted but not marked,
-and the report says why. Nothing here raises for a missing or changed input.
+document are opened. Each document read again must have the path, byte count and length the
+documents table records, and a view's sentence must read as the alignment table recorded it
+(:mod:`dedup.report.marks`); otherwise the passages are counted but not marked, and the report
+says why. Nothing here raises for a missing or changed input.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from dedup.io.atomic import read_json
 from dedup.io.decode import shown
 from dedup.io.options import ReadOptions
 from dedup.report.marks import ViewPassages
-from dedup.run import input_signature
 from dedup.text.segment import split_sentences
 
 __all__ = ["PairViews", "Texts", "pair_views", "read_passages", "read_texts"]
@@ -78,7 +77,7 @@ def read_passages(run_dir: Path, keys: Sequence[PairKey]) -> dict[PairKey, list[
 def _inputs(run_dir: Path) -> dict[str, Any]:
     manifest = read_json(run_dir / "manifest.json")
     record = manifest.get("inputs") if isinstance(manifest, dict) else None
-    if not isinstance(record, dict) or not {"paths", "cwd", "options", "signature"} <= set(record):
+    if not isinstance(record, dict) or not {"paths", "cwd", "options"} <= set(record):
         raise InputError("the run's manifest does not record its inputs")
     if not Path(record["cwd"]).is_dir():
         raise InputError(f"the folder the scan ran in ({record['cwd']}) is gone")
@@ -97,10 +96,13 @@ def _count(paths: Sequence[str], first: int, name: str) -> int:
 
 
 def _read_wanted(
-    record: dict[str, Any], paths: list[str], n_chars: list[int | None], wanted: list[int]
+    record: dict[str, Any], docs: pl.DataFrame, wanted: list[int]
 ) -> tuple[dict[int, str], int]:
     """Texts of ``wanted`` (sorted ids) and how many of them differ from the scan's."""
     opts = ReadOptions.from_dict(record["options"])
+    paths: list[str] = docs["path"].to_list()
+    sizes = list(zip(docs["n_bytes"].to_list(), docs["n_chars"].to_list(), strict=True))
+    wanted_set = set(wanted)
     out: dict[int, str] = {}
     differ = 0
     first = 0
@@ -115,12 +117,13 @@ def _read_wanted(
         if lo < len(wanted) and wanted[lo] < first + count:
             for k, doc in enumerate(walk.read_source(source, options=opts)):
                 d = first + k
-                if k >= count or d not in wanted[lo:]:
+                if k >= count or d not in wanted_set:
                     continue
-                if doc.text is None or doc.path != paths[d] or len(doc.text) != n_chars[d]:
+                text = doc.text
+                if text is None or doc.path != paths[d] or (doc.n_bytes, len(text)) != sizes[d]:
                     differ += 1
                 else:
-                    out[d] = doc.text
+                    out[d] = text
         first += count
     return out, differ
 
@@ -131,7 +134,7 @@ def read_texts(run_dir: Path, wanted: set[int], docs: pl.DataFrame) -> Texts:
     Args:
         run_dir: The run.
         wanted: ``doc_id`` of each document wanted.
-        docs: The run's documents table (``doc_id``, ``path``, ``n_chars``).
+        docs: The run's documents table (``doc_id``, ``path``, ``n_bytes``, ``n_chars``).
 
     Returns:
         The texts found, and a note saying why any wanted one is missing.
@@ -144,13 +147,8 @@ def read_texts(run_dir: Path, wanted: set[int], docs: pl.DataFrame) -> Texts:
     run_dir = run_dir.resolve()
     try:
         record = _inputs(run_dir)
-        opts = ReadOptions.from_dict(record["options"])
         with contextlib.chdir(record["cwd"]):
-            if input_signature(list(record["paths"]), read=opts).digest != record["signature"]:
-                raise InputError("the run's inputs changed since the scan")
-            texts, differ = _read_wanted(
-                record, docs["path"].to_list(), docs["n_chars"].to_list(), sorted(wanted)
-            )
+            texts, differ = _read_wanted(record, docs, sorted(wanted))
     except (DedupError, OSError, ValueError, KeyError, TypeError) as exc:
         return Texts({}, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     missing = len(wanted) - len(texts)
@@ -220,6 +218,8 @@ def pair_views(
                 found[key],
                 spans_a=spans.get(key[0], ()),
                 spans_b=spans.get(key[1], ()),
+                text_a=texts.texts.get(key[0]),
+                text_b=texts.texts.get(key[1]),
                 share_a=p.get("passage_share_a"),
                 share_b=p.get("passage_share_b"),
             )
