@@ -130,8 +130,10 @@ def _sentence_marks(
         p_start, p_end = (p.a_start, p.a_end) if side == "a" else (p.b_start, p.b_end)
         lo, hi = max(p_start, start), min(p_end, end)
         if lo < hi:
+            first = p_start >= start
+            size = p_end - p_start
             out.append(
-                Mark(offset + lo - start, offset + hi - start, p.number, p.kind, p_start >= start)
+                Mark(offset + lo - start, offset + hi - start, p.number, p.kind, first, size)
             )
     return out
 

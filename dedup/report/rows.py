@@ -49,6 +49,8 @@ class Mark:
         number: The passage's number in its pair (1-based, in order of A).
         kind: The passage's kind (``verbatim``, ``edited`` or ``paraphrase``).
         first: The passage starts here (not in an earlier cell).
+        size: The passage's length in characters on this side: where passages overlap,
+            the text shows the shortest one's mark.
     """
 
     lo: int
@@ -56,6 +58,7 @@ class Mark:
     number: int
     kind: str
     first: bool = False
+    size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +243,8 @@ def pieces(cell: Cell) -> list[Piece]:
     out: list[Piece] = []
     for lo, hi in itertools.pairwise(edges):
         changed = any(c_lo <= lo and hi <= c_hi for c_lo, c_hi in cell.changed)
-        mark = next((m for m in cell.marks if m.lo <= lo and hi <= m.hi), None)
+        covering = [m for m in cell.marks if m.lo <= lo and hi <= m.hi]
+        mark = min(covering, key=lambda m: (m.size, m.number)) if covering else None
         if out and out[-1].changed == changed and out[-1].mark == mark:
             out[-1] = Piece(out[-1].text + cell.text[lo:hi], changed, mark)
         else:
