@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from dedup.align.pair import align_pair
 from dedup.cli import app
+from dedup.report.marks import ViewPassages, mark_rows
 from dedup.report.render import render_diff, render_diff_html
+from dedup.report.rows import Cell, DisplayRow, pieces
 
 runner = CliRunner()
 
@@ -159,3 +161,22 @@ def test_cli_plain_and_html_show_the_passages(tmp_path: Path) -> None:
     res = runner.invoke(app, ["diff", str(a), str(b), "--html", str(out), "--no-semantic"])
     assert res.exit_code == 0, res.output
     assert 'data-p="1" data-side="a"' in out.read_text(encoding="utf-8")
+
+
+def test_overlapping_passages_show_the_shorter_mark_and_odd_kinds_a_fixed_word() -> None:
+    text = "One two three. Four five six."
+    spans = ((0, 14), (15, 29))
+    rows = [
+        {"a_start": 0, "a_end": 29, "b_start": 0, "b_end": 29, "kind": "edited"},
+        {"a_start": 15, "a_end": 29, "b_start": 0, "b_end": 14, "kind": '"><script>'},
+    ]
+    view = ViewPassages.from_rows(rows, spans_a=spans, spans_b=spans, text_a=text, text_b=text)
+    assert [p.kind for p in view.passages] == ["edited", "passage"]
+    [row] = mark_rows([DisplayRow(Cell("same", 0, 2, text), None)], view)
+    assert row.left is not None
+    got = [(p.text, p.mark.number if p.mark else None) for p in pieces(row.left)]
+    assert got == [("One two three. ", 1), ("Four five six.", 2)]
+    # a cell whose text is not the text's sentences (another segmentation) gets no marks
+    [row] = mark_rows([DisplayRow(Cell("same", 0, 1, "One two"), None)], view)
+    assert row.left is not None
+    assert row.left.marks == ()
