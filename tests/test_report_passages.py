@@ -4,6 +4,7 @@ side-by-side views from their offsets (texts read again from the run's inputs)."
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 from pathlib import Path
@@ -161,3 +162,24 @@ def test_a_moved_run_folder_still_renders(tmp_path: Path) -> None:
     page = build_report(tmp_path / "run")
     assert "data-p=" not in page
     assert "counted but not marked in the text: input not found" in page
+
+
+def test_passages_of_jsonl_records_are_marked(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("A lone text about nothing in particular.", encoding="utf-8")
+    records = [
+        {"id": "r1", "text": TEXTS["a.txt"]},
+        {"id": "r2", "text": "Unrelated words only here."},
+        {"id": "r3", "text": TEXTS["b.txt"]},
+    ]
+    (corpus / "recs.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8"
+    )
+    scan([corpus], tmp_path / "run", config=CFG, id_column="id")
+    pairs = pl.read_parquet(tmp_path / "run" / "pairs.parquet")
+    assert pairs.select("external_id_a", "external_id_b").row(0) == ("r1", "r3")
+    a, b = pairs.select("doc_a", "doc_b").row(0)
+    section = _section(build_report(tmp_path / "run"), a, b)
+    assert _norm(_marked(section, 1, "a")) == _norm(COPIED)
+    assert _norm(_marked(section, 1, "b")) == _norm(COPIED)
