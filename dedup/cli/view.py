@@ -34,28 +34,34 @@ def diff(
         ),
     ] = None,
 ) -> None:
-    """Show two files side by side, sentence by sentence: same, edited, added, dropped, moved."""
+    """Show two files side by side, sentence by sentence: same, edited, added, dropped, moved;
+    and the passages they share, with the share of each file they cover."""
     import json
 
-    from dedup.align.sentences import align_texts
+    from dedup.align.pair import align_pair
     from dedup.report.render import diff_json, render_diff, render_diff_html
 
     try:
         text_a, text_b = read_one(file_a), read_one(file_b)
-        alignment = align_texts(text_a, text_b, scorer=diff_scorer(semantic))
+        pair = align_pair(text_a, text_b, scorer=diff_scorer(semantic))
+        alignment, passages = pair.sentences, pair.passages
         if html is not None:
             from dedup.io.atomic import write_text_atomic
 
-            write_text_atomic(
-                render_diff_html(
-                    text_a, text_b, alignment, label_a=str(file_a), label_b=str(file_b)
-                ),
-                html,
+            page = render_diff_html(
+                text_a,
+                text_b,
+                alignment,
+                label_a=str(file_a),
+                label_b=str(file_b),
+                passages=passages,
             )
+            write_text_atomic(page, html)
             err.print(f"wrote {html}")
         if as_json:
+            data = diff_json(alignment, passages)
             with quiet_broken_pipe():
-                sys.stdout.write(json.dumps(diff_json(alignment), ensure_ascii=False, indent=1))
+                sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1))
                 sys.stdout.write("\n")
                 sys.stdout.flush()
         elif html is None:
@@ -75,6 +81,7 @@ def diff(
                     color=use_color,
                     label_a=str(file_a),
                     label_b=str(file_b),
+                    passages=passages,
                 )
                 console.file.flush()
     except DedupError as exc:

@@ -92,7 +92,9 @@ def clip(cell: Cell | None, limit: int) -> Cell | None:
         return cell
     more = len(cell.text) - limit
     changed = tuple((lo, min(hi, limit)) for lo, hi in cell.changed if lo < limit)
-    return replace(cell, text=f"{cell.text[:limit]} … [{more:,} more characters]", changed=changed)
+    marks = tuple(replace(m, hi=min(m.hi, limit)) for m in cell.marks if m.lo < limit)
+    text = f"{cell.text[:limit]} … [{more:,} more characters]"
+    return replace(cell, text=text, changed=changed, marks=marks)
 
 
 def bounded(rows: list[DisplayRow], bound: ViewBound) -> list[Shown]:

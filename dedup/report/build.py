@@ -12,8 +12,10 @@ from dedup import schema
 from dedup.errors import InputError, OutputError
 from dedup.io.atomic import read_json, write_text_atomic
 from dedup.report.bound import ViewBound, prefold
-from dedup.report.html import esc, legend, page, pair_table, plural
+from dedup.report.html import esc, legend, page, pair_table, passage_legend, plural
+from dedup.report.marks import ViewPassages, passage_summary
 from dedup.report.sections import Names, clusters_html, legend_html, settings_html, skipped_html
+from dedup.report.sources import pair_views
 
 __all__ = ["ReportLimits", "build_report", "write_report"]
 
@@ -29,6 +31,8 @@ class ReportLimits:
         clusters: clusters listed (the largest ones).
         cluster_members: documents listed per cluster.
         skipped: skipped documents listed.
+        text_chars: characters of document text read again from the run's inputs to mark
+            passages in the views (the first pairs' documents).
         view: the bound of one pair view.
     """
 
@@ -38,6 +42,7 @@ class ReportLimits:
     clusters: int = 1_000
     cluster_members: int = 20
     skipped: int = 1_000
+    text_chars: int = 20_000_000
     view: ViewBound = field(default_factory=ViewBound)
 
 
@@ -52,6 +57,9 @@ _INDEX_COLUMNS = (
     ("kept_a", "kept of A", True),
     ("new_b", "new in B", True),
     ("n_dropped", "dropped", True),
+    ("n_passages", "passages", True),
+    ("passage_share_a", "passages: A", True),
+    ("passage_share_b", "passages: B", True),
 )
 
 
@@ -93,8 +101,14 @@ def _index_row(i: int, row: dict[str, Any], names: Names) -> str:
     ):
         v, shown = _num(row[col], fmt)
         cells.append(f'<td class="num" data-v="{v}">{shown}</td>')
-    v, shown = _num(row["n_dropped"], "{:.0f}")
-    cells.append(f'<td class="num" data-v="{v}">{shown}</td>')
+    for col, fmt in (
+        ("n_dropped", "{:.0f}"),
+        ("n_passages", "{:.0f}"),
+        ("passage_share_a", "{:.0%}"),
+        ("passage_share_b", "{:.0%}"),
+    ):
+        v, shown = _num(row[col], fmt)
+        cells.append(f'<td class="num" data-v="{v}">{shown}</td>')
     return f'<tr data-relation="{esc(row["relation"])}" data-target="{key}">{"".join(cells)}</tr>'
 
 
@@ -124,7 +138,11 @@ def _index(pairs: list[dict[str, Any]], total: int, names: Names) -> str:
 
 
 def _pair_section(
-    row: dict[str, Any], aligned: list[dict[str, Any]], names: Names, bound: ViewBound
+    row: dict[str, Any],
+    aligned: list[dict[str, Any]],
+    names: Names,
+    bound: ViewBound,
+    passages: ViewPassages | None,
 ) -> str:
     key = _pair_key(row)
     name_a = names(row["path_a"], row["external_id_a"])
@@ -134,15 +152,22 @@ def _pair_section(
         f"jaccard {_num(row['jaccard'])[1]} · kept {_num(row['kept_a'], '{:.0%}')[1]} of A · "
         f"{_num(row['new_b'], '{:.0%}')[1]} of B new · channel {esc(row['channel'])}"
     )
+    if passages is None:
+        n = row["n_passages"]
+        summary = passage_summary(
+            None if n is None else int(n), row["passage_share_a"], row["passage_share_b"]
+        )
+        stats += f" · {esc(summary)}"
     view = (
-        pair_table(aligned, key=key, label_a=name_a, label_b=name_b, bound=bound)
+        pair_table(aligned, key=key, label_a=name_a, label_b=name_b, bound=bound, passages=passages)
         if aligned
         else '<p class="muted">No sentence alignment recorded for this pair.</p>'
     )
     return (
         f'<section class="pair" id="{key}" data-relation="{esc(row["relation"])}">\n'
         f'<h3>{esc(name_a)} ↔ {esc(name_b)}</h3>\n<p class="meta">{stats} · '
-        f'<a href="#pairs-index">index</a></p>\n{legend(row)}\n{view}\n</section>'
+        f'<a href="#pairs-index">index</a></p>\n{legend(row)}\n{passage_legend(passages)}\n'
+        f"{view}\n</section>"
     )
 
 
@@ -180,18 +205,30 @@ def _aligned_rows(
 
 
 def _views(
-    pair_rows: list[dict[str, Any]], run_dir: Path, names: Names, limits: ReportLimits
+    pair_rows: list[dict[str, Any]],
+    run_dir: Path,
+    docs: pl.DataFrame,
+    names: Names,
+    limits: ReportLimits,
 ) -> list[str]:
     """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget."""
     shown = pair_rows[: limits.max_pairs]
     by_pair = _aligned_rows(run_dir, shown, limits.view)
+    marked = pair_views(run_dir, shown, docs, max_chars=limits.text_chars)
     out: list[str] = []
+    if marked.note and marked.views:
+        out.append(
+            '<p class="muted">Some passages are counted but not marked in the text: '
+            f"{esc(marked.note)}.</p>"
+        )
     size = 0
     for p in shown:
         if size >= limits.max_chars:
             break
-        rows = by_pair.get((int(p["doc_a"]), int(p["doc_b"])), [])
-        out.append(_pair_section(p, rows, names, limits.view))
+        key = (int(p["doc_a"]), int(p["doc_b"]))
+        out.append(
+            _pair_section(p, by_pair.get(key, []), names, limits.view, marked.views.get(key))
+        )
         size += len(out[-1])
     more = len(pair_rows) - len(out)
     if more > 0:
@@ -248,7 +285,7 @@ def build_report(
             legend_html(manifest),
             settings_html(manifest, names),
             "<h2>Pairs side by side</h2>",
-            *_views(pair_rows, run_dir, names, lim),
+            *_views(pair_rows, run_dir, docs, names, lim),
         ]
     )
     return page(f"dedup report: {run_dir.name}", body)

@@ -12,15 +12,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
+from operator import attrgetter
 from typing import Any
 
 from dedup.report.bound import ViewBound, bounded
-from dedup.report.rows import Cell, DisplayRow, Fold, display_rows, segments
+from dedup.report.marks import ViewPassages, mark_rows
+from dedup.report.rows import Cell, DisplayRow, Fold, display_rows, pieces
 
-__all__ = ["MARKS", "esc", "legend", "page", "pair_table", "plural"]
+__all__ = ["MARKS", "esc", "legend", "page", "pair_table", "passage_legend", "plural"]
 
 MARKS = {"same": "=", "edited": "~", "added": "+", "dropped": "-", "moved": ">"}
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9-]")
@@ -73,11 +76,40 @@ def legend(counts: Mapping[str, int] | None = None) -> str:
     return f'<p class="legend">{"".join(parts)}</p>'
 
 
+def passage_legend(view: ViewPassages | None) -> str:
+    """How passages are marked, with the pair's passage count and shares."""
+    if view is None:
+        return ""
+    if not view.passages or not (view.spans_a or view.spans_b):
+        return f'<p class="legend psg-legend">{esc(view.summary())}</p>'
+    kinds = "".join(
+        f'<mark class="psg psg-{k}">{k}</mark> ' for k in ("verbatim", "edited", "paraphrase")
+    )
+    return (
+        f'<p class="legend psg-legend">{esc(view.summary())} · passage text is underlined: '
+        f"{kinds}(P1, P2 … where a passage starts; the same number on both sides)</p>"
+    )
+
+
 def _text_html(cell: Cell, side: str) -> str:
+    """The cell's text, escaped: changed words in ``<del>``/``<ins>``, passage text in
+    ``<mark>`` (after the passage's number where it starts)."""
     tag = "del" if side == "a" else "ins"
     out = []
-    for piece, changed in segments(cell):
-        out.append(f"<{tag}>{esc(piece)}</{tag}>" if changed else esc(piece))
+    badged: set[int] = set()
+    for m, group in itertools.groupby(pieces(cell), key=attrgetter("mark")):
+        text = "".join(f"<{tag}>{esc(p.text)}</{tag}>" if p.changed else esc(p.text) for p in group)
+        if m is None:
+            out.append(text)
+            continue
+        title = f"passage {m.number}: {m.kind}"
+        if m.first and m.number not in badged:
+            badged.add(m.number)
+            out.append(f'<span class="pno psg-{m.kind}" title="{title}">P{m.number}</span>')
+        out.append(
+            f'<mark class="psg psg-{m.kind}" data-p="{m.number}" data-side="{side}" '
+            f'title="{title}">{text}</mark>'
+        )
     return "".join(out)
 
 
@@ -138,6 +170,7 @@ def pair_table(
     label_a: str,
     label_b: str,
     bound: ViewBound | None = None,
+    passages: ViewPassages | None = None,
 ) -> str:
     """The two-column aligned view of one pair.
 
@@ -148,12 +181,15 @@ def pair_table(
         label_b: Heading of the right column.
         bound: Limits on the text shown (:func:`dedup.report.bound.bounded`); None shows
             every row in full.
+        passages: The pair's passages, marked in the cells (:mod:`dedup.report.marks`).
 
     Returns:
         A ``<table class="align">``.
     """
     key = _SAFE_KEY.sub("", key)
     laid_out = display_rows(rows)
+    if passages is not None:
+        laid_out = mark_rows(laid_out, passages)
     shown: list[DisplayRow | Fold] = list(laid_out) if bound is None else bounded(laid_out, bound)
     body = "\n".join(_row_html(r, key) for r in shown)
     return (

@@ -13,6 +13,7 @@ Both the terminal diff and the HTML views lay an alignment out the same way:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,11 +21,44 @@ from typing import Any
 
 from dedup.text.words import word_spans
 
-__all__ = ["FOLD_OP", "Cell", "DisplayRow", "Fold", "display_rows", "fold_row", "segments"]
+__all__ = [
+    "FOLD_OP",
+    "Cell",
+    "DisplayRow",
+    "Fold",
+    "Mark",
+    "Piece",
+    "display_rows",
+    "fold_row",
+    "pieces",
+    "segments",
+]
 
 #: The ``op`` of a synthetic alignment row standing for rows folded before layout; its
 #: ``words`` holds the fold's kind, ``a_index`` the rows, ``a_hi``/``b_hi`` the sentences.
 FOLD_OP = "fold"
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A stretch of a cell's text inside an aligned passage.
+
+    Attributes:
+        lo: First character of the stretch in the cell's text.
+        hi: One past its last character.
+        number: The passage's number in its pair (1-based, in order of A).
+        kind: The passage's kind (``verbatim``, ``edited`` or ``paraphrase``).
+        first: The passage starts here (not in an earlier cell).
+        size: The passage's length in characters on this side: where passages overlap,
+            the text shows the shortest one's mark.
+    """
+
+    lo: int
+    hi: int
+    number: int
+    kind: str
+    first: bool = False
+    size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +72,7 @@ class Cell:
         text: The text.
         changed: ``(start, end)`` character spans of changed words (edited/moved only).
         link: For a moved sentence, the first sentence index on the other side.
+        marks: Stretches of the text inside aligned passages, in text order.
     """
 
     tag: str
@@ -46,6 +81,7 @@ class Cell:
     text: str
     changed: tuple[tuple[int, int], ...] = ()
     link: int | None = None
+    marks: tuple[Mark, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,4 +221,32 @@ def segments(cell: Cell) -> list[tuple[str, bool]]:
         pos = hi
     if pos < len(cell.text):
         out.append((cell.text[pos:], False))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A run of a cell's text: changed or not, inside a passage (``mark``) or not."""
+
+    text: str
+    changed: bool
+    mark: Mark | None
+
+
+def pieces(cell: Cell) -> list[Piece]:
+    """The cell's text cut where a changed word or a passage mark starts or ends."""
+    n = len(cell.text)
+    cuts = {0, n}
+    for lo, hi in (*cell.changed, *((m.lo, m.hi) for m in cell.marks)):
+        cuts.update((min(max(lo, 0), n), min(max(hi, 0), n)))
+    edges = sorted(cuts)
+    out: list[Piece] = []
+    for lo, hi in itertools.pairwise(edges):
+        changed = any(c_lo <= lo and hi <= c_hi for c_lo, c_hi in cell.changed)
+        covering = [m for m in cell.marks if m.lo <= lo and hi <= m.hi]
+        mark = min(covering, key=lambda m: (m.size, m.number)) if covering else None
+        if out and out[-1].changed == changed and out[-1].mark == mark:
+            out[-1] = Piece(out[-1].text + cell.text[lo:hi], changed, mark)
+        else:
+            out.append(Piece(cell.text[lo:hi], changed, mark))
     return out

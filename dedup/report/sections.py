@@ -104,7 +104,10 @@ def legend_html(manifest: dict[str, Any]) -> str:
         "the pair) the semantic score, in [0, 1]; a paraphrase's score is its semantic score. "
         "<b>containment of A</b>: the share of A's shingles found in B. <b>kept of A</b>: the "
         "share of A's sentences found in B (same, edited or moved); <b>new in B</b>: the share "
-        "of B's sentences found nowhere in A.</p>"
+        "of B's sentences found nowhere in A. <b>passages</b>: the pair's aligned passages "
+        "(passages.parquet: verbatim, edited or paraphrased runs of text found in both); "
+        "<b>passages: A</b> and <b>B</b>: the share of A's and of B's words inside them. In "
+        "the views, passage text is underlined and numbered where each passage starts.</p>"
     )
 
 
