@@ -7,7 +7,8 @@ from pathlib import Path
 import polars as pl
 
 from dedup import schema
-from dedup.align.sentences import align_texts, alignment_rows, summarize
+from dedup.align.rows import alignment_rows
+from dedup.align.sentences import align_texts, summarize
 
 HOSTILE = (
     "Breaking news. <script>document.title='PWNED';"

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import schema
+from dedup.align.rows import alignment_rows
 from dedup.align.scorers import LexicalScorer, lexical_ratio
 from dedup.align.sentences import (
     Alignment,
     align_sentences,
     align_texts,
-    alignment_rows,
     summarize,
 )
 from dedup.text.segment import split_sentences

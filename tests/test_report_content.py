@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedup import schema
-from dedup.align.sentences import align_texts, alignment_rows
+from dedup.align.rows import alignment_rows
+from dedup.align.sentences import align_texts
 from dedup.config import RunConfig, SemanticConfig
 from dedup.pipeline import scan
 from dedup.report import build_report

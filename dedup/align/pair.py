@@ -56,7 +56,10 @@ def align_pair(
     passages = align_passages(text_a, text_b, config=config, embed=embed)
     sa, sb = passages.sentences_a, passages.sentences_b
     view = align_sentences(
-        [s.text for s in sa], [s.text for s in sb], scorer=scorer, path=passages.path
+        [s.text for s in sa],
+        [s.text for s in sb],
+        scorer=scorer,
+        groups=[(i, i + 1, j, j + 1) for i, j in passages.path],
     )
     spans_a = tuple((s.start, s.end) for s in sa)
     spans_b = tuple((s.start, s.end) for s in sb)

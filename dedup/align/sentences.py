@@ -19,7 +19,6 @@ sentence lies in exactly one op with a non-empty range on its side.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,7 +38,6 @@ __all__ = [
     "OpTag",
     "align_sentences",
     "align_texts",
-    "alignment_rows",
     "summarize",
 ]
 
@@ -264,7 +262,7 @@ def align_sentences(
     move_threshold: float | None = None,
     merges: bool = True,
     moves: bool = True,
-    path: Sequence[tuple[int, int]] | None = None,
+    groups: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> Alignment:
     """Align two sentence sequences in order.
 
@@ -281,9 +279,9 @@ def align_sentences(
             to ``match_threshold + 0.1`` (an out-of-order match needs stronger evidence).
         merges: Detect one-to-many merges and splits.
         moves: Detect moved sentences among the unmatched ones.
-        path: In-order ``(i, j)`` matches found by the passage aligner
-            (:func:`dedup.align.pair.align_pair`); the DP is then skipped and the scorer
-            only scores merges, splits and moves.
+        groups: In-order matched spans ``(a_lo, a_hi, b_lo, b_hi)`` (half-open) found by the
+            passage aligner (:func:`dedup.align.pair.align_pair`); the DP is then skipped and
+            the scorer only scores further merges, splits and moves.
 
     Returns:
         The :class:`Alignment`.
@@ -291,10 +289,11 @@ def align_sentences(
     scorer = scorer if scorer is not None else LexicalScorer()
     threshold = default_threshold(scorer) if match_threshold is None else match_threshold
     sim = _matrix(scorer, a, b)
-    pairs = align_path(sim, float(threshold)) if path is None else list(path)
-    matches = [_Match(i, i + 1, j, j + 1, float(sim[i, j])) for i, j in pairs]
-    free_a = set(range(len(a))) - {i for i, _ in pairs}
-    free_b = set(range(len(b))) - {j for _, j in pairs}
+    if groups is None:
+        groups = [(i, i + 1, j, j + 1) for i, j in align_path(sim, float(threshold))]
+    matches = [_Match(*g, float(sim[g[0] : g[1], g[2] : g[3]].max())) for g in groups]
+    free_a = set(range(len(a))) - {i for m in matches for i in range(m.a_lo, m.a_hi)}
+    free_b = set(range(len(b))) - {j for m in matches for j in range(m.b_lo, m.b_hi)}
     if merges:
         _extend_all(matches, a, b, free_a, free_b, scorer)
     move_t = min(1.0, threshold + 0.1) if move_threshold is None else move_threshold
@@ -363,37 +362,3 @@ def summarize(alignment: Alignment) -> dict[str, Any]:
     out: dict[str, Any] = {"kept_a": kept / n if n else 1.0, "new_b": added / m if m else 0.0}
     out.update({f"n_{t}": counts[t] for t in OPS})
     return out
-
-
-def alignment_rows(doc_a: int, doc_b: int, alignment: Alignment) -> list[dict[str, Any]]:
-    """Rows of the ``alignments`` table (:data:`dedup.schema.ALIGNMENTS`) for one pair.
-
-    Args:
-        doc_a: ``doc_id`` of A.
-        doc_b: ``doc_id`` of B.
-        alignment: Their alignment.
-
-    Returns:
-        One dict per op, in op order; ``words`` is a JSON list of word opcodes or null.
-    """
-    rows = []
-    for op in alignment.ops:
-        has_a, has_b = op.a_hi > op.a_lo, op.b_hi > op.b_lo
-        rows.append(
-            {
-                "doc_a": doc_a,
-                "doc_b": doc_b,
-                "op": op.tag,
-                "a_index": op.a_lo if has_a else None,
-                "b_index": op.b_lo if has_b else None,
-                "a_lo": op.a_lo,
-                "a_hi": op.a_hi,
-                "b_lo": op.b_lo,
-                "b_hi": op.b_hi,
-                "a_text": alignment.a_text(op) if has_a else None,
-                "b_text": alignment.b_text(op) if has_b else None,
-                "score": op.score,
-                "words": json.dumps([list(w) for w in op.words]) if op.words else None,
-            }
-        )
-    return rows

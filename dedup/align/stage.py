@@ -95,7 +95,8 @@ def derive_pair(
     from dedup.align.derivation import relate
     from dedup.align.pair import align_pair
     from dedup.align.passages import passage_rows
-    from dedup.align.sentences import alignment_rows, summarize
+    from dedup.align.rows import alignment_rows
+    from dedup.align.sentences import summarize
 
     pair = align_pair(text_a, text_b, scorer=scorer)
     found = passage_rows(doc_a, doc_b, pair.passages)

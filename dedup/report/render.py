@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from dedup.align.passages import PassageAlignment
-from dedup.align.sentences import Alignment, align_texts, alignment_rows, summarize
+from dedup.align.rows import alignment_rows
+from dedup.align.sentences import Alignment, align_texts, summarize
 from dedup.report.html import MARKS, esc, legend, page, pair_table, passage_legend
 from dedup.report.marks import ViewPassages, mark_rows
 from dedup.report.rows import Cell, Mark, display_rows, pieces
