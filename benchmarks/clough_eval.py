@@ -5,7 +5,10 @@ source). Each of the 95 answers is scored on whether it is paired with its own
 ``orig_task`` file: ``cut``/``light``/``heavy`` answers should be, ``non`` answers should
 not; pairs between two answers are not scored. Writes ``results/clough_eval.json``.
 
-Usage: python benchmarks/clough_eval.py [--corpus DIR] [--no-semantic]
+Relations come from aligned passages (the scan's default); ``--no-align`` measures the
+document-level rules alone.
+
+Usage: python benchmarks/clough_eval.py [--corpus DIR] [--no-semantic] [--no-align]
 """
 
 from __future__ import annotations
@@ -104,11 +107,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", type=Path, default=HERE / "data" / "clough-stevenson")
     ap.add_argument("--no-semantic", action="store_true")
+    ap.add_argument(
+        "--no-align",
+        action="store_true",
+        help="document-level relations only (no passages): the fast mode",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "clough_eval.json")
     args = ap.parse_args()
     labels = pl.read_csv(args.corpus / "labels.csv")
     cfg = RunConfig(
-        align=AlignConfig(enabled=False),
+        align=AlignConfig(enabled=not args.no_align),
         semantic=SemanticConfig(enabled=False if args.no_semantic else None),
     )
     t0 = time.perf_counter()
@@ -117,6 +125,7 @@ def main() -> None:
     table = _score_table(labels, run.pairs)
     result = {
         "config": cfg.fingerprint(),
+        "align": not args.no_align,
         "semantic": run.manifest["stages"]["semantic"],
         "seconds": round(seconds, 2),
         **evaluate(table),
