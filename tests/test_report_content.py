@@ -72,7 +72,8 @@ def test_legend_settings_and_skipped_documents(run: Path) -> None:
     assert 'id="legend"' in html
     for relation in ("exact", "near_duplicate", "derivative", "partial", "paraphrase"):
         assert f'<span class="rel">{relation}</span></td>' in html
-    assert "Jaccard at least 0.5" in html
+    assert "Jaccard of the shingle sets at least 0.8" in html
+    assert "copied passages adding up to 50 words" in html  # relations from passages
     assert "25 bands × 5 rows" in html
     assert "semantic channel</dt><dd>off: semantic channel disabled" in html
     skipped = html.split('<h2 id="skipped">')[1].split("</table>")[0]
@@ -174,3 +175,18 @@ def test_one_pair_and_one_cluster_are_singular(tmp_path: Path) -> None:
     assert "1 pair ·" in header
     assert "1 cluster ·" in header
     assert "5 documents (4 read, 1 skipped)" in header
+
+
+def test_legend_states_the_rules_the_run_used() -> None:
+    from dedup.config import AlignConfig, DerivationConfig, RunConfig
+    from dedup.report.sections import legend_html
+
+    aligned = RunConfig(derivation=DerivationConfig(min_passage=30)).to_dict()
+    page = legend_html({"config": aligned})
+    assert "aligned passage by passage" in page
+    assert "copied passages adding up to 30 words" in page
+    assert "both containments" not in page
+    fast = RunConfig(align=AlignConfig(enabled=False)).to_dict()
+    page = legend_html({"config": fast})
+    assert "first rule that holds" in page
+    assert "both containments at least 0.5" in page

@@ -21,7 +21,15 @@ from dedup.config import AlignConfig, DerivationConfig
 
 Advance = Callable[[int], None]
 
-__all__ = ["Derived", "align_stage", "derive_pair", "embedding_scorer_for", "needs_embeddings"]
+__all__ = [
+    "Derived",
+    "align_stage",
+    "apply_derived",
+    "derive_pair",
+    "embedding_scorer_for",
+    "needs_embeddings",
+    "with_source",
+]
 
 #: Relations decided on whole documents, before alignment.
 DOCUMENT_LEVEL = ("exact", "near_duplicate")

@@ -12,7 +12,7 @@ from dedup.report.html import esc, plural
 
 __all__ = ["Names", "clusters_html", "legend_html", "settings_html", "skipped_html"]
 
-_RULES = (
+_DOCUMENT_RULES = (
     ("exact", "the same words in the same order (same content hash after normalizing)"),
     ("near_duplicate", "Jaccard of the shingle sets at least {near}"),
     (
@@ -21,6 +21,26 @@ _RULES = (
     ),
     ("partial", "one document's containment at least {containment}: a passage of it reused"),
     ("paraphrase", "none of the above, but the sentence-embedding check verified the pair"),
+)
+_PASSAGE_RULES = (
+    _DOCUMENT_RULES[0],
+    _DOCUMENT_RULES[1],
+    (
+        "derivative",
+        "a rewrite: verbatim and edited passages cover at least {coverage:.0%} of the shorter "
+        "text, and the passages at least {longer:.0%} of the longer one",
+    ),
+    (
+        "paraphrase",
+        "a reworded rewrite: at least {chain} sentence pairs that are each other's best match "
+        "lie in one order, holding at least {chain_share:.0%} of the shorter text's sentences; "
+        "the passages cover at least {longer:.0%} of the longer text",
+    ),
+    (
+        "partial",
+        "a passage reused: copied passages adding up to {min_passage} words, whatever share of "
+        "either text they are; or a text lying, copied or reworded, inside a much longer one",
+    ),
 )
 
 
@@ -86,22 +106,37 @@ def settings_html(manifest: dict[str, Any], names: Names) -> str:
 def legend_html(manifest: dict[str, Any]) -> str:
     """What the relations and the score mean, with this run's thresholds."""
     cfg = manifest.get("config", {})
+    der = cfg.get("derivation", {})
     values = {
         "near": cfg.get("verify", {}).get("near_duplicate", 0.8),
         "threshold": cfg.get("lsh", {}).get("threshold", 0.5),
         "containment": cfg.get("overlap", {}).get("containment", 0.5),
+        "coverage": der.get("rewrite_coverage", 0.4),
+        "longer": der.get("longer_share", 0.2),
+        "chain": der.get("min_chain", 4),
+        "chain_share": der.get("chain_share", 0.33),
+        "min_passage": der.get("min_passage", 50),
     }
+    aligned = cfg.get("align", {}).get("enabled", True) and "derivation" in cfg
     rules = "".join(
         f'<tr><td><span class="rel">{esc(rel)}</span></td><td>{esc(rule.format(**values))}</td>'
         "</tr>"
-        for rel, rule in _RULES
+        for rel, rule in (_PASSAGE_RULES if aligned else _DOCUMENT_RULES)
+    )
+    intro = (
+        "Every candidate pair was aligned passage by passage; exact and near-duplicate pairs "
+        "are decided on whole documents, the others from their passages (a pair whose "
+        "passages show none is not reported):"
+        if aligned
+        else "Every pair was verified on its shingle sets; the first rule that holds gives "
+        "its relation:"
     )
     return (
-        '<h2 id="legend">Legend</h2>\n<p>Every pair was verified on its shingle sets; the '
-        "first rule that holds gives its relation:</p>\n"
+        f'<h2 id="legend">Legend</h2>\n<p>{esc(intro)}</p>\n'
         f'<table class="legend-rel"><tbody>{rules}</tbody></table>\n<p><b>score</b>: the '
-        "largest of the Jaccard, the two containments and (when the semantic channel verified "
-        "the pair) the semantic score, in [0, 1]; a paraphrase's score is its semantic score. "
+        "largest of the Jaccard, the two containments and (when the semantic channel accepted "
+        "the pair) the semantic score, in [0, 1]; for a pair only the semantic channel "
+        "proposed, its semantic score. "
         "<b>containment of A</b>: the share of A's shingles found in B. <b>kept of A</b>: the "
         "share of A's sentences found in B (same, edited or moved); <b>new in B</b>: the share "
         "of B's sentences found nowhere in A. <b>passages</b>: the pair's aligned passages "
