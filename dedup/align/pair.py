@@ -16,7 +16,7 @@ from dedup.align.scorers import EmbeddingScorer, Scorer
 from dedup.align.sentences import Alignment, align_sentences
 from dedup.config import PassageConfig
 
-__all__ = ["PairAlignment", "align_pair"]
+__all__ = ["PairAlignment", "align_pair", "pair_passages", "sentence_view"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,21 @@ def align_pair(
     Returns:
         The :class:`PairAlignment`.
     """
+    passages = pair_passages(text_a, text_b, scorer=scorer, config=config)
+    return PairAlignment(passages, sentence_view(passages, scorer=scorer))
+
+
+def pair_passages(
+    text_a: str, text_b: str, *, scorer: Scorer | None = None, config: PassageConfig | None = None
+) -> PassageAlignment:
+    """The passages of two texts, seeded with ``scorer``'s embeddings when it has them."""
     embed = scorer.embed if isinstance(scorer, EmbeddingScorer) else None
-    passages = align_passages(text_a, text_b, config=config, embed=embed)
+    return align_passages(text_a, text_b, config=config, embed=embed)
+
+
+def sentence_view(passages: PassageAlignment, *, scorer: Scorer | None = None) -> Alignment:
+    """The sentence view of a passage alignment: its in-order sentence matches, plus merges,
+    splits and moves scored with ``scorer``; with the sentences' character spans."""
     sa, sb = passages.sentences_a, passages.sentences_b
     view = align_sentences(
         [s.text for s in sa],
@@ -63,4 +76,4 @@ def align_pair(
     )
     spans_a = tuple((s.start, s.end) for s in sa)
     spans_b = tuple((s.start, s.end) for s in sb)
-    return PairAlignment(passages, Alignment(view.a, view.b, view.ops, spans_a, spans_b))
+    return Alignment(view.a, view.b, view.ops, spans_a, spans_b)

@@ -101,24 +101,27 @@ def derive_pair(
         The :class:`Derived` rows and relation.
     """
     from dedup.align.derivation import relate
-    from dedup.align.pair import align_pair
+    from dedup.align.pair import pair_passages, sentence_view
     from dedup.align.passages import passage_rows
     from dedup.align.rows import alignment_rows
     from dedup.align.sentences import summarize
 
-    pair = align_pair(text_a, text_b, scorer=scorer)
-    found = passage_rows(doc_a, doc_b, pair.passages)
+    passages = pair_passages(text_a, text_b, scorer=scorer)
+    if relation not in DOCUMENT_LEVEL:
+        relation = relate(passages, config=derivation)
+        if relation is None:  # not reported: no sentence view to build
+            return Derived(None, {"doc_a": doc_a, "doc_b": doc_b}, [], [])
+    view = sentence_view(passages, scorer=scorer)
+    found = passage_rows(doc_a, doc_b, passages)
     summary = {
         "doc_a": doc_a,
         "doc_b": doc_b,
-        **summarize(pair.sentences),
+        **summarize(view),
         "n_passages": len(found),
-        "passage_share_a": round(pair.passages.coverage_a, 6),
-        "passage_share_b": round(pair.passages.coverage_b, 6),
+        "passage_share_a": round(passages.coverage_a, 6),
+        "passage_share_b": round(passages.coverage_b, 6),
     }
-    if relation not in DOCUMENT_LEVEL:
-        relation = relate(pair.passages, config=derivation)
-    return Derived(relation, summary, alignment_rows(doc_a, doc_b, pair.sentences), found)
+    return Derived(relation, summary, alignment_rows(doc_a, doc_b, view), found)
 
 
 def align_stage(

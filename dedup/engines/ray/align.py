@@ -150,7 +150,7 @@ def _align(
         d = derive_pair(
             doc_a, doc_b, relation, text_a, text_b, scorer=scorer, derivation=derivation
         )
-        summaries.append({**d.summary, "derived": d.relation})
+        summaries.append({**dict.fromkeys(_SUMMARY), **d.summary, "derived": d.relation})
         if d.relation is not None:
             rows.extend(d.alignments)
             passages.extend(d.passages)
