@@ -19,7 +19,7 @@ Jaccard of shingle sets); :func:`relate` decides the rest from a pair's passages
   Reason: a rewrite keeps the body of its source in its order. Two independent reports of one
   event also have sentences that are each other's best match, as many as a rewrite, but in
   the order each reporter chose, so fewer of them fall in one chain.
-* ``partial``: the rewrite evidence above over at least ``min_piece`` passage words, but
+* ``partial``: the rewrite evidence above over at least ``min_passage`` passage words, but
   under ``longer_share`` of the longer text; or verbatim or edited passages of at least
   ``min_piece`` words that add up to ``min_passage`` words, whatever share of either text
   they are (a passage lifted into a longer text, possibly cut in two or three by a changed
@@ -140,7 +140,7 @@ def relate(
     if (lexical or reworded) and longer_share(alignment) >= cfg.longer_share:
         para = sum(p.n_words for p in passages if p.kind == "paraphrase")
         return "derivative" if 2 * (words - para) > words else "paraphrase"
-    if (lexical or reworded) and words >= min(cfg.min_piece, cfg.min_passage):
+    if (lexical or reworded) and words >= cfg.min_passage:
         return "partial"  # the shorter text lies, copied or reworded, inside a longer one
     copied = [p.n_words for p in passages if p.kind != "paraphrase"]
     piece = min(cfg.min_piece, cfg.min_passage)
