@@ -39,7 +39,8 @@ _PASSAGE_RULES = (
     (
         "partial",
         "a passage reused: copied passages adding up to {min_passage} words, whatever share of "
-        "either text they are; or a text lying, copied or reworded, inside a much longer one",
+        "either text they are; or a text lying, copied or reworded, inside a much longer one "
+        "({min_passage}+ words)",
     ),
 )
 
