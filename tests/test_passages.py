@@ -187,3 +187,34 @@ def test_one_huge_unpunctuated_sentence_is_scored_on_its_first_words() -> None:
     al = align_passages(text, text)
     assert len(al.passages) == 1
     assert al.passages[0].kind == "verbatim"
+
+
+def test_sentence_view_past_the_matrix_bound_scores_the_matches_only() -> None:
+    """Past ``max_sentence_cells`` the sentence view takes the passage matches as they are
+    (no full sentence matrix: no merges or moves), so huge texts stay linear."""
+    from dedup.align.pair import align_pair
+    from dedup.config import PassageConfig
+
+    class Counting:
+        """The lexical scorer, recording the largest matrix asked of it."""
+
+        def __init__(self) -> None:
+            from dedup.align.scorers import LexicalScorer
+
+            self.inner, self.cells = LexicalScorer(), 0
+
+        def __call__(self, a: list[str], b: list[str]) -> object:
+            self.cells = max(self.cells, len(a) * len(b))
+            return self.inner(a, b)
+
+        def pairwise(self, a: list[str], b: list[str]) -> object:
+            return self.inner.pairwise(a, b)
+
+    text = " ".join(f"Sentence {k} tells of item {k * 7} and place {k * 13}." for k in range(60))
+    small, big = Counting(), Counting()
+    bounded = align_pair(text, text, scorer=small, config=PassageConfig(max_sentence_cells=100))  # type: ignore[arg-type]
+    full = align_pair(text, text, scorer=big)  # type: ignore[arg-type]
+    assert small.cells == 0
+    assert big.cells == 60 * 60
+    assert [op.tag for op in bounded.sentences.ops] == ["same"] * 60
+    assert bounded.sentences.ops == full.sentences.ops

@@ -53,7 +53,7 @@ def align_pair(
         The :class:`PairAlignment`.
     """
     passages = pair_passages(text_a, text_b, scorer=scorer, config=config)
-    return PairAlignment(passages, sentence_view(passages, scorer=scorer))
+    return PairAlignment(passages, sentence_view(passages, scorer=scorer, config=config))
 
 
 def pair_passages(
@@ -64,15 +64,25 @@ def pair_passages(
     return align_passages(text_a, text_b, config=config, embed=embed)
 
 
-def sentence_view(passages: PassageAlignment, *, scorer: Scorer | None = None) -> Alignment:
+def sentence_view(
+    passages: PassageAlignment,
+    *,
+    scorer: Scorer | None = None,
+    config: PassageConfig | None = None,
+) -> Alignment:
     """The sentence view of a passage alignment: its in-order sentence matches, plus merges,
     splits and moves scored with ``scorer``; with the sentences' character spans."""
     sa, sb = passages.sentences_a, passages.sentences_b
+    # past the passage aligner's sentence-matrix bound, no full matrix here either: the
+    # matches only, scored pair by pair (no merges or moves), so huge texts stay linear
+    small = len(sa) * len(sb) <= (config or PassageConfig()).max_sentence_cells
     view = align_sentences(
         [s.text for s in sa],
         [s.text for s in sb],
         scorer=scorer,
         groups=[(i, i + 1, j, j + 1) for i, j in passages.path],
+        merges=small,
+        moves=small,
     )
     spans_a = tuple((s.start, s.end) for s in sa)
     spans_b = tuple((s.start, s.end) for s in sb)

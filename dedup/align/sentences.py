@@ -288,6 +288,11 @@ def align_sentences(
     """
     scorer = scorer if scorer is not None else LexicalScorer()
     threshold = default_threshold(scorer) if match_threshold is None else match_threshold
+    if groups is not None and not (merges or moves):  # no full matrix: the matches only
+        scores = _pairwise(scorer, [a[g[0]] for g in groups], [b[g[2]] for g in groups])
+        matches = [_Match(*g, s) for g, s in zip(groups, scores, strict=True)]
+        ops = _assemble(len(a), len(b), matches, [], a, b, same_threshold)
+        return Alignment(tuple(a), tuple(b), ops)
     sim = _matrix(scorer, a, b)
     if groups is None:
         groups = [(i, i + 1, j, j + 1) for i, j in align_path(sim, float(threshold))]
