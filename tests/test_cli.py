@@ -42,6 +42,7 @@ def test_every_command_has_help_and_a_readme_entry() -> None:
         (["--bands", "4"], 2, "--rows"),
         (["--shingle", "sentence:3"], 2, "shingle spec"),
         (["--batch-size", "0"], 2, "batch size must be >= 1"),
+        (["--min-passage", "0"], 2, "min_passage must be >= 1"),
         (["--workers", "-1"], 2, "workers must be >= 0"),
         (["--containment", "1.5"], 2, "containment"),
     ],

@@ -58,3 +58,21 @@ def test_without_alignment_the_passage_is_missed(tmp_path: Path, seeds_dir: Path
     corpus, _ = _corpus(tmp_path, seeds_dir)
     cfg = RunConfig(semantic=SemanticConfig(enabled=False), align=AlignConfig(enabled=False))
     assert scan([corpus], tmp_path / "run", config=cfg).pairs.height == 0
+
+
+def test_min_passage_sets_how_long_a_reused_passage_must_be(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    """The passage is about 70 words: partial at --min-passage 50, not at 100."""
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+
+    corpus, _ = _corpus(tmp_path, seeds_dir)
+    runner = CliRunner()
+    for words, expected in ((50, 1), (100, 0)):
+        out = tmp_path / f"run{words}"
+        args = ["scan", str(corpus), "--out", str(out), "--no-semantic", "-q"]
+        result = runner.invoke(app, [*args, "--min-passage", str(words)])
+        assert result.exit_code == 0, result.output
+        assert pl.read_parquet(out / "pairs.parquet").height == expected
