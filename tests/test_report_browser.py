@@ -119,3 +119,33 @@ def test_screenshot(report: Path, tmp_path: Path) -> None:
     keep = os.environ.get("DEDUP_SCREENSHOT")
     if keep:
         shutil.copyfile(shot, keep)
+
+
+def test_passage_marks_survive_the_page_script(tmp_path: Path) -> None:
+    """A scanned pair sharing a copied passage: in the browser, after the page's script ran,
+    both sides hold the passage's marks, with the passage's words, and nothing was refused."""
+    from dedup.config import RunConfig, SemanticConfig
+    from dedup.pipeline import scan
+
+    words = [f"w{k}" for k in range(400)]
+    passage = " ".join(
+        f"The reused line {k} says {words[k]} and {words[k + 1]} again." for k in range(8)
+    )
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, start in (("a.txt", 0), ("b.txt", 200)):
+        own = " ".join(
+            f"Own sentence {k} of {name} has {words[(start + 3 * k) % 400]}." for k in range(60)
+        )
+        (corpus / name).write_text(own + " " + passage + " " + own, encoding="utf-8")
+    cfg = RunConfig(semantic=SemanticConfig(enabled=False))
+    scan([corpus], tmp_path / "run", config=cfg)
+    dom, log = _load(write_report(tmp_path / "run").as_uri(), tmp_path / "profile", "--dump-dom")
+    assert _console_errors(log) == []
+    assert re.search(r"<body[^>]*\bdata-ready=\"1\"", dom)
+    for side in ("a", "b"):
+        marked = re.findall(
+            rf'<mark class="psg psg-\w+" data-p="1" data-side="{side}"[^>]*>([^<]*)<', dom
+        )
+        assert marked, side
+        assert "The reused line 0 says w0 and w1 again." in " ".join(marked)
