@@ -269,7 +269,7 @@ def synth_scan(config: Any, docs: int, seed: int) -> dict[str, Any]:
             for d, p in result.documents.select("doc_id", "path").iter_rows()
         }
         passages = pl.read_parquet(Path(tmp) / "run" / "passages.parquet")
-        planted = {(a, b) for a, b in truth.select("path_a", "path_b").iter_rows()}
+        planted = {(a, b): k for a, b, k in truth.select("path_a", "path_b", "kind").iter_rows()}
         found: dict[tuple[str, str], str] = {}
         for a, b, r in result.pairs.select("doc_a", "doc_b", "relation").iter_rows():
             found[(rel_path[a], rel_path[b])] = r
@@ -295,12 +295,7 @@ def synth_scan(config: Any, docs: int, seed: int) -> dict[str, Any]:
         unplanted = [k for k in found if k not in planted and k[::-1] not in planted]
         relations: dict[str, dict[str, int]] = {}
         for (a, b), r in found.items():
-            kind = "unplanted"
-            for k in ((a, b), (b, a)):
-                if k in planted:
-                    kind = truth.filter((pl.col("path_a") == k[0]) & (pl.col("path_b") == k[1]))[
-                        "kind"
-                    ][0]
+            kind = planted.get((a, b), planted.get((b, a), "unplanted"))
             relations.setdefault(kind, {})[r] = relations.setdefault(kind, {}).get(r, 0) + 1
     return {
         "docs": docs,

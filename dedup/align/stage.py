@@ -27,7 +27,8 @@ __all__ = [
     "apply_derived",
     "derive_pair",
     "embedding_scorer_for",
-    "needs_embeddings",
+    "relabel",
+    "semantic_proposed",
     "with_source",
 ]
 
@@ -59,9 +60,10 @@ class Derived:
     passages: list[dict[str, Any]]
 
 
-def needs_embeddings(channel: str | None) -> bool:
-    """Whether a pair is aligned with sentence embeddings: the semantic channel proposed it."""
-    return channel is not None and "semantic" in channel.split(",")
+def semantic_proposed() -> pl.Expr:
+    """Whether the semantic channel proposed a pair (its ``channel`` names ``semantic``): such
+    a pair is aligned with sentence embeddings."""
+    return pl.col("channel").str.split(",").list.contains("semantic").fill_null(False)
 
 
 def embedding_scorer_for(model: Any, batch_size: int = 64) -> Any:
@@ -148,15 +150,17 @@ def align_stage(
     summaries: list[dict[str, Any]] = []
     out_rows: list[dict[str, Any]] = []
     passage_out: list[dict[str, Any]] = []
-    todo = pairs.head(config.max_pairs).select("doc_a", "doc_b", "relation", "channel")
-    for doc_a, doc_b, relation, channel in todo.iter_rows():
+    todo = pairs.head(config.max_pairs).select(
+        "doc_a", "doc_b", "relation", semantic_proposed().alias("embed")
+    )
+    for doc_a, doc_b, relation, embed in todo.iter_rows():
         d = derive_pair(
             doc_a,
             doc_b,
             relation,
             texts.get(doc_a),
             texts.get(doc_b),
-            scorer=scorer if needs_embeddings(channel) else None,
+            scorer=scorer if embed else None,
             derivation=derivation,
         )
         advance(1)
@@ -177,15 +181,19 @@ def apply_derived(
     rest = pairs.slice(aligned).filter(pl.col("relation").is_not_null())
     head = pairs.head(aligned)
     if summaries:
-        summary = pl.DataFrame(summaries, infer_schema_length=None)
-        head = head.drop(
-            [c for c in summary.columns if c in head.columns and c not in ("doc_a", "doc_b")]
-        ).join(summary, on=["doc_a", "doc_b"], how="inner", maintain_order="left")
-        head = head.with_columns(pl.col("derived").alias("relation")).drop("derived")
-        head = with_source(head)
+        head = relabel(head, pl.DataFrame(summaries, infer_schema_length=None))
     else:
         head = head.clear()
     return pl.concat([head, rest], how="diagonal_relaxed")
+
+
+def relabel(pairs: pl.DataFrame, summary: pl.DataFrame) -> pl.DataFrame:
+    """The pairs listed in ``summary`` (:attr:`Derived.summary` rows with the ``derived``
+    relation), with its alignment columns, ``derived`` as their relation and its ``source``."""
+    keys = ("doc_a", "doc_b")
+    pairs = pairs.drop([c for c in summary.columns if c in pairs.columns and c not in keys])
+    done = pairs.join(summary, on=list(keys), how="inner", maintain_order="left")
+    return with_source(done.with_columns(pl.col("derived").alias("relation")).drop("derived"))
 
 
 def with_source(pairs: pl.DataFrame) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from dedup import schema
-from dedup.align.stage import align_stage, needs_embeddings
+from dedup.align.stage import align_stage, semantic_proposed
 from dedup.cluster import clusters_of
 from dedup.config import RunConfig
 from dedup.engines.checkpoint import Stages, load_corpus, load_frame, save_corpus
@@ -191,7 +191,7 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
     """The semantic model again, when resumed pairs hold paraphrases to align."""
     if not (cfg.align.enabled and notes.get("semantic", {}).get("ran")):
         return None
-    if not pairs["channel"].map_elements(needs_embeddings, return_dtype=pl.Boolean).any():
+    if not pairs.select(semantic_proposed().any()).item():
         return None
     from dedup.semantic.encoder import sentence_embedder
 

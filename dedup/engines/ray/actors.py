@@ -122,12 +122,12 @@ class ParaphraseAligner(ModelActor):
         cutoff: int | None,
         derivation: DerivationConfig,
     ) -> None:
-        from dedup.align.scorers import EmbeddingScorer
+        from dedup.align.stage import embedding_scorer_for
 
         super().__init__(config, device, threads)
         self.cutoff = cutoff
         self.derivation = derivation
-        self.scorer = EmbeddingScorer(self.model, batch_size=config.batch_size)
+        self.scorer = embedding_scorer_for(self.model, config.batch_size)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         df = from_arrow(batch)

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from dedup import schema
-from dedup.align.stage import derive_pair, needs_embeddings, with_source
+from dedup.align.stage import derive_pair, relabel, semantic_proposed
 from dedup.config import DerivationConfig
 
 I64 = pl.Int64
@@ -102,17 +102,12 @@ def attach_b(
     return _conform(j, ALIGNED_TEXTS if skip_semantic else ALIGNED)
 
 
-def _semantic(df: pl.DataFrame) -> pl.Series:
-    return df["channel"].map_elements(needs_embeddings, return_dtype=pl.Boolean).fill_null(False)
-
-
 def align_semantic(
     df: pl.DataFrame, *, cutoff: int | None, scorer: Any, derivation: DerivationConfig
 ) -> pl.DataFrame:
     """Align the semantic channel's pairs left unaligned by :func:`attach_b` with ``scorer``
     (the local engine's scorer for them); rows in :data:`ALIGNED` form, texts dropped."""
-    sem = _semantic(df) if df.height else pl.Series([], dtype=pl.Boolean)
-    mine, others = df.filter(sem), df.filter(~sem)
+    mine, others = df.filter(semantic_proposed()), df.filter(~semantic_proposed())
     if mine.height:
         mine = mine.drop([*_SUMMARY, "alignment", "passages"])
         mine = _align(mine, cutoff, derivation, scorer=scorer)
@@ -139,8 +134,8 @@ def _align(
     todo = j.filter(pl.col("text_a").is_not_null() & pl.col("text_b").is_not_null())
     if cutoff is not None:
         todo = todo.filter(pair_key(pl.col("doc_a"), pl.col("doc_b")) <= cutoff)
-    if skip_semantic and todo.height:
-        todo = todo.filter(~_semantic(todo))
+    if skip_semantic:
+        todo = todo.filter(~semantic_proposed())
     summaries: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     passages: list[dict[str, Any]] = []
@@ -159,11 +154,9 @@ def _align(
     summary = pl.DataFrame(summaries, infer_schema_length=None).cast(
         {**{c: schema.PAIRS[c] for c in _SUMMARY}, "derived": pl.String}
     )
-    j = j.drop([c for c in _SUMMARY if c in j.columns])
-    done = j.join(summary, on=["doc_a", "doc_b"], how="inner")
-    done = with_source(done.with_columns(pl.col("derived").alias("relation")).drop("derived"))
     j = pl.concat(
-        [j.join(summary, on=["doc_a", "doc_b"], how="anti"), done], how="diagonal_relaxed"
+        [j.join(summary, on=["doc_a", "doc_b"], how="anti"), relabel(j, summary)],
+        how="diagonal_relaxed",
     )
     return j.join(_nest(rows, "alignments", "alignment"), on=["doc_a", "doc_b"], how="left").join(
         _nest(passages, "passages", "passages"), on=["doc_a", "doc_b"], how="left"
