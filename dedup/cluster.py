@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from numba import njit
 
 from dedup import schema
+from dedup.jit import njit
 
 
 @njit(cache=True)
@@ -39,6 +39,28 @@ def _components(
     return parent
 
 
+SMALL_EDGES, SMALL_NODES = 4096, 1 << 16  # graphs this small skip the numba kernel
+
+
+def _small_components(n: int, a: list[int], b: list[int]) -> npt.NDArray[np.int64]:
+    """:func:`_components` in plain Python (same labels), for small graphs."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for x, y in zip(a, b, strict=True):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    return np.array([find(x) for x in range(n)], dtype=np.int64)
+
+
 def connected_components(
     n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
@@ -51,6 +73,8 @@ def connected_components(
     """
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if len(a) <= SMALL_EDGES and n <= SMALL_NODES:
+        return _small_components(n, np.asarray(a).tolist(), np.asarray(b).tolist())
     return _components(n, np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from dedup import schema
+from dedup import jit, schema
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
 from dedup.io import atomic, walk
@@ -146,11 +146,9 @@ def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> Input
 
 
 def set_threads(workers: int) -> None:
-    """Threads of the numba kernels: ``workers``, or all (0); reset on every scan."""
-    import numba
-
-    most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-    numba.set_num_threads(min(workers, most) if workers else most)
+    """Threads of the numba kernels: ``workers``, or all (0); reset on every scan (applied
+    when numba loads, if no kernel has run yet)."""
+    jit.set_threads(workers)
 
 
 def counts(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dedup.config import LSHConfig
 from dedup.lexical.lsh import band_keys, bands_rows, candidate_pairs, optimal_params, s_curve
+from tests.kernel_paths import PATHS, kernel_path
 
 
 @pytest.mark.parametrize("num_perm", [16, 128, 256])
@@ -44,15 +45,17 @@ def _brute_force(sig: np.ndarray, bands: int, rows: int) -> set[tuple[int, int]]
     return pairs
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(0, 25), bands=st.integers(1, 6), rows=st.integers(1, 4), seed=st.integers(0, 1000)
 )
-def test_candidates_equal_brute_force(n: int, bands: int, rows: int, seed: int) -> None:
+def test_candidates_equal_brute_force(path: str, n: int, bands: int, rows: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     # few distinct values so that many bands collide
     sig = rng.integers(0, 3, size=(n, bands * rows)).astype(np.uint32)
-    keys = band_keys(sig, bands, rows)
+    with kernel_path(path):
+        keys = band_keys(sig, bands, rows)
     got = candidate_pairs(keys, np.arange(n, dtype=np.int64))
     assert set(got.iter_rows()) == _brute_force(sig, bands, rows)
 

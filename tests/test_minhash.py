@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from dedup.config import MinHashConfig
 from dedup.lexical.minhash import EMPTY, signatures, to_lean_minhash
+from tests.kernel_paths import PATHS, kernel_path
 
 HASHES = st.lists(st.integers(0, 2**32 - 1), max_size=200, unique=True)
 
@@ -19,23 +20,29 @@ def _datasketch(values: list[int], num_perm: int, seed: int) -> np.ndarray:
     return np.asarray(m.hashvalues)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=60, deadline=None)
 @given(
     docs=st.lists(HASHES, min_size=1, max_size=5),
     num_perm=st.integers(1, 300),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_bit_identical_to_datasketch(docs: list[list[int]], num_perm: int, seed: int) -> None:
+def test_bit_identical_to_datasketch(
+    path: str, docs: list[list[int]], num_perm: int, seed: int
+) -> None:
     flat = np.array([h for d in docs for h in sorted(d)], dtype=np.uint32)
     offsets = np.cumsum([0] + [len(d) for d in docs]).astype(np.int64)
-    sig = signatures(flat, offsets, MinHashConfig(num_perm=num_perm, seed=seed))
+    with kernel_path(path):
+        sig = signatures(flat, offsets, MinHashConfig(num_perm=num_perm, seed=seed))
     assert sig.shape == (len(docs), num_perm)
     for i, d in enumerate(docs):
         np.testing.assert_array_equal(sig[i], _datasketch(d, num_perm, seed))
 
 
-def test_empty_document_signature_is_all_max() -> None:
-    sig = signatures(np.zeros(0, dtype=np.uint32), np.array([0, 0]), MinHashConfig())
+@pytest.mark.parametrize("path", PATHS)
+def test_empty_document_signature_is_all_max(path: str) -> None:
+    with kernel_path(path):
+        sig = signatures(np.zeros(0, dtype=np.uint32), np.array([0, 0]), MinHashConfig())
     assert (sig == EMPTY).all()
 
 

@@ -4,12 +4,14 @@ import itertools
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import OverlapConfig
 from dedup.lexical import overlap
 from dedup.lexical.overlap import _entries
+from tests.kernel_paths import PATHS, kernel_path
 
 SETS = st.lists(st.sets(st.integers(0, 60), max_size=25), min_size=1, max_size=12)
 
@@ -24,6 +26,7 @@ def _brute_force(sets: list[set[int]], rows: list[int], cfg: OverlapConfig, stri
     return out
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=80)
 @given(
     sets=SETS,
@@ -33,6 +36,7 @@ def _brute_force(sets: list[set[int]], rows: list[int], cfg: OverlapConfig, stri
     sample=st.sampled_from([1, 2, 4]),
 )
 def test_candidates_equal_brute_force(
+    path: str,
     sets: list[set[int]],
     data: st.DataObject,
     min_shared: int,
@@ -43,7 +47,8 @@ def test_candidates_equal_brute_force(
     cfg = OverlapConfig(min_shared=min_shared, max_df=max_df, sample=sample, full_index_max=0)
     flat = np.array([h for s in sets for h in sorted(s)], dtype=np.uint32)
     offsets = np.cumsum([0] + [len(s) for s in sets]).astype(np.int64)
-    got = overlap.overlap_candidates(flat, offsets, np.array(rows, dtype=np.int64), cfg)
+    with kernel_path(path):
+        got = overlap.overlap_candidates(flat, offsets, np.array(rows, dtype=np.int64), cfg)
     assert set(got.iter_rows()) == _brute_force(sets, rows, cfg, sample)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 from dedup.config import ShingleConfig
 from dedup.lexical.shingle import reference_hashes, shingle_texts, xxh32, xxh32_words
 from dedup.text.normalize import canonical, canonical_bytes
+from tests.kernel_paths import PATHS, kernel_path
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 WORDY = st.lists(
@@ -33,15 +35,17 @@ def test_xxh32_words_matches_xxhash(words: list[int], seed: int) -> None:
     assert int(xxh32_words(arr, 0, len(words), np.uint64(seed))) == expected
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=150, deadline=None)
 @given(
     texts=st.lists(st.one_of(TEXT, WORDY), max_size=6),
     kind=st.sampled_from(["word", "char"]),
     size=st.integers(1, 6),
 )
-def test_kernel_matches_reference(texts: list[str], kind: str, size: int) -> None:
+def test_kernel_matches_reference(path: str, texts: list[str], kind: str, size: int) -> None:
     cfg = ShingleConfig(kind="word" if kind == "word" else "char", size=size)
-    batch = shingle_texts(texts, cfg)
+    with kernel_path(path):
+        batch = shingle_texts(texts, cfg)
     assert len(batch) == len(texts)
     for i, text in enumerate(texts):
         assert sorted(batch.doc(i).tolist()) == _reference(text, cfg)

@@ -11,6 +11,7 @@ from dedup.cluster import connected_components
 from dedup.io.spill import ShingleStore, gather
 from dedup.lexical import verify
 from dedup.lexical.verify import classify, set_stats
+from tests.kernel_paths import PATHS, kernel_path
 
 SETS = st.lists(st.sets(st.integers(0, 40), max_size=30), min_size=2, max_size=8)
 
@@ -58,8 +59,9 @@ def _naive_components(n: int, edges: list[tuple[int, int]]) -> list[int]:
     return label
 
 
+@pytest.mark.parametrize("path", PATHS)
 @given(n=st.integers(0, 30), data=st.data())
-def test_components_match_naive_propagation(n: int, data: st.DataObject) -> None:
+def test_components_match_naive_propagation(path: str, n: int, data: st.DataObject) -> None:
     edges = (
         data.draw(
             st.lists(
@@ -71,7 +73,8 @@ def test_components_match_naive_propagation(n: int, data: st.DataObject) -> None
     )
     a = np.array([e[0] for e in edges], dtype=np.int64)
     b = np.array([e[1] for e in edges], dtype=np.int64)
-    assert connected_components(n, a, b).tolist() == _naive_components(n, edges)
+    with kernel_path(path):
+        assert connected_components(n, a, b).tolist() == _naive_components(n, edges)
 
 
 def test_set_stats_from_a_spill_file_equal_in_memory(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
+
+from dedup.jit import njit
 
 __all__ = ["align_path"]
 
@@ -56,7 +57,7 @@ def _dp(sim: Any, threshold: float) -> Any:  # pragma: no cover - compiled by nu
     return out[:k][::-1]
 
 
-_dp_compiled = cast(Callable[[Any, float], Any], numba.njit(cache=True, nogil=True)(_dp))
+_dp_compiled = cast(Callable[[Any, float], Any], njit(cache=True, nogil=True)(_dp))
 
 
 def align_path(sim: npt.NDArray[np.float32], threshold: float) -> list[tuple[int, int]]:

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from numba import njit
 
 from dedup.config import RunConfig
 from dedup.index.reader import IndexReader, Sorted
+from dedup.jit import njit
 
 PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
 

@@ -15,11 +15,10 @@ import errno
 import gzip
 import io
 import lzma
+import sys
 import zlib
 from pathlib import Path
 from typing import NamedTuple, Protocol
-
-import pyarrow as pa
 
 __all__ = [
     "COMPRESSED_SUFFIXES",
@@ -49,7 +48,13 @@ _FORMATS = (
 )
 COMPRESSED_SUFFIXES = tuple(s for f in _FORMATS for s in f.suffixes)
 XZ_MEMLIMIT = 256 << 20  # xz -9e needs 65 MiB to decode; a larger claim is refused
-_DECODE_ERRORS = (EOFError, lzma.LZMAError, zlib.error, pa.ArrowException, ValueError)
+
+
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a damaged stream (pyarrow's only when it is loaded: it reads zstd)."""
+    pa = sys.modules.get("pyarrow")
+    arrow = (pa.ArrowException,) if pa is not None else ()
+    return (EOFError, lzma.LZMAError, zlib.error, ValueError, *arrow)
 
 
 class _Stream(Protocol):
@@ -116,7 +121,7 @@ class CappedReader(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         try:
             data = self._stream.read(min(len(view), room))
-        except _DECODE_ERRORS as err:
+        except _decode_errors() as err:
             raise CorruptData(self._kind, str(err) or type(err).__name__) from err
         except OSError as err:
             raise CorruptData(self._kind, err.strerror or str(err)) from err
@@ -175,6 +180,8 @@ def _open_raw(path: str, fmt: Compression) -> _Stream:
         return bz2.open(path, "rb")
     if fmt.name == "xz":
         return _XzStream(path)
+    import pyarrow as pa
+
     stream: _Stream = pa.CompressedInputStream(pa.OSFile(str(Path(path)), "rb"), "zstd")
     return stream
 

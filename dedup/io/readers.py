@@ -15,15 +15,14 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from io import BufferedReader
 from pathlib import Path
-from typing import Any, Literal
-
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, Literal
 
 from dedup.io.compressed import CorruptData, TooLarge
 from dedup.io.decode import binary_kind, clean_text, decode_bytes, shown
 from dedup.io.options import ReadOptions
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Status = Literal["ok", "skipped"]
 _READ_CHUNK = 1 << 20
@@ -290,11 +289,20 @@ def _jsonl_doc(where: str, line: bytes, text_column: str, id_column: str | None)
 
 # ---------------------------------------------------------------- Parquet
 
-_ARROW_ERRORS = (pa.ArrowException, OSError, ValueError)
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a Parquet read (pyarrow is imported only to read Parquet: ~0.1 s)."""
+    import pyarrow as pa
+
+    return (pa.ArrowException, OSError, ValueError)
+
+
 _PARQUET_BATCH_ROWS = 1024
 
 
 def _is_text_type(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
     if pa.types.is_dictionary(t):
         t = t.value_type
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
@@ -319,13 +327,15 @@ def iter_parquet(
         A record per row, with path ``path:ROW`` (0-based); a single ``skipped`` record
         for the file when it is unreadable, lacks the text column or has no rows.
     """
+    import pyarrow.parquet as pq
+
     name = shown(path)
     try:
         # pre_buffer (on by default since pyarrow 21) keeps every byte range it has read
         # cached until the file is closed: RSS grew with the file (~1.5 GB for 1M documents).
         pf = pq.ParquetFile(path, pre_buffer=False)
         schema = pf.schema_arrow
-    except _ARROW_ERRORS as err:
+    except _arrow_errors() as err:
         yield skipped(name, f"not a readable Parquet file: {_first_line(err)}")
         return
     names: list[str] = list(schema.names)
@@ -349,6 +359,9 @@ def _parquet_rows(
     name: str, batches: Iterator[Any], id_column: str | None, max_bytes: int
 ) -> Generator[RawDoc, None, int]:
     """Yield a record per row of ``batches``; return the number of rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     row = 0
     while True:
         try:
@@ -361,7 +374,7 @@ def _parquet_rows(
             ids: list[object] = (
                 batch.column(1).to_pylist() if batch.num_columns > 1 else [None] * len(values)
             )
-        except _ARROW_ERRORS as err:
+        except _arrow_errors() as err:
             yield skipped(f"{name}:{row}", f"unreadable Parquet data: {_first_line(err)}")
             return row + 1
         for value, size, ext in zip(values, sizes, ids, strict=True):

@@ -15,9 +15,9 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from numba import njit, prange
 
 from dedup.config import LSHConfig
+from dedup.jit import njit, prange
 
 _GRID = 2001  # Simpson points per integral
 
@@ -76,10 +76,28 @@ def _band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArra
     return keys
 
 
+SMALL_DOCS = 256  # batches of at most this many signatures skip the numba kernel
+
+
+def _small_band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
+    """:func:`_band_keys` in plain numpy (same values), for small batches."""
+    keys = np.empty((sig.shape[0], bands), dtype=np.uint64)
+    for j in range(bands):
+        h = np.full(sig.shape[0], np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(j), dtype=np.uint64)
+        for i in range(j * rows, (j + 1) * rows):
+            h ^= sig[:, i].astype(np.uint64)
+            h *= np.uint64(0xFF51AFD7ED558CCD)
+            h ^= h >> np.uint64(29)
+        keys[:, j] = h
+    return keys
+
+
 def band_keys(sig: npt.NDArray[np.uint32], bands: int, rows: int) -> npt.NDArray[np.uint64]:
     """64-bit key of each band of each signature, shape ``(n_docs, bands)``."""
     if sig.shape[0] == 0:
         return np.empty((0, bands), dtype=np.uint64)
+    if sig.shape[0] <= SMALL_DOCS:
+        return _small_band_keys(sig, bands, rows)
     return _band_keys(np.ascontiguousarray(sig), bands, rows)
 
 

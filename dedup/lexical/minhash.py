@@ -12,9 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
 
 from dedup.config import MinHashConfig
+from dedup.jit import njit, prange
 
 EMPTY = np.uint32(0xFFFFFFFF)
 M32 = np.uint64(0xFFFFFFFF)
@@ -64,6 +64,32 @@ def _signatures(
     return sig
 
 
+SMALL_CELLS = 1 << 21  # batches up to this many hash x permutation cells skip numba
+
+
+def _small_signatures(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    a: npt.NDArray[np.uint64],
+    b: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.uint32]:
+    """:func:`_signatures` in plain numpy (same values), for small batches."""
+    h = hashes.astype(np.uint64)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & M32
+    h ^= h >> np.uint64(16)
+    sig = np.full((len(offsets) - 1, len(a)), EMPTY, dtype=np.uint32)
+    if len(h) == 0:
+        return sig
+    values = ((h[:, None] * a[None, :] + b[None, :]) & M32).astype(np.uint32)
+    starts = offsets[:-1]
+    full = offsets[1:] > starts
+    sig[full] = np.minimum.reduceat(values, starts[full], axis=0)
+    return sig
+
+
 def signatures(
     hashes: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], config: MinHashConfig
 ) -> npt.NDArray[np.uint32]:
@@ -78,6 +104,8 @@ def signatures(
         ``uint32`` signatures; an empty document's row is all ``2**32 - 1``, as in datasketch.
     """
     a, b = permutations(config.num_perm, config.seed)
+    if len(hashes) * config.num_perm <= SMALL_CELLS:
+        return _small_signatures(hashes, offsets, a.astype(np.uint64), b.astype(np.uint64))
     if len(hashes) == 0:
         hashes = np.zeros(1, dtype=np.uint32)
     return _signatures(hashes, offsets, a.astype(np.uint64), b.astype(np.uint64))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from numba import njit
 
 from dedup.config import OverlapConfig
+from dedup.jit import njit
 
 
 def sampling_stride(n_entries: int, config: OverlapConfig) -> int:
@@ -57,7 +57,11 @@ def overlap_candidates(
     keep[rows] = True
     index = _entries(hashes, offsets, keep, sampling_stride(n_entries, config))
     index.sort()
-    linked = _linked(index, config.max_df)
+    linked = (
+        _small_linked(index, config.max_df)
+        if len(index) <= SMALL
+        else _linked(index, config.max_df)
+    )
     del index
     if len(linked) == 0:
         return empty
@@ -69,6 +73,26 @@ def overlap_candidates(
     return pl.DataFrame(
         {"a": (pairs >> np.uint64(32)).astype(np.int64), "b": (pairs & low).astype(np.int64)}
     )
+
+
+SMALL = 1 << 16  # indexes of at most this many entries skip the numba kernel
+
+
+def _small_linked(index: npt.NDArray[np.uint64], max_df: int) -> npt.NDArray[np.uint64]:
+    """:func:`_linked` in numpy and Python (same values), for small indexes."""
+    if len(index) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    h = index >> np.uint64(32)
+    starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
+    ends = np.append(starts[1:], len(index))
+    low = np.uint64(0xFFFFFFFF)
+    out: list[npt.NDArray[np.uint64]] = []
+    for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
+        if 2 <= j - i <= max_df:
+            rows = index[i:j] & low
+            x, y = np.triu_indices(j - i, k=1)
+            out.append((rows[x] << np.uint64(32)) | rows[y])
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
 
 
 @njit(cache=True, nogil=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
 
 from dedup.config import ShingleConfig
+from dedup.jit import njit, prange
 from dedup.text.normalize import canonical_bytes
 
 U32 = np.uint64(0xFFFFFFFF)
@@ -278,9 +278,61 @@ def pack(texts: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]
     return buf, offsets
 
 
+SMALL_BYTES = 1 << 16  # batches up to this many canonical bytes skip the numba kernel
+
+
+def _small_doc(data: bytes, word: bool, k: int, seed: int) -> tuple[list[int], int, int]:
+    """:func:`_doc_hashes` with the ``xxhash`` package: the same values, for small inputs
+    (no numba import; about a microsecond per shingle)."""
+    import xxhash
+
+    h32 = xxhash.xxh32_intdigest
+    words = np.fromiter((h32(w, seed) for w in data.split(b" ") if w), dtype=np.uint32).astype(
+        "<u4"
+    )
+    packed = words.tobytes()
+    content = (h32(packed, 0) << 32) | h32(packed, 0x9E3779B9)
+    n = len(words)
+    if n == 0:
+        return [], 0, content
+    if word:
+        grams = [h32(packed[4 * i : 4 * min(i + k, n)], seed) for i in range(max(n - k + 1, 1))]
+    else:
+        text = b" ".join(w for w in data.split(b" ") if w)
+        starts = [i for i, c in enumerate(text) if (c & 0xC0) != 0x80] + [len(text)]
+        m = len(starts) - 1
+        grams = [
+            h32(text[starts[i] : starts[min(i + k, m)]], seed) for i in range(max(m - k + 1, 1))
+        ]
+    return list(dict.fromkeys(grams)), n, content
+
+
+def _small_batch(
+    buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], word: bool, k: int, seed: int
+) -> ShingleBatch:
+    data = buf.tobytes()
+    parts = [
+        _small_doc(data[offsets[d] : offsets[d + 1]], word, k, seed)
+        for d in range(len(offsets) - 1)
+    ]
+    sizes = np.array([len(p[0]) for p in parts], dtype=np.int64)
+    out_off = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out_off[1:])
+    hashes = np.fromiter((h for p in parts for h in p[0]), dtype=np.uint32, count=out_off[-1])
+    n_units = np.array([p[1] for p in parts], dtype=np.int64)
+    content = np.array([p[2] for p in parts], dtype=np.uint64)
+    return ShingleBatch(hashes, out_off, n_units, content)
+
+
 def shingle_texts(texts: list[str], config: ShingleConfig) -> ShingleBatch:
-    """Shingle a batch of raw texts (normalization included)."""
+    """Shingle a batch of raw texts (normalization included).
+
+    A batch of at most :data:`SMALL_BYTES` canonical bytes is hashed with the ``xxhash``
+    package instead of the numba kernel (same values; a small scan then loads no kernel).
+    """
     buf, offsets = pack(texts)
+    if len(buf) <= SMALL_BYTES:
+        return _small_batch(buf, offsets, config.kind == "word", config.size, config.seed)
     if len(buf) == 0:  # numba needs a non-empty buffer to type some paths
         buf = np.zeros(1, dtype=np.uint8)
     out, out_off, n_units, content = _batch_kernel(

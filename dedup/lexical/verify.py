@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
 
 from dedup.io.spill import gather
+from dedup.jit import njit, prange
 
 _CHUNK = 1 << 15  # pairs whose shingle sets are in memory at once (<= 65,536 sets)
 
