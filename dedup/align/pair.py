@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dedup.align.passage_sentences import Embedder
 from dedup.align.passages import PassageAlignment, align_passages
 from dedup.align.scorers import EmbeddingScorer, Scorer
 from dedup.align.sentences import Alignment, align_sentences
 from dedup.config import PassageConfig
 
-__all__ = ["PairAlignment", "align_pair", "pair_passages", "sentence_view"]
+__all__ = ["PairAlignment", "align_pair", "embedder_of", "pair_passages", "sentence_view"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,12 @@ def pair_passages(
     text_a: str, text_b: str, *, scorer: Scorer | None = None, config: PassageConfig | None = None
 ) -> PassageAlignment:
     """The passages of two texts, seeded with ``scorer``'s embeddings when it has them."""
-    embed = scorer.embed if isinstance(scorer, EmbeddingScorer) else None
-    return align_passages(text_a, text_b, config=config, embed=embed)
+    return align_passages(text_a, text_b, config=config, embed=embedder_of(scorer))
+
+
+def embedder_of(scorer: Scorer | None) -> Embedder | None:
+    """The sentence embedder behind ``scorer`` (None: the scorer has no embeddings)."""
+    return scorer.embed if isinstance(scorer, EmbeddingScorer) else None
 
 
 def sentence_view(

@@ -31,8 +31,10 @@ __all__ = [
     "SentenceRun",
     "content_dice",
     "content_words",
+    "head",
     "in_order_chain",
     "mutual_best",
+    "plain_scores",
     "sentence_runs",
     "sentence_scores",
 ]
@@ -103,7 +105,7 @@ class SentenceRun:
 MAX_SENTENCE_WORDS = 400
 
 
-def _head(sentence: str) -> str:
+def head(sentence: str) -> str:
     """The sentence, cut after :data:`MAX_SENTENCE_WORDS` words."""
     if len(sentence) <= MAX_SENTENCE_WORDS * 4:
         return sentence
@@ -145,15 +147,16 @@ def sentence_scores(
     if not a or not b:
         z = np.zeros((len(a), len(b)), dtype=np.float32)
         return z, z.copy(), z.copy()
-    a, b = [_head(x) for x in a], [_head(x) for x in b]
-    lex = LexicalScorer()(a, b)
-    plain = lex / np.float32(lexical_threshold)
-    path = plain
-    if embed is not None:
-        ea = np.asarray(embed(a), dtype=np.float32)
-        eb = np.asarray(embed(b), dtype=np.float32)
-        cos = np.clip(ea @ eb.T, 0.0, 1.0)
-        plain = np.maximum(plain, cos / np.float32(embedding_threshold))
+    a, b = [head(x) for x in a], [head(x) for x in b]
+    plain, lex, cos = plain_scores(
+        a,
+        b,
+        embed=embed,
+        lexical_threshold=lexical_threshold,
+        embedding_threshold=embedding_threshold,
+    )
+    path = lex / np.float32(lexical_threshold)
+    if cos is not None:
         with_dice = cos + np.float32(dice_weight) * content_dice(a, b) if dice_weight else cos
         path = np.maximum(path, with_dice / np.float32(embedding_threshold))
     return (
@@ -161,6 +164,27 @@ def sentence_scores(
         np.ascontiguousarray(plain, dtype=np.float32),
         lex,
     )
+
+
+def plain_scores(
+    a: Sequence[str],
+    b: Sequence[str],
+    *,
+    embed: Embedder | None,
+    lexical_threshold: float,
+    embedding_threshold: float,
+) -> tuple[FloatMatrix, FloatMatrix, FloatMatrix | None]:
+    """The plain seed strengths of :func:`sentence_scores` (sentences already cut to their
+    first words), with the lexical ratios and the cosines (None without an embedder)."""
+    lex = LexicalScorer()(a, b)
+    plain = lex / np.float32(lexical_threshold)
+    cos = None
+    if embed is not None:
+        ea = np.asarray(embed(a), dtype=np.float32)
+        eb = np.asarray(embed(b), dtype=np.float32)
+        cos = np.clip(ea @ eb.T, 0.0, 1.0)
+        plain = np.maximum(plain, cos / np.float32(embedding_threshold))
+    return plain, lex, cos
 
 
 def _attach_neighbours(

@@ -103,11 +103,16 @@ def derive_pair(
         The :class:`Derived` rows and relation.
     """
     from dedup.align.derivation import relate
-    from dedup.align.pair import pair_passages, sentence_view
+    from dedup.align.pair import embedder_of, pair_passages, sentence_view
     from dedup.align.passages import passage_rows
+    from dedup.align.precheck import could_relate
     from dedup.align.rows import alignment_rows
     from dedup.align.sentences import summarize
 
+    if relation not in DOCUMENT_LEVEL and not could_relate(
+        text_a, text_b, embed=embedder_of(scorer), derivation=derivation
+    ):  # the passages could show nothing: skip the aligner
+        return Derived(None, {"doc_a": doc_a, "doc_b": doc_b}, [], [])
     passages = pair_passages(text_a, text_b, scorer=scorer)
     if relation not in DOCUMENT_LEVEL:
         relation = relate(passages, config=derivation)

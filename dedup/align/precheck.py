@@ -1,0 +1,135 @@
+"""Can a pair's passages show any relation? A cheap check before the passage aligner.
+
+The aligner costs tens of milliseconds per pair of news articles (sentence matrices,
+content-word Dice, the dynamic program, word n-gram seeds). The semantic channel proposes
+every pair of documents on one topic, and most of them are independent texts whose passages
+show nothing. :func:`could_relate` says, from two cheap facts, when
+:func:`dedup.align.derivation.relate` cannot return a relation, so the aligner is skipped:
+
+- **Reworded route.** The rewrite rule reads the in-order chain of mutual-best sentence pairs
+  over the *plain* seed strengths (lexical ratio, embedding cosine). Those are computed here
+  exactly as the aligner computes them (:func:`dedup.align.passage_sentences.plain_scores`,
+  same sentences, same embedder and its cache), and the rule is the one :func:`relate` applies.
+- **Lexical route.** Every other relation needs words in verbatim or edited passages: at least
+  ``rewrite_coverage`` of the shorter text's words, or ``min_passage`` words. Such a passage
+  is a chain of shared word n-grams in which the n-grams cover at least ``edited_share`` of A's
+  words, so its words are at most ``ngram * s / edited_share``, where ``s`` counts A's
+  positions whose n-gram also occurs in B. The check keeps a factor 2 of slack on top of that
+  bound (passages merged across sentence runs count some words twice), so it never drops a
+  pair that the aligner would relate on lexical evidence.
+
+So the check changes no result; it only saves the aligner's work on pairs that would be
+dropped (``tests/test_precheck.py`` compares scans with and without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.align.passage_seeds import word_spans
+from dedup.align.passage_sentences import (
+    Embedder,
+    head,
+    in_order_chain,
+    mutual_best,
+    plain_scores,
+)
+from dedup.config import DerivationConfig, PassageConfig
+from dedup.text.segment import split_sentences
+
+__all__ = ["could_relate", "lexical_bound", "reworded"]
+
+_PRIME = np.uint64(0x9E3779B97F4A7C15)
+
+
+@lru_cache(maxsize=4096)
+def _grams(text: str, n: int) -> tuple[int, npt.NDArray[np.uint64]]:
+    """Words of ``text`` (the aligner's words) and a 64-bit hash of each run of ``n`` of them,
+    from the folded words themselves (so any two texts' hashes compare)."""
+    import xxhash
+
+    vocabulary: dict[str, int] = {}
+    keys = word_spans(text, vocabulary).keys
+    words = np.fromiter(
+        (xxhash.xxh64_intdigest(w.encode("utf-8")) for w in vocabulary),
+        dtype=np.uint64,
+        count=len(vocabulary),
+    )
+    m = len(keys) - n + 1
+    if m <= 0:
+        return len(keys), np.zeros(0, dtype=np.uint64)
+    k = words[keys]
+    h = np.zeros(m, dtype=np.uint64)
+    for t in range(n):
+        h = h * _PRIME + k[t : t + m]
+    return len(keys), h
+
+
+def lexical_bound(text_a: str, text_b: str, config: PassageConfig) -> tuple[float, int, int]:
+    """Most words the pair's verbatim and edited passages can hold (with the factor 2 of
+    slack), and the two texts' word counts."""
+    words_a, grams_a = _grams(text_a, config.ngram)
+    words_b, grams_b = _grams(text_b, config.ngram)
+    shared = int(np.isin(grams_a, grams_b).sum()) if len(grams_a) and len(grams_b) else 0
+    return 2.0 * config.ngram * shared / config.edited_share, words_a, words_b
+
+
+def reworded(
+    sentences_a: Sequence[str],
+    sentences_b: Sequence[str],
+    *,
+    embed: Embedder | None,
+    passage: PassageConfig,
+    derivation: DerivationConfig,
+) -> bool:
+    """Whether the rewrite rule of :func:`dedup.align.derivation.relate` holds: the in-order
+    chain of mutual-best sentence pairs (plain strengths) is long enough and in order."""
+    n = min(len(sentences_a), len(sentences_b))
+    if n == 0 or len(sentences_a) * len(sentences_b) > passage.max_sentence_cells:
+        return False  # the aligner seeds no sentences either
+    plain, _, _ = plain_scores(
+        [head(s) for s in sentences_a],
+        [head(s) for s in sentences_b],
+        embed=embed,
+        lexical_threshold=passage.sentence_lexical,
+        embedding_threshold=passage.sentence_embedding,
+    )
+    seeds = mutual_best(plain)
+    if not seeds:
+        return False
+    chain = len(in_order_chain(seeds))
+    return (
+        chain / n >= derivation.chain_share
+        and chain / len(seeds) >= derivation.chain_order
+        and chain >= derivation.min_chain
+    )
+
+
+def could_relate(
+    text_a: str,
+    text_b: str,
+    *,
+    embed: Embedder | None,
+    passage: PassageConfig | None = None,
+    derivation: DerivationConfig | None = None,
+) -> bool:
+    """False only when the pair's passages cannot show a relation (see the module notes).
+
+    Args:
+        text_a: A's text, as decoded.
+        text_b: B's text.
+        embed: The sentence embedder the aligner would use (None: lexical evidence only).
+        passage: The aligner's parameters; defaults when None.
+        derivation: The relation rules; defaults when None.
+    """
+    pcfg, dcfg = passage or PassageConfig(), derivation or DerivationConfig()
+    bound, words_a, words_b = lexical_bound(text_a, text_b, pcfg)
+    if bound >= min(dcfg.rewrite_coverage * min(words_a, words_b), dcfg.min_passage):
+        return True
+    sa = [s.text for s in split_sentences(text_a)]
+    sb = [s.text for s in split_sentences(text_b)]
+    return reworded(sa, sb, embed=embed, passage=pcfg, derivation=dcfg)
