@@ -252,7 +252,9 @@ def _merge(
     if len(pair_arr):
         cfg = config.semantic
         embedder = sentence_embedder(cfg.model, batch_size=cfg.batch_size)
-        scores = embed.verify_candidates(embedder, sents, pair_arr, config=cfg)
+        scores = embed.verify_candidates(
+            embedder, sents, pair_arr, config=cfg, chunk_vectors=not config.align.enabled
+        )
     frame = pl.DataFrame(
         {
             "a": pair_arr[:, 0],

@@ -107,6 +107,7 @@ def _verify(
     pairs: npt.NDArray[np.int64],
     config: SemanticConfig,
     bar: Bar,
+    chunk_vectors: bool,
 ) -> tuple[list[Any], Any]:
     from dedup.semantic import embed
     from dedup.semantic.encoder import sentence_embedder
@@ -121,6 +122,7 @@ def _verify(
         pairs,
         config=config,
         progress=bar("semantic: transformer on sentences of candidates"),
+        chunk_vectors=chunk_vectors,
     )
     return scores, embedder
 
@@ -132,6 +134,7 @@ def run_channel(
     config: SemanticConfig,
     device: str,
     bar: Bar,
+    chunk_vectors: bool = True,
 ) -> ChannelResult:
     """The cheap stage over every document, then the transformer on the candidates.
 
@@ -141,6 +144,8 @@ def run_channel(
         config: The semantic settings (the run/skip decision is the caller's).
         device: Where the transformer runs (the CPU time budget applies on ``"cpu"``).
         bar: ``bar(name)`` starts a progress stage and returns its ``(done, total)`` callback.
+        chunk_vectors: Document cosines from chunk means (a second transformer pass) rather
+            than sentence means (see :func:`dedup.semantic.embed.verify_candidates`).
 
     Returns:
         The :class:`ChannelResult`.
@@ -179,7 +184,9 @@ def run_channel(
             f"verified the {len(keep)} best of {found.pairs.shape[0]} candidates within "
             f"{config.max_seconds_cpu:.0f} s (--semantic verifies all)"
         )
-    scores, embedder = _verify(texts, doc_ids, pairs, config, bar) if len(pairs) else ([], None)
+    scores, embedder = (
+        _verify(texts, doc_ids, pairs, config, bar, chunk_vectors) if len(pairs) else ([], None)
+    )
     notes["verified"] = len(scores)
     notes["accepted"] = sum(1 for s in scores if s.accepted)
     scored = pl.DataFrame(

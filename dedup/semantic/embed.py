@@ -265,7 +265,7 @@ def score_pair(
         sentences_a: A's sentences (their word counts weight them).
         sentences_b: B's sentences.
         doc_cosine: Cosine of the two document vectors; None: that of the word-weighted mean
-            sentence vectors (what both engines use).
+            sentence vectors (what both engines use when the scan aligns its pairs).
         config: Thresholds.
 
     Returns:
@@ -303,12 +303,17 @@ def verify_candidates(
     *,
     config: SemanticConfig | None = None,
     progress: Progress | None = None,
+    chunk_vectors: bool = True,
 ) -> list[SemanticScore]:
     """Score candidate pairs with the transformer: their sentences, and their documents'
-    vectors (:func:`embed_documents`, the document cosine of the score).
+    vectors (the document cosine of the score).
 
     Only the documents in a pair are read, the sentences all in one batched pass (each once:
-    the embedder caches them for the aligner).
+    the embedder caches them for the aligner). The document vectors are chunk means
+    (:func:`embed_documents`, a second pass of the transformer over the text; the score's
+    threshold is calibrated on them) when ``chunk_vectors``, else the word-weighted means of
+    the sentence vectors (no second pass): a scan that aligns its pairs lets the passages
+    decide, so the score only informs and the second pass is not worth its cost.
 
     Args:
         embedder: From :func:`dedup.semantic.encoder.sentence_embedder`.
@@ -316,6 +321,7 @@ def verify_candidates(
         pairs: (m, 2) document indices.
         config: Thresholds; defaults when None.
         progress: Called with (done, total) sentences while encoding.
+        chunk_vectors: Chunk-mean document vectors (True) or sentence means (False).
 
     Returns:
         One :class:`SemanticScore` per pair, in order.
@@ -335,8 +341,8 @@ def verify_candidates(
         embed_documents(
             embedder.model, [docs_sentences[d] for d in keys], batch_size=cfg.batch_size
         )
-        if keys
-        else np.zeros((0, 1), np.float32)
+        if keys and chunk_vectors
+        else None
     )
     row = {d: i for i, d in enumerate(keys)}
     return [
@@ -345,7 +351,7 @@ def verify_candidates(
             spans[b],
             docs_sentences[a],
             docs_sentences[b],
-            doc_cosine=float(docs[row[a]] @ docs[row[b]]),
+            doc_cosine=None if docs is None else float(docs[row[a]] @ docs[row[b]]),
             config=cfg,
         )
         for a, b in pair_arr.tolist()

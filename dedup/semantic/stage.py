@@ -82,7 +82,12 @@ def semantic_stage(
         return SemanticOutcome(none, False, reason)
     device = embed.default_device()
     result = run_channel(
-        texts, doc_ids, config=config.semantic, device=device, bar=lambda n: _bar(progress, n)
+        texts,
+        doc_ids,
+        config=config.semantic,
+        device=device,
+        bar=lambda n: _bar(progress, n),
+        chunk_vectors=not config.align.enabled,
     )
     if "budget" in result.notes:
         progress.message(f"paraphrase detection: {result.notes['budget']}")

@@ -69,7 +69,14 @@ class DocVectors:
 
 class PairScores(ModelActor):
     """Candidate pairs with both texts → ``a, b, semantic, accepted``
-    (:func:`dedup.semantic.embed.embed_spans` and :func:`dedup.semantic.embed.score_pair`)."""
+    (:func:`dedup.semantic.embed.embed_spans` and :func:`dedup.semantic.embed.score_pair`;
+    document cosines from chunk means when ``chunk_vectors``, as the local engine)."""
+
+    def __init__(
+        self, config: SemanticConfig, device: str, threads: int, chunk_vectors: bool = True
+    ) -> None:
+        super().__init__(config, device, threads)
+        self.chunk_vectors = chunk_vectors
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from dedup.semantic import embed
@@ -82,17 +89,26 @@ class PairScores(ModelActor):
                     sents[doc] = _sentences(t)
         spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
         keys = sorted(sents)
-        docs = embed.embed_documents(
-            self.model, [sents[d] for d in keys], batch_size=self.config.batch_size
+        vecs = (
+            dict(
+                zip(
+                    keys,
+                    embed.embed_documents(
+                        self.model, [sents[d] for d in keys], batch_size=self.config.batch_size
+                    ),
+                    strict=True,
+                )
+            )
+            if self.chunk_vectors
+            else None
         )
-        vecs = dict(zip(keys, docs, strict=True))
         scores = [
             embed.score_pair(
                 spans[a],
                 spans[b],
                 sents[a],
                 sents[b],
-                doc_cosine=float(vecs[a] @ vecs[b]),
+                doc_cosine=None if vecs is None else float(vecs[a] @ vecs[b]),
                 config=self.config,
             )
             for a, b in df.select("a", "b").iter_rows()

@@ -168,6 +168,7 @@ def semantic_pairs(
         cfg.semantic,
         where,
         parts,
+        chunk_vectors=not cfg.align.enabled,
     )
     notes["accepted"] = int(sem["accepted"].sum())
     return SemanticResult(_merged(scored, sem, docs, cfg), notes)
@@ -209,7 +210,13 @@ def _vectors(
 
 
 def _verify(
-    cand: pl.DataFrame, docs: Dataset, config: SemanticConfig, where: Placement, parts: int
+    cand: pl.DataFrame,
+    docs: Dataset,
+    config: SemanticConfig,
+    where: Placement,
+    parts: int,
+    *,
+    chunk_vectors: bool,
 ) -> pl.DataFrame:
     """Scores of the candidate pairs (doc ids ``a < b``), by the model actors."""
     import ray
@@ -253,6 +260,7 @@ def _verify(
             "config": config,
             "device": where.device,
             "threads": where.threads,
+            "chunk_vectors": chunk_vectors,
         },
         batch_format="pyarrow",
         batch_size=PAIRS_PER_BATCH,
