@@ -1,7 +1,8 @@
 """Throughput of the semantic channel: whole `dedup scan` processes, semantic on and off,
 side by side in one run, on realistic English text and on a `dedup synth` corpus.
 
-Cases (each scanned with ``--no-align``, the channel on by default and with ``--no-semantic``):
+Cases (each scanned with ``--no-align``, the channel on by default and with ``--no-semantic``;
+with ``--aligned`` also the whole default scan, alignment on):
 
 - ``synth``: a ``dedup synth`` corpus of ``--synth-docs`` documents (pseudo-words: the cheap
   stage must leave it out, so the channel costs little).
@@ -14,7 +15,7 @@ Figures: wall seconds of the process, documents/s and MB/s, the ratio semantic/l
 the manifest's ``stages.semantic`` (what ran, why, candidates, verified, accepted).
 
 Usage: ``python benchmarks/bench_semantic.py [--synth-docs 10000] [--english-docs 1000]
-[--news DIR] [--big-mb 200] [--out results/semantic_throughput.json]``. The machine may be
+[--news DIR] [--big-mb 200] [--aligned] [--out results/semantic_throughput.json]``. The machine may be
 shared: the load average is recorded with the figures.
 """
 
@@ -42,7 +43,7 @@ def _scan(inputs: list[Path], out: Path, *flags: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "dedup", "scan", *map(str, inputs), "--out", str(out), "-q"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
-    proc = subprocess.run([*cmd, "--no-align", *flags], env=env, capture_output=True, text=True)
+    proc = subprocess.run([*cmd, *flags], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         return {"wall_s": wall, "error": proc.stderr.strip()[-500:]}
@@ -55,9 +56,17 @@ def _scan(inputs: list[Path], out: Path, *flags: str) -> dict[str, Any]:
     }
 
 
-def _case(name: str, inputs: list[Path], n_docs: int, n_bytes: int, work: Path) -> dict[str, Any]:
+#: The scans of each case: ``--no-align`` with the channel off and on, and, with
+#: ``--aligned``, the whole default scan (alignment on: passages decide the relations).
+RUNS = (("lexical_only", ("--no-align", "--no-semantic")), ("default", ("--no-align",)))
+ALIGNED = ("default_aligned", ())
+
+
+def _case(
+    name: str, inputs: list[Path], n_docs: int, n_bytes: int, work: Path, aligned: bool
+) -> dict[str, Any]:
     row: dict[str, Any] = {"case": name, "documents": n_docs, "megabytes": n_bytes / 1e6}
-    for label, flags in (("lexical_only", ("--no-semantic",)), ("default", ())):
+    for label, flags in (*RUNS, ALIGNED) if aligned else RUNS:
         out = work / f"{name}-{label}"
         shutil.rmtree(out, ignore_errors=True)
         res = _scan(inputs, out, *flags)
@@ -133,24 +142,28 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=REPO / "results" / "semantic_throughput.json")
+    parser.add_argument(
+        "--aligned", action="store_true", help="also time the whole default scan (alignment on)"
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-semantic-"))
     rows: list[dict[str, Any]] = []
     meta: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
     if args.synth_docs:
         inputs, n, size = _synth(work, args.synth_docs)
-        rows.append(_case(f"synth {n}", inputs, n, size, work))
+        rows.append(_case(f"synth {n}", inputs, n, size, work, args.aligned))
     if args.english_docs:
         inputs, n, size, sha = _english(work, args.english_docs)
         meta["english_sha256"] = sha
-        rows.append(_case(f"english {n}", inputs, n, size, work))
+        rows.append(_case(f"english {n}", inputs, n, size, work, args.aligned))
     if args.news is not None:
         files = sorted(args.news.rglob("*.txt"))
         size = sum(p.stat().st_size for p in files)
-        rows.append(_case(f"news {len(files)}", [args.news], len(files), size, work))
+        rows.append(_case(f"news {len(files)}", [args.news], len(files), size, work, args.aligned))
     if args.big_mb:
         inputs, n, size = _big(work, args.big_mb, english_documents(max(args.english_docs, 300)))
-        rows.append(_case(f"one {args.big_mb} MB document + excerpt", inputs, n, size, work))
+        name = f"one {args.big_mb} MB document + excerpt"
+        rows.append(_case(name, inputs, n, size, work, args.aligned))
     meta["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
