@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads (torch's, and numba's when it uses OpenMP) sleep when idle instead of
+# spinning: spinning threads starve the other pool, or another process, on a busy machine
+# (the transformer ran 5-7x slower beside another job). Read when the runtime loads, so set
+# before torch or numba is imported; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from dedup.config import (
     AlignConfig,
