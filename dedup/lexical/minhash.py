@@ -74,12 +74,8 @@ def _small_signatures(
     b: npt.NDArray[np.uint64],
 ) -> npt.NDArray[np.uint32]:
     """:func:`_signatures` in plain numpy (same values), for small batches."""
-    h = hashes.astype(np.uint64)
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & M32
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & M32
-    h ^= h >> np.uint64(16)
+    # the kernel's finalizer as plain Python: its operations work on whole arrays too
+    h = _fmix32.py_func(hashes.astype(np.uint64))  # type: ignore[attr-defined]
     sig = np.full((len(offsets) - 1, len(a)), EMPTY, dtype=np.uint32)
     if len(h) == 0:
         return sig
