@@ -200,3 +200,38 @@ def test_probe_skips_unknown_words_and_leaves_english_unchanged(fake_distil: lis
     assert probed.split_share[0] == full.split_share[0]
     assert not probed.vectors[1].any()  # not read past the probe
     assert probed.split_share[1] > 0.3
+
+
+class _Texts:
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def get(self, doc_id: int) -> str:
+        return self.texts[doc_id]
+
+    def nbytes(self, doc_id: int) -> int:
+        return len(self.texts[doc_id].encode())
+
+
+def test_over_budget_the_channel_times_the_transformer_and_cuts_candidates(
+    seed_texts: list[str],
+) -> None:
+    pytest.importorskip("sentence_transformers")
+    from dedup.config import SemanticConfig
+    from dedup.semantic import cost
+    from dedup.semantic.channel import run_channel
+
+    texts = _Texts(seed_texts * 3)  # 12 documents: every pair a candidate
+    result = run_channel(
+        texts,
+        list(range(12)),
+        config=SemanticConfig(max_seconds_cpu=1.0),
+        device="cpu",
+        bar=lambda name: lambda done, total: None,
+        chunk_vectors=False,
+    )
+    notes = result.notes
+    assert notes["transformer_chars_per_second"] != round(cost.transformer_chars_per_second())
+    assert "budget" in notes and notes["verified"] < notes["candidates"]
+    # the sentences timed are cached: the verified pairs' documents are among them
+    assert result.scored.height == notes["verified"]

@@ -113,12 +113,14 @@ def _semantic_candidates(
     size_of[: reader.n_docs] = reader.text_bytes
     size_of[batch.ids] = sizes
     touched = np.unique(pairs)
-    verify_chars = int(size_of[touched].sum()) if touched.size else 0
+    passes = 1 if config.align.enabled else 2  # as the scan: chunk vectors read twice
+    verify_chars = passes * int(size_of[touched].sum()) if touched.size else 0
     device = embed.default_device()
     rate = cost.transformer_chars_per_second(device)
     budget = (sem.max_seconds_cpu - (time.perf_counter() - t0)) * rate
     if device == "cpu" and sem.enabled is not True and verify_chars > budget:
-        pairs = pairs[within_budget(pairs, found.cosines, size_of, max(budget, 0.0))]
+        keep = within_budget(pairs, found.cosines, size_of, max(budget / passes, 0.0))
+        pairs = pairs[keep]
     frame = pl.DataFrame(
         {"a": pairs[:, 0], "b": pairs[:, 1]}, schema={"a": pl.Int64, "b": pl.Int64}
     )

@@ -101,6 +101,40 @@ def within_budget(
     return np.asarray(sorted(keep), dtype=np.int64)
 
 
+#: Characters of the best candidates' sentences encoded to measure the transformer's speed.
+SAMPLE_CHARS = 20_000
+
+
+def _measured_rate(
+    texts: Texts, doc_ids: Sequence[int], found: Any, config: SemanticConfig, assumed: float
+) -> tuple[float, float]:
+    """The transformer's characters per second here and now (load, threads, device), from
+    the sentences of the best candidates' documents (kept in the encoder's cache for the
+    verification), and the seconds it took; ``assumed`` when too little text to time."""
+    from dedup.semantic.encoder import sentence_embedder
+    from dedup.text.segment import split_sentences
+
+    t0 = time.perf_counter()
+    docs: list[int] = []
+    size = 0
+    for i in np.argsort(-found.cosines, kind="stable").tolist():
+        for d in found.pairs[i].tolist():
+            if d not in docs and size < SAMPLE_CHARS:
+                docs.append(d)
+                size += texts.nbytes(doc_ids[d])
+        if size >= SAMPLE_CHARS:
+            break
+    sentences = [s.text for d in docs for s in split_sentences(texts.get(doc_ids[d]))]
+    embedder = sentence_embedder(config.model, batch_size=config.batch_size)
+    _ = embedder.model  # load it outside the timing
+    start = time.perf_counter()
+    embedder.embed(sentences)
+    seconds = time.perf_counter() - start
+    chars = sum(len(s) for s in sentences)
+    rate = chars / seconds if chars >= SAMPLE_CHARS // 4 and seconds > 0 else assumed
+    return rate, time.perf_counter() - t0
+
+
 def _verify(
     texts: Texts,
     doc_ids: Sequence[int],
@@ -165,20 +199,26 @@ def run_channel(
     static_seconds = time.perf_counter() - t0
     sizes = np.asarray([texts.nbytes(d) for d in doc_ids], dtype=np.int64)
     touched = np.unique(found.pairs)
-    verify_chars = int(sizes[touched].sum()) if touched.size else 0
+    passes = 2 if chunk_vectors else 1  # the chunk vectors read the text a second time
+    verify_chars = passes * int(sizes[touched].sum()) if touched.size else 0
     rate = cost.transformer_chars_per_second(device)
+    over = device == "cpu" and config.enabled is not True
+    if over and verify_chars > (config.max_seconds_cpu - static_seconds) * rate:
+        rate, sample_seconds = _measured_rate(texts, doc_ids, found, config, rate)
+        static_seconds += sample_seconds  # spent on the budget (its sentences stay cached)
     notes: dict[str, Any] = {
         "documents": len(doc_ids),
         "left_out_unknown_words": found.left_out,
         "candidates": int(found.pairs.shape[0]),
         "static_seconds": round(static_seconds, 3),
         "verify_chars": verify_chars,
+        "transformer_chars_per_second": round(rate),
         "verify_seconds_estimated": round(verify_chars / rate, 1),
     }
     pairs = found.pairs
     budget = (config.max_seconds_cpu - static_seconds) * rate
-    if device == "cpu" and config.enabled is not True and verify_chars > budget:
-        keep = within_budget(found.pairs, found.cosines, sizes, max(budget, 0.0))
+    if over and verify_chars > budget:
+        keep = within_budget(found.pairs, found.cosines, sizes, max(budget / passes, 0.0))
         pairs = found.pairs[keep]
         notes["budget"] = (
             f"verified the {len(keep)} best of {found.pairs.shape[0]} candidates within "
