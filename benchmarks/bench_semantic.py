@@ -15,8 +15,8 @@ Figures: wall seconds of the process, documents/s and MB/s, the ratio semantic/l
 the manifest's ``stages.semantic`` (what ran, why, candidates, verified, accepted).
 
 Usage: ``python benchmarks/bench_semantic.py [--synth-docs 10000] [--english-docs 1000]
-[--news DIR] [--big-mb 200] [--aligned] [--out results/semantic_throughput.json]``. The machine may be
-shared: the load average is recorded with the figures.
+[--news DIR] [--big-mb 200] [--aligned] [--out results/semantic_throughput.json]``. The
+machine may be shared: the load average is recorded with the figures.
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def test_pairs_ruled_out_get_no_relation_when_aligned(embed: object) -> None:
         if not precheck.could_relate(text_a, text_b, embed=embed):  # type: ignore[arg-type]
             ruled_out += 1
             assert found is None, (text_a[:60], text_b[:60])
-    assert ruled_out >= 40 and related >= 40  # both kinds occur: the check is exercised
+    assert ruled_out >= 40
+    assert related >= 40
 
 
 def test_reworded_route_matches_the_aligner_chain() -> None:
