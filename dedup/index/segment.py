@@ -201,6 +201,12 @@ def write_segment(folder: Path, data: SegmentData) -> None:
         io.write_parquet_atomic(data.vectors, folder / "vectors.parquet")
     if data.pairs is not None:
         io.write_parquet_atomic(data.pairs, folder / "pairs.parquet")
+    seal_segment(folder)
+
+
+def seal_segment(folder: Path) -> None:
+    """Flush a segment's spill files (made empty when absent) and its folder to disk; its
+    tables, written atomically, are already flushed."""
     for name in ("shingles.u32", "texts.utf8"):
         path = folder / name
         if not path.exists():
