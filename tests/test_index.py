@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -319,3 +320,31 @@ def test_compact_keeps_answers(split: tuple[Path, ...], tmp_path: Path) -> None:
         after = ix.query_files([qry])
     assert after.matches.equals(before.matches)
     assert after.matches.height > 0
+
+
+def test_segments_answer_as_compacted(split: tuple[Path, ...], tmp_path: Path) -> None:
+    """An index of four segments, searched segment by segment (their arrays as read, never
+    merged), answers queries and adds exactly as the same index compacted into one."""
+    root, idx, qry = split
+    lines = idx.read_text(encoding="utf-8").splitlines(keepends=True)
+    chunks = [_jsonl(root / f"chunk{i}.jsonl", []) for i in range(4)]
+    for i, path in enumerate(chunks):
+        path.write_text("".join(lines[i::4]), encoding="utf-8")
+    build([chunks[0]], tmp_path / "many", config=LEXICAL)
+    for path in chunks[1:]:
+        add([path], tmp_path / "many")
+    shutil.copytree(tmp_path / "many", tmp_path / "one")
+    compact(tmp_path / "one")
+    answers = []
+    for name in ("many", "one"):
+        with Index.open(tmp_path / name) as ix:
+            assert len(ix.reader.overlap.keys) == len(ix.reader.bands[0].keys)
+            answers.append((len(ix.reader.overlap.keys), ix.query_files([qry])))
+    (n_many, many), (n_one, one) = answers
+    assert (n_many, n_one) == (4, 1)
+    assert many.matches.height > 100
+    assert many.matches.equals(one.matches)
+    assert many.alignments.equals(one.alignments)
+    added = [add([qry], tmp_path / name).pairs for name in ("many", "one")]
+    assert added[0].height > 100
+    assert added[0].equals(added[1])

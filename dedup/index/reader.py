@@ -26,39 +26,44 @@ from dedup.index.semantic import VECTORS, StaticTable
 
 @dataclass
 class Sorted:
-    """Sorted lookup keys of every segment, concatenated; segment ``s`` owns
-    ``keys[bounds[s]:bounds[s+1]]`` (sorted by key, then ``doc_id``)."""
+    """Sorted lookup keys in parts, one per segment, each searched where it lies (parts are
+    never merged): part ``s`` holds ``keys[s]``, sorted by key then ``doc_id``, and the
+    ``docs[s]`` they belong to."""
 
-    keys: npt.NDArray[Any]  # UInt64 band keys, UInt32 shingle hashes, UInt64 contents
-    docs: npt.NDArray[np.int64]
-    bounds: npt.NDArray[np.int64]
+    keys: list[npt.NDArray[Any]]  # UInt64 band keys, UInt32 shingle hashes, UInt64 contents
+    docs: list[npt.NDArray[np.int64]]
 
     def ranges(self, probe: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], ...]:
-        """Per probe key and segment, the ``[lo, hi)`` range of equal keys (absolute).
+        """Per probe key and part, the ``[lo, hi)`` range of equal keys (in the part).
 
-        ``probe`` must have the keys' dtype (numpy would otherwise convert the keys)."""
-        probe = probe.astype(self.keys.dtype, copy=False)
-        n_seg = len(self.bounds) - 1
-        lo = np.zeros((len(probe), n_seg), dtype=np.int64)
-        hi = np.zeros((len(probe), n_seg), dtype=np.int64)
-        for s in range(n_seg):
-            a, b = int(self.bounds[s]), int(self.bounds[s + 1])
-            part = self.keys[a:b]
-            lo[:, s] = np.searchsorted(part, probe, side="left") + a
-            hi[:, s] = np.searchsorted(part, probe, side="right") + a
+        ``probe`` is cast to each part's key type (numpy would otherwise convert the keys)."""
+        lo = np.zeros((len(probe), len(self.keys)), dtype=np.int64)
+        hi = np.zeros((len(probe), len(self.keys)), dtype=np.int64)
+        for s, part in enumerate(self.keys):
+            key = probe.astype(part.dtype, copy=False)
+            lo[:, s] = np.searchsorted(part, key, side="left")
+            hi[:, s] = np.searchsorted(part, key, side="right")
         return lo, hi
 
-
-def _concat_sorted(parts: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]) -> Sorted:
-    """The parts as one :class:`Sorted` (one part is used as is, without a copy)."""
-    sizes = [len(k) for k, _ in parts]
-    bounds = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=bounds[1:])
-    if len(parts) == 1:
-        return Sorted(parts[0][0], parts[0][1], bounds)
-    keys = np.concatenate([k for k, _ in parts]) if parts else np.zeros(0, np.uint64)
-    docs = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, np.int64)
-    return Sorted(keys, docs, bounds)
+    def members(
+        self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], most: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The first ``most[i, s]`` documents of each range of :meth:`ranges`, gathered into
+        one array (part after part); the ``[lo, hi)`` range of each in that array."""
+        n, parts = lo.shape
+        counts = np.minimum(np.maximum(most, 0), hi - lo)
+        flat = counts.T.ravel()  # part-major
+        starts = np.cumsum(flat) - flat
+        out = np.empty(int(flat.sum()), dtype=np.int64)
+        for s in range(parts):
+            c = counts[:, s]
+            total = int(c.sum())
+            if total:
+                at = int(starts[s * n])
+                take = np.repeat(lo[:, s] - (np.cumsum(c) - c), c) + np.arange(total)
+                out[at : at + total] = self.docs[s][take]
+        new_lo = starts.reshape(parts, n).T
+        return out, new_lo, new_lo + counts
 
 
 @dataclass
@@ -146,7 +151,7 @@ class IndexReader:
             )
         self._documents(docs)
         self.bands = self._bands(bands, n_bands)
-        self.overlap = _concat_sorted(overlap)
+        self.overlap = Sorted([k for k, _ in overlap], [d for _, d in overlap])
         self.static = self._static(vectors)
 
     def _documents(self, docs: list[pl.DataFrame]) -> None:
@@ -169,9 +174,7 @@ class IndexReader:
         self.text_chars = int(self.text_bytes[ok].sum()) if frame.height else 0
         ids = np.flatnonzero(ok)
         order = np.lexsort((ids, self.content[ids]))
-        self.content_sorted = Sorted(
-            self.content[ids][order], ids[order].astype(np.int64), np.array([0, len(ids)])
-        )
+        self.content_sorted = Sorted([self.content[ids][order]], [ids[order].astype(np.int64)])
         self.seg_of = np.zeros(self.n_docs, dtype=np.int32)
         for s, seg in enumerate(self.segments):
             self.seg_of[seg.first_doc : seg.first_doc + seg.n_docs] = s
@@ -179,17 +182,16 @@ class IndexReader:
     @staticmethod
     def _bands(frames: list[pl.DataFrame], n_bands: int) -> list[Sorted]:
         """One :class:`Sorted` per band: each segment's rows are sorted by band first, so
-        a band is a slice of the segment's arrays."""
-        per_band: list[list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]] = [
-            [] for _ in range(n_bands)
-        ]
+        a band's part is a slice (a view) of the segment's arrays."""
+        per_band = [Sorted([], []) for _ in range(n_bands)]
         for frame in frames:
             band = frame["band"].to_numpy()
             keys, docs = frame["key"].to_numpy(), frame["doc_id"].to_numpy()
             at = np.searchsorted(band, np.arange(n_bands + 1))
             for j in range(n_bands):
-                per_band[j].append((keys[at[j] : at[j + 1]], docs[at[j] : at[j + 1]]))
-        return [_concat_sorted(parts) for parts in per_band]
+                per_band[j].keys.append(keys[at[j] : at[j + 1]])
+                per_band[j].docs.append(docs[at[j] : at[j + 1]])
+        return per_band
 
     def _static(self, frames: list[pl.DataFrame]) -> StaticTable | None:
         """The stored first-stage vectors (and split shares) by ``doc_id``."""
