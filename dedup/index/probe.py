@@ -25,6 +25,7 @@ import polars as pl
 
 from dedup.config import RunConfig
 from dedup.index.reader import IndexReader, Sorted
+from dedup.index.segment import csr_entries
 from dedup.jit import njit
 
 PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
@@ -140,14 +141,15 @@ def _probe(
     """Probe the index's segments and the batch's own representatives (``own_*``); only
     the members a pair needs are gathered from the segments."""
     order = np.lexsort((own_docs, own_keys))
-    own_sorted, own = own_keys[order], own_docs[order].astype(np.int64)
-    own_lo = np.searchsorted(own_sorted, probe, side="left").astype(np.int64)
-    own_hi = np.searchsorted(own_sorted, probe, side="right").astype(np.int64)
+    own = Sorted([own_keys[order]], [own_docs[order].astype(np.int64)])
+    own_lo, own_hi = (r[:, 0] for r in own.ranges(probe))
     lo, hi = table.ranges(probe)
     size = (hi - lo).sum(axis=1) + (own_hi - own_lo)
     most = np.where((size <= max_size)[:, None], hi - lo, 1 if star else 0)
     docs, g_lo, g_hi = table.members(lo, hi, most)
-    return _links(size, g_lo, g_hi, docs, own_lo, own_hi, own, self_id, self_rep, max_size, star)
+    return _links(
+        size, g_lo, g_hi, docs, own_lo, own_hi, own.docs[0], self_id, self_rep, max_size, star
+    )
 
 
 def probing(reader: IndexReader, batch: Batch, max_group: int) -> npt.NDArray[np.bool_]:
@@ -187,26 +189,20 @@ def lsh_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.Da
 
 
 def _entries(
-    batch: Batch, rows: npt.NDArray[np.int64], stride: int
+    batch: Batch, rows: npt.NDArray[np.bool_], stride: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sampled shingles of ``rows``: hash, ``doc_id`` and row."""
-    sizes = batch.offsets[rows + 1] - batch.offsets[rows]
-    take = np.repeat(batch.offsets[rows], sizes) + (
-        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    )
-    h = batch.hashes[take]
-    row = np.repeat(rows, sizes)
-    keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
-    return h[keep], batch.ids[row[keep]], row[keep]
+    """Sampled shingles of the rows where ``rows`` is true: hash, ``doc_id`` and row."""
+    h, row = csr_entries(batch.hashes, batch.offsets, 0, len(batch.ids), stride)
+    sel = rows[row]
+    return h[sel], batch.ids[row[sel]], row[sel]
 
 
 def overlap_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:
     """Pairs sharing at least ``min_shared`` rare sampled shingles, by the scan's rules."""
     stride = int(reader.manifest["overlap_stride"])
-    all_rows = np.arange(len(batch.ids), dtype=np.int64)
-    rep_h, rep_doc, _ = _entries(batch, all_rows[batch.is_rep], stride)
+    rep_h, rep_doc, _ = _entries(batch, batch.is_rep, stride)
     probe = probing(reader, batch, config.verify.max_exact_group)
-    h, doc, row = _entries(batch, all_rows[probe], stride)
+    h, doc, row = _entries(batch, probe, stride)
     a, b = _probe(
         reader.overlap, rep_h, rep_doc, h, doc, batch.is_rep[row], config.overlap.max_df, star=False
     )

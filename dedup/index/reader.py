@@ -36,13 +36,16 @@ class Sorted:
     def ranges(self, probe: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], ...]:
         """Per probe key and part, the ``[lo, hi)`` range of equal keys (in the part).
 
-        ``probe`` is cast to each part's key type (numpy would otherwise convert the keys)."""
+        ``probe`` is cast to the parts' key type (numpy would otherwise convert the keys)."""
         lo = np.zeros((len(probe), len(self.keys)), dtype=np.int64)
         hi = np.zeros((len(probe), len(self.keys)), dtype=np.int64)
+        if not self.keys or not len(probe):
+            return lo, hi
+        # distinct keys, in order: each search starts near the last one (cache, page cache)
+        keys, inverse = np.unique(probe.astype(self.keys[0].dtype), return_inverse=True)
         for s, part in enumerate(self.keys):
-            key = probe.astype(part.dtype, copy=False)
-            lo[:, s] = np.searchsorted(part, key, side="left")
-            hi[:, s] = np.searchsorted(part, key, side="right")
+            lo[:, s] = np.searchsorted(part, keys, side="left")[inverse]
+            hi[:, s] = np.searchsorted(part, keys, side="right")[inverse]
         return lo, hi
 
     def members(

@@ -235,34 +235,46 @@ def sorted_bands(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]) -
     return frame.sort("band", "key", "doc_id")
 
 
+def csr_entries(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    lo_row: int,
+    hi_row: int,
+    stride: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """The hashes of CSR rows ``lo_row..hi_row-1`` divisible by ``stride``, and their row
+    (one contiguous read of ``hashes``, a spill file's map or an array)."""
+    a, b = int(offsets[lo_row]), int(offsets[hi_row])
+    data = np.asarray(hashes[a:b]) if b > a else np.zeros(0, np.uint32)
+    sizes = np.diff(offsets[lo_row : hi_row + 1])
+    row = np.repeat(np.arange(lo_row, hi_row, dtype=np.int64), sizes)
+    if stride > 1:
+        keep = (data % np.uint32(stride)) == 0
+        data, row = data[keep], row[keep]
+    return data, row
+
+
 def sampled_entries(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64],
     doc_ids: npt.NDArray[np.int64],
     stride: int,
-    chunk_rows: int = 20_000,
+    chunk_rows: int = 50_000,
 ) -> pl.DataFrame:
     """Overlap entries ``(hash, doc_id)`` of the CSR rows ``rows``, hashes divisible by
     ``stride``, sorted; read a block of rows at a time from a spill file."""
-    parts: list[pl.DataFrame] = []
-    for lo in range(0, len(rows), chunk_rows):
-        block = rows[lo : lo + chunk_rows]
-        starts, ends = offsets[block], offsets[block + 1]
-        if len(block) == 0:
-            continue
-        span_lo, span_hi = int(starts.min()), int(ends.max())
-        data = np.asarray(hashes[span_lo:span_hi]) if span_hi > span_lo else np.zeros(0, np.uint32)
-        sizes = ends - starts
-        take = np.repeat(starts - span_lo, sizes) + (
-            np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    n_rows = len(offsets) - 1
+    pos = np.full(n_rows, -1, dtype=np.int64)
+    pos[rows] = np.arange(len(rows))
+    parts: list[pl.DataFrame] = [pl.DataFrame(schema=OVERLAP_SCHEMA)]
+    for lo in range(0, n_rows, chunk_rows):
+        h, row = csr_entries(hashes, offsets, lo, min(lo + chunk_rows, n_rows), stride)
+        at = pos[row]
+        sel = at >= 0
+        parts.append(
+            pl.DataFrame({"hash": h[sel], "doc_id": doc_ids[at[sel]]}, schema=OVERLAP_SCHEMA)
         )
-        h = data[take]
-        d = np.repeat(doc_ids[lo : lo + chunk_rows], sizes)
-        keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
-        parts.append(pl.DataFrame({"hash": h[keep], "doc_id": d[keep]}, schema=OVERLAP_SCHEMA))
-    if not parts:
-        return pl.DataFrame(schema=OVERLAP_SCHEMA)
     return pl.concat(parts).sort("hash", "doc_id")
 
 
