@@ -1,9 +1,16 @@
-"""An index opened for reading: its segments' lookup arrays, held in memory.
+"""An index opened for reading: its segments' lookup arrays, mapped, and their documents.
 
 Opening reads the manifest once and then only the segments it lists, so a reader keeps
 the snapshot it opened while a writer adds segments. Each segment's band keys and
-overlap entries stay sorted as written (no merge at open); a lookup searches every
-segment, which costs a few microseconds per segment (see ``dedup index compact``).
+overlap entries are its ``.npy`` column files mapped read-only (:mod:`dedup.index.lookup`),
+searched where they lie: nothing is copied or merged at open, whatever the number of
+segments; a lookup searches every segment, which costs a few microseconds per segment
+(see ``dedup index compact``). What opening reads into memory is the documents' columns a
+match needs (and the semantic vectors, when the index holds them).
+
+Overlap entries of a segment written before the index's sampling stride grew hold more
+hashes than the stride keeps; they need no filtering: a probe's hashes are sampled at the
+index's stride, and a search only finds entries equal to the hash searched.
 """
 
 from __future__ import annotations
@@ -20,8 +27,23 @@ import polars as pl
 
 from dedup.config import RunConfig
 from dedup.errors import IndexStoreError
+from dedup.index.lookup import Columns, read_table
 from dedup.index.segment import check_segment_files, config_of, read_manifest
 from dedup.index.semantic import VECTORS, StaticTable
+
+#: The columns of ``documents.parquet`` a reader holds.
+DOC_COLUMNS = [
+    "doc_id",
+    "path",
+    "external_id",
+    "status",
+    "n_shingles",
+    "content",
+    "is_rep",
+    "shingle_start",
+    "text_start",
+    "text_bytes",
+]
 
 
 @dataclass
@@ -127,20 +149,15 @@ class IndexReader:
 
     def _load(self) -> None:
         docs, bands, overlap, vectors = [], [], [], []
-        stride = int(self.manifest["overlap_stride"])
         n_bands = int(self.manifest["derived"]["bands"])
         for entry in self.manifest["segments"]:
             folder = check_segment_files(self.path, entry["name"])
-            frame = pl.read_parquet(folder / "documents.parquet")
+            frame = pl.read_parquet(folder / "documents.parquet", columns=DOC_COLUMNS)
             if frame.height != int(entry["n_docs"]):
                 raise ValueError(f"segment {entry['name']} holds {frame.height} documents")
             docs.append(frame)
-            b = pl.read_parquet(folder / "bands.parquet")
-            bands.append(b)
-            ov = pl.read_parquet(folder / "overlap.parquet")
-            if stride > 1:
-                ov = ov.filter(pl.col("hash") % stride == 0)
-            overlap.append((ov["hash"].to_numpy(), ov["doc_id"].to_numpy()))
+            bands.append(read_table(folder, "bands"))
+            overlap.append(read_table(folder, "overlap"))
             if (folder / "vectors.parquet").is_file():
                 vectors.append(pl.read_parquet(folder / "vectors.parquet"))
             self.segments.append(
@@ -154,7 +171,7 @@ class IndexReader:
             )
         self._documents(docs)
         self.bands = self._bands(bands, n_bands)
-        self.overlap = Sorted([k for k, _ in overlap], [d for _, d in overlap])
+        self.overlap = Sorted([t["hash"] for t in overlap], [t["doc_id"] for t in overlap])
         self.static = self._static(vectors)
 
     def _documents(self, docs: list[pl.DataFrame]) -> None:
@@ -183,17 +200,16 @@ class IndexReader:
             self.seg_of[seg.first_doc : seg.first_doc + seg.n_docs] = s
 
     @staticmethod
-    def _bands(frames: list[pl.DataFrame], n_bands: int) -> list[Sorted]:
+    def _bands(tables: list[Columns], n_bands: int) -> list[Sorted]:
         """One :class:`Sorted` per band: each segment's rows are sorted by band first, so
         a band's part is a slice (a view) of the segment's arrays."""
         per_band = [Sorted([], []) for _ in range(n_bands)]
-        for frame in frames:
-            band = frame["band"].to_numpy()
-            keys, docs = frame["key"].to_numpy(), frame["doc_id"].to_numpy()
-            at = np.searchsorted(band, np.arange(n_bands + 1))
+        for table in tables:
+            band = table["band"]
+            at = np.searchsorted(band, np.arange(n_bands + 1, dtype=band.dtype))
             for j in range(n_bands):
-                per_band[j].keys.append(keys[at[j] : at[j + 1]])
-                per_band[j].docs.append(docs[at[j] : at[j + 1]])
+                per_band[j].keys.append(table["key"][at[j] : at[j + 1]])
+                per_band[j].docs.append(table["doc_id"][at[j] : at[j + 1]])
         return per_band
 
     def _static(self, frames: list[pl.DataFrame]) -> StaticTable | None:

@@ -15,6 +15,7 @@ import polars as pl
 from dedup import schema
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
+from dedup.index import lookup
 from dedup.index import segment as seg
 from dedup.index.match import match
 from dedup.index.probe import Batch, representatives
@@ -275,7 +276,7 @@ def _add(
     prog: Progress,
 ) -> AddResult:
     cfg, n = reader.config, reader.n_docs
-    manifest = dict(reader.manifest)
+    manifest = {**reader.manifest, "version": seg.FORMAT_VERSION}  # the new segment's format
     timings = Timings()
     folder = seg.new_segment_dir(path)
     try:
@@ -328,6 +329,7 @@ def compact(path: str | Path) -> str:
         if len(manifest["segments"]) <= 1:
             return str(manifest["segments"][0]["name"]) if manifest["segments"] else ""
         folder = seg.new_segment_dir(path)
+        manifest["version"] = seg.FORMAT_VERSION
         try:
             data = _merged(path, manifest, folder)
             seg.write_segment(folder, data)
@@ -367,10 +369,8 @@ def _merged(path: Path, manifest: dict[str, Any], folder: Path) -> seg.SegmentDa
                     shutil.copyfileobj(fh, out, 1 << 24)
             shingle_at += (src / "shingles.u32").stat().st_size
             text_at += (src / "texts.utf8").stat().st_size
-            bands.append(pl.read_parquet(src / "bands.parquet"))
-            overlap.append(
-                pl.read_parquet(src / "overlap.parquet").filter(pl.col("hash") % stride == 0)
-            )
+            bands.append(lookup.table_frame(src, "bands"))
+            overlap.append(lookup.table_frame(src, "overlap").filter(pl.col("hash") % stride == 0))
             for name, acc in (("vectors.parquet", vectors), ("pairs.parquet", pairs)):
                 if (src / name).is_file():
                     acc.append(pl.read_parquet(src / name))

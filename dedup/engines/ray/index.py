@@ -15,8 +15,8 @@ config (same tables, same spill files), built from the Ray scan's own stages:
   (:func:`~dedup.engines.ray.partitions.band_rows`) and sampled ``(hash, doc_id)`` rows
   (:func:`~dedup.engines.ray.partitions.shingle_rows`, at the stride of
   :func:`dedup.lexical.overlap.sampling_stride` over their shingles), sorted on the cluster
-  and written by the workers as Parquet parts, concatenated in key order
-  (:mod:`dedup.engines.ray.output`).
+  and written by the workers as Parquet parts (:mod:`dedup.engines.ray.output`), copied in
+  key order into the segment's column files (:func:`dedup.index.lookup.write_parts`).
 - **vectors**: the semantic channel's first-stage vectors by the scan's ``DocVectors``
   actors, when the local build's cost rule (:func:`dedup.index.write.semantic_decision`)
   keeps them.
@@ -43,6 +43,7 @@ from dedup.engines.ray import partitions as pt
 from dedup.engines.ray.engine import check, ray_session
 from dedup.engines.ray.shuffle import collect, map_frames, shuffle_apply
 from dedup.engines.ray.stages import n_parts, read_docs
+from dedup.index import lookup
 from dedup.index import segment as seg
 from dedup.index.write import (
     AddResult,
@@ -170,8 +171,9 @@ def _representatives(docs: Dataset, cfg: RunConfig, n_docs: int) -> Dataset:
 def _tables(
     reps: Dataset, cfg: RunConfig, tmp: Path, folder: Path
 ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], int, int]:
-    """Write ``bands.parquet`` and ``overlap.parquet`` of the representatives ``reps``;
-    their ``doc_id``, the overlap stride and the number of their shingles."""
+    """Write the band and overlap tables of the representatives ``reps`` (sorted on the
+    cluster, Parquet parts written by the workers, then copied part by part into the
+    segment's column files); their ``doc_id``, the overlap stride and their shingles."""
     sizes_schema = {"doc_id": I64, "n": I64}
     sizes = collect(
         map_frames(
@@ -194,14 +196,11 @@ def _tables(
         lambda df: pt.shingle_rows(df, stride=stride).rename({"h": "hash", "doc": "doc_id"}),
         schema=_OVERLAP,
     )
-    for name, ds, keys, empty in (
-        ("bands", band_rows, ["band", "key", "doc_id"], seg.BANDS_SCHEMA),
-        ("overlap", shingle_rows, ["hash", "doc_id"], seg.OVERLAP_SCHEMA),
+    for name, ds, keys in (
+        ("bands", band_rows, ["band", "key", "doc_id"]),
+        ("overlap", shingle_rows, ["hash", "doc_id"]),
     ):
-        parts = ro.write_parts(ds, tmp / name, keys)
-        atomic.write_parquet_parts_atomic(
-            parts, folder / f"{name}.parquet", empty=pl.DataFrame(schema=empty)
-        )
+        lookup.write_parts(folder, name, ro.write_parts(ds, tmp / name, keys))
     return np.sort(sizes["doc_id"].to_numpy().astype(np.int64)), stride, entries
 
 
