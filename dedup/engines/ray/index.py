@@ -89,12 +89,9 @@ def spill_batch(df: pl.DataFrame, *, folder: str) -> pl.DataFrame:
     sizes = df["hashes"].list.len().fill_null(0).to_numpy().astype(np.int64)
     starts = np.cumsum(sizes) - sizes
     hashes = pt.flat(df["hashes"]).astype(np.uint32)
-    data = [t.encode("utf-8") if s and t is not None else b"" for s, t in zip(
-        shingled.tolist(), df["text"].to_list(), strict=True
-    )]  # fmt: skip
-    has_text = np.array([s and t is not None for s, t in zip(
-        shingled.tolist(), df["text"].to_list(), strict=True
-    )], dtype=bool)  # fmt: skip
+    has_text = shingled & df["text"].is_not_null().to_numpy()
+    texts = df["text"].to_list()
+    data = [t.encode("utf-8") if keep else b"" for t, keep in zip(texts, has_text, strict=True)]
     lengths = np.array([len(b) for b in data], dtype=np.int64)
     text_at = np.cumsum(lengths) - lengths
     base = Path(folder) / f"{part:020d}"
@@ -123,11 +120,11 @@ def _join_spill(rows: pl.DataFrame, spill: Path, folder: Path) -> pl.DataFrame:
                     shutil.copyfileobj(fh, out, 1 << 24)
             at_sh += (spill / f"{part:020d}.u32").stat().st_size
             at_tx += (spill / f"{part:020d}.utf8").stat().st_size
-    lookup = pl.DataFrame(
+    shifts = pl.DataFrame(
         {"part": parts, "sh": [shift_sh[p] for p in parts], "tx": [shift_tx[p] for p in parts]},
         schema={"part": I64, "sh": I64, "tx": I64},
     )
-    shifted = rows.join(lookup, on="part", how="left")
+    shifted = rows.join(shifts, on="part", how="left")
 
     def moved(col: str, by: str) -> pl.Expr:
         return pl.when(pl.col(col) >= 0).then(pl.col(col) + pl.col(by)).otherwise(-1)
