@@ -122,9 +122,9 @@ class IndexReader:
         documents: ``doc_id``, ``path``, ``external_id``, ``status`` of every document.
         content: content hash per ``doc_id`` (0 for a skipped document).
         ok: whether each ``doc_id`` was shingled.
-        bands: one :class:`Sorted` per band (representatives only).
-        overlap: :class:`Sorted` overlap entries (representatives only), at the
-            manifest's stride.
+        bands: one :class:`Sorted` per band (representatives only), parts mapped.
+        overlap: :class:`Sorted` overlap entries (representatives only), parts mapped; a
+            segment written at a smaller stride than the manifest's holds more hashes.
         content_sorted: :class:`Sorted` content hash → ``doc_id`` of every shingled document.
         static: the semantic channel's first-stage vectors
             (:class:`dedup.index.semantic.StaticTable`), or None when the index holds none.
