@@ -14,8 +14,8 @@ whether every planted source was found.
 ``--case scale --docs N``: the corpus of ``bench_scaling.py`` (made under ``--corpora``,
 reused when there): the first N - 10,000 documents indexed, the last 10,000 scanned alone
 and then added; then, in one warm process, 200 one-document queries (median, p90), with
-the index opened once. Index size on disk and peak RSS (``ru_maxrss`` of each child)
-are recorded.
+the index opened once. Index size on disk and peak RSS (the ``VmHWM`` of each child, read
+by the child as it exits) are recorded.
 
     python benchmarks/bench_index.py
     python benchmarks/bench_index.py --case scale --docs 1000000 --corpora /tmp/dedup-scale
@@ -33,7 +33,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,38 +47,45 @@ from bench_scaling import corpus  # noqa: E402
 LEXICAL = ["--no-semantic"]
 
 
+# Runs ARGS (``-m MODULE ...`` or ``-c CODE ...``) and, at exit, writes its own peak RSS
+# (VmHWM of the process after exec) to stderr. The child's ``ru_maxrss`` would not do: it
+# counts the parent's pages at the fork, and this process holds the corpus's tables.
+PEAK = """
+import atexit, runpy, sys
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write(f"\\n@peak_kb {line.split()[1]}\\n")
+atexit.register(_peak)
+flag, target, *rest = sys.argv[1:]
+sys.argv = [target, *rest]
+if flag == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    sys.argv[0] = "-c"
+    exec(compile(target, "<bench>", "exec"), {"__name__": "__main__"})
+"""
+
+
 def run(args: list[str]) -> dict[str, Any]:
-    """Run ``python ARGS`` in a child: wall seconds, its peak RSS (``ru_maxrss``), stdout."""
+    """Run ``python ARGS`` in a child: wall seconds, its peak RSS (``VmHWM``), stdout."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, *args],
+        [sys.executable, "-c", PEAK, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
     )
-    chunks: dict[str, bytes] = {}
-
-    def drain(name: str, stream: Any) -> None:
-        chunks[name] = stream.read()
-
-    readers = [
-        threading.Thread(target=drain, args=("out", proc.stdout)),
-        threading.Thread(target=drain, args=("err", proc.stderr)),
-    ]
-    for t in readers:
-        t.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    for t in readers:
-        t.join()
     if proc.returncode != 0:
-        raise RuntimeError(f"{args} failed: {chunks['err'].decode()[-2000:]}")
+        raise RuntimeError(f"{args} failed: {err.decode()[-2000:]}")
+    peaks = [line.split()[1] for line in err.decode().splitlines() if line.startswith("@peak_kb")]
     return {
         "seconds": round(wall, 3),
-        "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6, 1),
-        "stdout": chunks["out"],
+        "peak_rss_mb": round(int(peaks[-1]) * 1024 / 1e6, 1) if peaks else None,
+        "stdout": out,
     }
 
 

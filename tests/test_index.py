@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +21,7 @@ from typer.testing import CliRunner
 from dedup.cli import app
 from dedup.config import LSHConfig, OverlapConfig, RunConfig, SemanticConfig, VerifyConfig
 from dedup.errors import IndexConfigError, IndexStoreError
-from dedup.index import Index, add, build, compact
+from dedup.index import Index, add, build, compact, lookup
 from dedup.index import segment as seg
 from dedup.pipeline import scan
 from tests.corpora import VOCAB, corpus_texts, edited, sentences
@@ -194,7 +196,7 @@ def test_damaged_segment(split: tuple[Path, ...], tmp_path: Path) -> None:
     build([split[1]], tmp_path / "ix", config=LEXICAL)
     manifest = seg.read_manifest(tmp_path / "ix")
     name = manifest["segments"][0]["name"]
-    (tmp_path / "ix" / seg.SEGMENTS / name / "bands.parquet").unlink()
+    (tmp_path / "ix" / seg.SEGMENTS / name / "bands.key.npy").unlink()
     with pytest.raises(IndexStoreError, match="damaged"):
         Index.open(tmp_path / "ix")
     build([split[1]], tmp_path / "ix2", config=LEXICAL)
@@ -319,3 +321,61 @@ def test_compact_keeps_answers(split: tuple[Path, ...], tmp_path: Path) -> None:
         after = ix.query_files([qry])
     assert after.matches.equals(before.matches)
     assert after.matches.height > 0
+
+
+def test_segments_answer_as_compacted(split: tuple[Path, ...], tmp_path: Path) -> None:
+    """An index of four segments, searched segment by segment (their arrays as read, never
+    merged), answers queries and adds exactly as the same index compacted into one."""
+    root, idx, qry = split
+    lines = idx.read_text(encoding="utf-8").splitlines(keepends=True)
+    chunks = [_jsonl(root / f"chunk{i}.jsonl", []) for i in range(4)]
+    for i, path in enumerate(chunks):
+        path.write_text("".join(lines[i::4]), encoding="utf-8")
+    build([chunks[0]], tmp_path / "many", config=LEXICAL)
+    for path in chunks[1:]:
+        add([path], tmp_path / "many")
+    shutil.copytree(tmp_path / "many", tmp_path / "one")
+    compact(tmp_path / "one")
+    answers = []
+    for name in ("many", "one"):
+        with Index.open(tmp_path / name) as ix:
+            assert len(ix.reader.overlap.keys) == len(ix.reader.bands[0].keys)
+            answers.append((len(ix.reader.overlap.keys), ix.query_files([qry])))
+    (n_many, many), (n_one, one) = answers
+    assert (n_many, n_one) == (4, 1)
+    assert many.matches.height > 100
+    assert many.matches.equals(one.matches)
+    assert many.alignments.equals(one.alignments)
+    added = [add([qry], tmp_path / name).pairs for name in ("many", "one")]
+    assert added[0].height > 100
+    assert added[0].equals(added[1])
+
+
+def test_format_2_segments_are_read(split: tuple[Path, ...], tmp_path: Path) -> None:
+    """An index of format 2 (lookup tables as Parquet) answers as the same index in format
+    3; an add writes a format-3 segment beside its segments; bad column files are damage."""
+    _, idx, qry = split
+    build([idx], tmp_path / "new", config=LEXICAL)
+    shutil.copytree(tmp_path / "new", tmp_path / "old")
+    manifest = seg.read_manifest(tmp_path / "old")
+    folder = tmp_path / "old" / seg.SEGMENTS / manifest["segments"][0]["name"]
+    for table, columns in lookup.TABLES.items():
+        lookup.table_frame(folder, table).write_parquet(folder / f"{table}.parquet")
+        for column in columns:
+            lookup.column_path(folder, table, column).unlink()
+    (tmp_path / "old" / seg.MANIFEST).write_text(json.dumps({**manifest, "version": 2}))
+    answers = []
+    for name in ("new", "old"):
+        with Index.open(tmp_path / name) as ix:
+            answers.append(ix.query_files([qry]).matches)
+    assert answers[0].height > 100
+    assert answers[0].equals(answers[1])
+    add([qry], tmp_path / "old")
+    assert seg.read_manifest(tmp_path / "old")["version"] == seg.FORMAT_VERSION
+    with Index.open(tmp_path / "old") as ix:
+        assert ix.query_files([qry]).matches.height > answers[0].height
+    name = seg.read_manifest(tmp_path / "new")["segments"][0]["name"]
+    bad = lookup.column_path(tmp_path / "new" / seg.SEGMENTS / name, "overlap", "hash")
+    np.save(bad, np.zeros(3, np.float32))
+    with pytest.raises(IndexStoreError, match="damaged"):
+        Index.open(tmp_path / "new")

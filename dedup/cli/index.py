@@ -99,22 +99,31 @@ def build_cmd(
     text_column: TextColumn = "text",
     id_column: IdColumn = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an index in --index.")] = False,
+    engine: Annotated[
+        str, typer.Option(help="Where the build runs: local (this machine) or ray (Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address for --engine ray (default: start a local one)."),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Index INPUTS (texts, shingles, band keys, overlap entries, vectors) into --index."""
-    from dedup.index import build
+    from dedup.engines import build_index
 
     try:
         cfg = _config(None, threshold, num_perm, shingle, containment, overlap, semantic, align)
         with _progress(quiet) as bar:
-            result = build(
+            result = build_index(
                 inputs,
                 index,
+                engine=engine,
                 config=cfg,
                 text_column=text_column,
                 id_column=id_column,
                 progress=bar,
                 overwrite=overwrite,
+                ray_address=ray_address,
             )
     except DedupError as exc:
         raise fail(exc) from None

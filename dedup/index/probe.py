@@ -25,6 +25,7 @@ import polars as pl
 
 from dedup.config import RunConfig
 from dedup.index.reader import IndexReader, Sorted
+from dedup.index.segment import csr_entries
 from dedup.jit import njit
 
 PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
@@ -64,9 +65,12 @@ def representatives(reader: IndexReader, content: npt.NDArray[np.uint64]) -> npt
 
 @njit(cache=True, nogil=True)
 def _links(
+    size: npt.NDArray[np.int64],
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
     docs: npt.NDArray[np.int64],
+    own_lo: npt.NDArray[np.int64],
+    own_hi: npt.NDArray[np.int64],
     own_docs: npt.NDArray[np.int64],
     self_id: npt.NDArray[np.int64],
     self_rep: npt.NDArray[np.bool_],
@@ -75,45 +79,47 @@ def _links(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Pairs ``(min, max)`` of each probe with the members of its bucket.
 
-    ``lo``/``hi`` (probes x parts) are ranges into ``docs`` (the index's segments), except
-    the last part, a range into ``own_docs`` (the batch's representatives); a pair of two
-    representatives of the batch is emitted from the larger side only, so once per key.
+    ``size`` is each probe's bucket size (the index's segments and the batch together);
+    ``lo``/``hi`` (probes x segments) are ranges into ``docs``, the members gathered from the
+    index's segments (all of them for a bucket of up to ``max_size``, else the first of
+    each segment); ``own_lo``/``own_hi`` are ranges into ``own_docs`` (the batch's
+    representatives). A pair of two representatives of the batch is emitted from the
+    larger side only, so once per key.
     """
     n, parts = lo.shape
-    own = parts - 1
     total = 0
     for i in range(n):
-        size = 0
-        for s in range(parts):
-            size += hi[i, s] - lo[i, s]
-        if size >= 2:
-            total += size if size <= max_size else (1 if star else 0)
+        if size[i] >= 2:
+            total += size[i] if size[i] <= max_size else (1 if star else 0)
     out_a = np.empty(total, dtype=np.int64)
     out_b = np.empty(total, dtype=np.int64)
     k = 0
     for i in range(n):
-        size = 0
-        for s in range(parts):
-            size += hi[i, s] - lo[i, s]
         me = self_id[i]
-        if size < 2:
+        if size[i] < 2:
             continue
-        if size <= max_size:
+        if size[i] <= max_size:
             for s in range(parts):
-                members = own_docs if s == own else docs
                 for t in range(lo[i, s], hi[i, s]):
-                    p = members[t]
-                    if p == me or (s == own and self_rep[i] and p > me):
-                        continue
-                    out_a[k] = min(p, me)
-                    out_b[k] = max(p, me)
-                    k += 1
+                    p = docs[t]
+                    if p != me:
+                        out_a[k] = min(p, me)
+                        out_b[k] = max(p, me)
+                        k += 1
+            for t in range(own_lo[i], own_hi[i]):
+                p = own_docs[t]
+                if p == me or (self_rep[i] and p > me):
+                    continue
+                out_a[k] = min(p, me)
+                out_b[k] = max(p, me)
+                k += 1
         elif star:
             low = np.int64(-1)
             for s in range(parts):
-                members = own_docs if s == own else docs
-                if hi[i, s] > lo[i, s] and (low < 0 or members[lo[i, s]] < low):
-                    low = members[lo[i, s]]
+                if hi[i, s] > lo[i, s] and (low < 0 or docs[lo[i, s]] < low):
+                    low = docs[lo[i, s]]
+            if own_hi[i] > own_lo[i] and (low < 0 or own_docs[own_lo[i]] < low):
+                low = own_docs[own_lo[i]]
             if low != me:
                 out_a[k] = low
                 out_b[k] = me
@@ -132,20 +138,17 @@ def _probe(
     *,
     star: bool,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Probe the index's parts and the batch's own representatives (``own_*``)."""
+    """Probe the index's segments and the batch's own representatives (``own_*``); only
+    the members a pair needs are gathered from the segments."""
     order = np.lexsort((own_docs, own_keys))
-    own = Sorted(own_keys[order], own_docs[order], np.array([0, len(order)], dtype=np.int64))
+    own = Sorted([own_keys[order]], [own_docs[order].astype(np.int64)])
+    own_lo, own_hi = (r[:, 0] for r in own.ranges(probe))
     lo, hi = table.ranges(probe)
-    own_lo, own_hi = own.ranges(probe)
+    size = (hi - lo).sum(axis=1) + (own_hi - own_lo)
+    most = np.where((size <= max_size)[:, None], hi - lo, 1 if star else 0)
+    docs, g_lo, g_hi = table.members(lo, hi, most)
     return _links(
-        np.hstack([lo, own_lo]),
-        np.hstack([hi, own_hi]),
-        table.docs,
-        own.docs,
-        self_id,
-        self_rep,
-        max_size,
-        star,
+        size, g_lo, g_hi, docs, own_lo, own_hi, own.docs[0], self_id, self_rep, max_size, star
     )
 
 
@@ -186,26 +189,20 @@ def lsh_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.Da
 
 
 def _entries(
-    batch: Batch, rows: npt.NDArray[np.int64], stride: int
+    batch: Batch, rows: npt.NDArray[np.bool_], stride: int
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sampled shingles of ``rows``: hash, ``doc_id`` and row."""
-    sizes = batch.offsets[rows + 1] - batch.offsets[rows]
-    take = np.repeat(batch.offsets[rows], sizes) + (
-        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    )
-    h = batch.hashes[take]
-    row = np.repeat(rows, sizes)
-    keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
-    return h[keep], batch.ids[row[keep]], row[keep]
+    """Sampled shingles of the rows where ``rows`` is true: hash, ``doc_id`` and row."""
+    h, row = csr_entries(batch.hashes, batch.offsets, 0, len(batch.ids), stride)
+    sel = rows[row]
+    return h[sel], batch.ids[row[sel]], row[sel]
 
 
 def overlap_proposals(reader: IndexReader, batch: Batch, config: RunConfig) -> pl.DataFrame:
     """Pairs sharing at least ``min_shared`` rare sampled shingles, by the scan's rules."""
     stride = int(reader.manifest["overlap_stride"])
-    all_rows = np.arange(len(batch.ids), dtype=np.int64)
-    rep_h, rep_doc, _ = _entries(batch, all_rows[batch.is_rep], stride)
+    rep_h, rep_doc, _ = _entries(batch, batch.is_rep, stride)
     probe = probing(reader, batch, config.verify.max_exact_group)
-    h, doc, row = _entries(batch, all_rows[probe], stride)
+    h, doc, row = _entries(batch, probe, stride)
     a, b = _probe(
         reader.overlap, rep_h, rep_doc, h, doc, batch.is_rep[row], config.overlap.max_df, star=False
     )
@@ -221,9 +218,5 @@ def group_members(
 ) -> npt.NDArray[np.int64]:
     """The first ``most`` indexed documents (by ``doc_id``) of each content hash given."""
     lo, hi = reader.content_sorted.ranges(content)
-    lo, hi = lo[:, 0], np.minimum(hi[:, 0], lo[:, 0] + most)
-    sizes = hi - lo
-    take = np.repeat(lo, sizes) + (
-        np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    )
-    return np.unique(reader.content_sorted.docs[take])
+    docs, _, _ = reader.content_sorted.members(lo, hi, np.full_like(lo, most))
+    return np.unique(docs)

@@ -1,9 +1,16 @@
-"""An index opened for reading: its segments' lookup arrays, held in memory.
+"""An index opened for reading: its segments' lookup arrays, mapped, and their documents.
 
 Opening reads the manifest once and then only the segments it lists, so a reader keeps
 the snapshot it opened while a writer adds segments. Each segment's band keys and
-overlap entries stay sorted as written (no merge at open); a lookup searches every
-segment, which costs a few microseconds per segment (see ``dedup index compact``).
+overlap entries are its ``.npy`` column files mapped read-only (:mod:`dedup.index.lookup`),
+searched where they lie: nothing is copied or merged at open, whatever the number of
+segments; a lookup searches every segment, which costs a few microseconds per segment
+(see ``dedup index compact``). What opening reads into memory is the documents' columns a
+match needs (and the semantic vectors, when the index holds them).
+
+Overlap entries of a segment written before the index's sampling stride grew hold more
+hashes than the stride keeps; they need no filtering: a probe's hashes are sampled at the
+index's stride, and a search only finds entries equal to the hash searched.
 """
 
 from __future__ import annotations
@@ -20,45 +27,68 @@ import polars as pl
 
 from dedup.config import RunConfig
 from dedup.errors import IndexStoreError
+from dedup.index.lookup import Columns, read_table
 from dedup.index.segment import check_segment_files, config_of, read_manifest
 from dedup.index.semantic import VECTORS, StaticTable
+
+#: The columns of ``documents.parquet`` a reader holds.
+DOC_COLUMNS = [
+    "doc_id",
+    "path",
+    "external_id",
+    "status",
+    "n_shingles",
+    "content",
+    "is_rep",
+    "shingle_start",
+    "text_start",
+    "text_bytes",
+]
 
 
 @dataclass
 class Sorted:
-    """Sorted lookup keys of every segment, concatenated; segment ``s`` owns
-    ``keys[bounds[s]:bounds[s+1]]`` (sorted by key, then ``doc_id``)."""
+    """Sorted lookup keys in parts, one per segment, each searched where it lies (parts are
+    never merged): part ``s`` holds ``keys[s]``, sorted by key then ``doc_id``, and the
+    ``docs[s]`` they belong to."""
 
-    keys: npt.NDArray[Any]  # UInt64 band keys, UInt32 shingle hashes, UInt64 contents
-    docs: npt.NDArray[np.int64]
-    bounds: npt.NDArray[np.int64]
+    keys: list[npt.NDArray[Any]]  # UInt64 band keys, UInt32 shingle hashes, UInt64 contents
+    docs: list[npt.NDArray[np.int64]]
 
     def ranges(self, probe: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], ...]:
-        """Per probe key and segment, the ``[lo, hi)`` range of equal keys (absolute).
+        """Per probe key and part, the ``[lo, hi)`` range of equal keys (in the part).
 
-        ``probe`` must have the keys' dtype (numpy would otherwise convert the keys)."""
-        probe = probe.astype(self.keys.dtype, copy=False)
-        n_seg = len(self.bounds) - 1
-        lo = np.zeros((len(probe), n_seg), dtype=np.int64)
-        hi = np.zeros((len(probe), n_seg), dtype=np.int64)
-        for s in range(n_seg):
-            a, b = int(self.bounds[s]), int(self.bounds[s + 1])
-            part = self.keys[a:b]
-            lo[:, s] = np.searchsorted(part, probe, side="left") + a
-            hi[:, s] = np.searchsorted(part, probe, side="right") + a
+        ``probe`` is cast to the parts' key type (numpy would otherwise convert the keys)."""
+        lo = np.zeros((len(probe), len(self.keys)), dtype=np.int64)
+        hi = np.zeros((len(probe), len(self.keys)), dtype=np.int64)
+        if not self.keys or not len(probe):
+            return lo, hi
+        # distinct keys, in order: each search starts near the last one (cache, page cache)
+        keys, inverse = np.unique(probe.astype(self.keys[0].dtype), return_inverse=True)
+        for s, part in enumerate(self.keys):
+            lo[:, s] = np.searchsorted(part, keys, side="left")[inverse]
+            hi[:, s] = np.searchsorted(part, keys, side="right")[inverse]
         return lo, hi
 
-
-def _concat_sorted(parts: list[tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]) -> Sorted:
-    """The parts as one :class:`Sorted` (one part is used as is, without a copy)."""
-    sizes = [len(k) for k, _ in parts]
-    bounds = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=bounds[1:])
-    if len(parts) == 1:
-        return Sorted(parts[0][0], parts[0][1], bounds)
-    keys = np.concatenate([k for k, _ in parts]) if parts else np.zeros(0, np.uint64)
-    docs = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, np.int64)
-    return Sorted(keys, docs, bounds)
+    def members(
+        self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], most: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The first ``most[i, s]`` documents of each range of :meth:`ranges`, gathered into
+        one array (part after part); the ``[lo, hi)`` range of each in that array."""
+        n, parts = lo.shape
+        counts = np.minimum(np.maximum(most, 0), hi - lo)
+        flat = counts.T.ravel()  # part-major
+        starts = np.cumsum(flat) - flat
+        out = np.empty(int(flat.sum()), dtype=np.int64)
+        for s in range(parts):
+            c = counts[:, s]
+            total = int(c.sum())
+            if total:
+                at = int(starts[s * n])
+                take = np.repeat(lo[:, s] - (np.cumsum(c) - c), c) + np.arange(total)
+                out[at : at + total] = self.docs[s][take]
+        new_lo = starts.reshape(parts, n).T
+        return out, new_lo, new_lo + counts
 
 
 @dataclass
@@ -92,9 +122,9 @@ class IndexReader:
         documents: ``doc_id``, ``path``, ``external_id``, ``status`` of every document.
         content: content hash per ``doc_id`` (0 for a skipped document).
         ok: whether each ``doc_id`` was shingled.
-        bands: one :class:`Sorted` per band (representatives only).
-        overlap: :class:`Sorted` overlap entries (representatives only), at the
-            manifest's stride.
+        bands: one :class:`Sorted` per band (representatives only), parts mapped.
+        overlap: :class:`Sorted` overlap entries (representatives only), parts mapped; a
+            segment written at a smaller stride than the manifest's holds more hashes.
         content_sorted: :class:`Sorted` content hash → ``doc_id`` of every shingled document.
         static: the semantic channel's first-stage vectors
             (:class:`dedup.index.semantic.StaticTable`), or None when the index holds none.
@@ -119,20 +149,15 @@ class IndexReader:
 
     def _load(self) -> None:
         docs, bands, overlap, vectors = [], [], [], []
-        stride = int(self.manifest["overlap_stride"])
         n_bands = int(self.manifest["derived"]["bands"])
         for entry in self.manifest["segments"]:
             folder = check_segment_files(self.path, entry["name"])
-            frame = pl.read_parquet(folder / "documents.parquet")
+            frame = pl.read_parquet(folder / "documents.parquet", columns=DOC_COLUMNS)
             if frame.height != int(entry["n_docs"]):
                 raise ValueError(f"segment {entry['name']} holds {frame.height} documents")
             docs.append(frame)
-            b = pl.read_parquet(folder / "bands.parquet")
-            bands.append(b)
-            ov = pl.read_parquet(folder / "overlap.parquet")
-            if stride > 1:
-                ov = ov.filter(pl.col("hash") % stride == 0)
-            overlap.append((ov["hash"].to_numpy(), ov["doc_id"].to_numpy()))
+            bands.append(read_table(folder, "bands"))
+            overlap.append(read_table(folder, "overlap"))
             if (folder / "vectors.parquet").is_file():
                 vectors.append(pl.read_parquet(folder / "vectors.parquet"))
             self.segments.append(
@@ -146,7 +171,7 @@ class IndexReader:
             )
         self._documents(docs)
         self.bands = self._bands(bands, n_bands)
-        self.overlap = _concat_sorted(overlap)
+        self.overlap = Sorted([t["hash"] for t in overlap], [t["doc_id"] for t in overlap])
         self.static = self._static(vectors)
 
     def _documents(self, docs: list[pl.DataFrame]) -> None:
@@ -169,27 +194,23 @@ class IndexReader:
         self.text_chars = int(self.text_bytes[ok].sum()) if frame.height else 0
         ids = np.flatnonzero(ok)
         order = np.lexsort((ids, self.content[ids]))
-        self.content_sorted = Sorted(
-            self.content[ids][order], ids[order].astype(np.int64), np.array([0, len(ids)])
-        )
+        self.content_sorted = Sorted([self.content[ids][order]], [ids[order].astype(np.int64)])
         self.seg_of = np.zeros(self.n_docs, dtype=np.int32)
         for s, seg in enumerate(self.segments):
             self.seg_of[seg.first_doc : seg.first_doc + seg.n_docs] = s
 
     @staticmethod
-    def _bands(frames: list[pl.DataFrame], n_bands: int) -> list[Sorted]:
+    def _bands(tables: list[Columns], n_bands: int) -> list[Sorted]:
         """One :class:`Sorted` per band: each segment's rows are sorted by band first, so
-        a band is a slice of the segment's arrays."""
-        per_band: list[list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]]] = [
-            [] for _ in range(n_bands)
-        ]
-        for frame in frames:
-            band = frame["band"].to_numpy()
-            keys, docs = frame["key"].to_numpy(), frame["doc_id"].to_numpy()
-            at = np.searchsorted(band, np.arange(n_bands + 1))
+        a band's part is a slice (a view) of the segment's arrays."""
+        per_band = [Sorted([], []) for _ in range(n_bands)]
+        for table in tables:
+            band = table["band"]
+            at = np.searchsorted(band, np.arange(n_bands + 1, dtype=band.dtype))
             for j in range(n_bands):
-                per_band[j].append((keys[at[j] : at[j + 1]], docs[at[j] : at[j + 1]]))
-        return [_concat_sorted(parts) for parts in per_band]
+                per_band[j].keys.append(table["key"][at[j] : at[j + 1]])
+                per_band[j].docs.append(table["doc_id"][at[j] : at[j + 1]])
+        return per_band
 
     def _static(self, frames: list[pl.DataFrame]) -> StaticTable | None:
         """The stored first-stage vectors (and split shares) by ``doc_id``."""

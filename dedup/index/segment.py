@@ -8,10 +8,13 @@ INDEX/
     documents.parquet        the scan's documents columns + content (UInt64), is_rep,
                              shingle_start, text_start, text_bytes (offsets into the files
                              below)
-    bands.parquet            band (UInt16), key (UInt64), doc_id: LSH band keys of the
-                             representatives (first document of each content), sorted
-    overlap.parquet          hash (UInt32), doc_id: the overlap channel's sampled shingles
-                             of the representatives, sorted
+    bands.{band,key,doc_id}.npy
+                             LSH band keys of the representatives (first document of each
+                             content): band (uint16), key (uint64), doc_id (int64), one
+                             ``.npy`` per column, rows sorted (:mod:`dedup.index.lookup`)
+    overlap.{hash,doc_id}.npy
+                             the overlap channel's sampled shingles of the representatives:
+                             hash (uint32), doc_id, rows sorted
     vectors.parquet          doc_id, vector (Array[Float32]), split_share: the semantic
                              channel's first-stage (static) document vectors, when it runs
     pairs.parquet            the pairs an ``index add`` reported (absent after a build)
@@ -19,6 +22,9 @@ INDEX/
                              scan's spill format), read back by verification
     texts.utf8               the documents' texts, UTF-8, concatenated
 ```
+
+Format 2 held the band and overlap tables as ``bands.parquet`` and ``overlap.parquet``; this
+dedup still reads such segments (a reader holds them in memory), and writes format 3.
 
 A segment is written in full (and fsynced) before the manifest that lists it replaces the
 old one by an atomic rename, so a reader sees the old index or the new one, never a mix,
@@ -44,12 +50,14 @@ import polars as pl
 
 from dedup.config import RunConfig
 from dedup.errors import IndexConfigError, IndexStoreError, OutputError
+from dedup.index import lookup
 from dedup.io import atomic as io
 from dedup.version import __version__
 
 MANIFEST = "index.json"
 FORMAT = "dedup-index"
-FORMAT_VERSION = 2  # 2: vectors.parquet holds the static first stage's vectors
+FORMAT_VERSION = 3  # 2: vectors.parquet holds static vectors; 3: lookup tables as .npy
+READS_VERSIONS = (2, 3)
 SEGMENTS = "segments"
 
 BANDS_SCHEMA = {"band": pl.UInt16, "key": pl.UInt64, "doc_id": pl.Int64}
@@ -109,10 +117,10 @@ def read_manifest(index: Path) -> dict[str, Any]:
     )
     if not ok:
         raise IndexStoreError(f"index at {index} is damaged: {MANIFEST} is not a dedup index")
-    if manifest.get("version") != FORMAT_VERSION:
+    if manifest.get("version") not in READS_VERSIONS:
         raise IndexStoreError(
             f"index at {index} has format version {manifest.get('version')}; "
-            f"this dedup reads version {FORMAT_VERSION}"
+            f"this dedup reads versions {', '.join(map(str, READS_VERSIONS))}"
         )
     out: dict[str, Any] = manifest
     return out
@@ -195,12 +203,18 @@ def write_segment(folder: Path, data: SegmentData) -> None:
     The spill files (``shingles.u32``, ``texts.utf8``) are already there.
     """
     io.write_parquet_atomic(data.documents, folder / "documents.parquet")
-    io.write_parquet_atomic(data.bands, folder / "bands.parquet")
-    io.write_parquet_atomic(data.overlap, folder / "overlap.parquet")
+    lookup.write_table(folder, "bands", data.bands)
+    lookup.write_table(folder, "overlap", data.overlap)
     if data.vectors is not None:
         io.write_parquet_atomic(data.vectors, folder / "vectors.parquet")
     if data.pairs is not None:
         io.write_parquet_atomic(data.pairs, folder / "pairs.parquet")
+    seal_segment(folder)
+
+
+def seal_segment(folder: Path) -> None:
+    """Flush a segment's spill files (made empty when absent) and its folder to disk; its
+    tables, written atomically, are already flushed."""
     for name in ("shingles.u32", "texts.utf8"):
         path = folder / name
         if not path.exists():
@@ -229,34 +243,46 @@ def sorted_bands(keys: npt.NDArray[np.uint64], doc_ids: npt.NDArray[np.int64]) -
     return frame.sort("band", "key", "doc_id")
 
 
+def csr_entries(
+    hashes: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    lo_row: int,
+    hi_row: int,
+    stride: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """The hashes of CSR rows ``lo_row..hi_row-1`` divisible by ``stride``, and their row
+    (one contiguous read of ``hashes``, a spill file's map or an array)."""
+    a, b = int(offsets[lo_row]), int(offsets[hi_row])
+    data = np.asarray(hashes[a:b]) if b > a else np.zeros(0, np.uint32)
+    sizes = np.diff(offsets[lo_row : hi_row + 1])
+    row = np.repeat(np.arange(lo_row, hi_row, dtype=np.int64), sizes)
+    if stride > 1:
+        keep = (data % np.uint32(stride)) == 0
+        data, row = data[keep], row[keep]
+    return data, row
+
+
 def sampled_entries(
     hashes: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64],
     doc_ids: npt.NDArray[np.int64],
     stride: int,
-    chunk_rows: int = 20_000,
+    chunk_rows: int = 50_000,
 ) -> pl.DataFrame:
     """Overlap entries ``(hash, doc_id)`` of the CSR rows ``rows``, hashes divisible by
     ``stride``, sorted; read a block of rows at a time from a spill file."""
-    parts: list[pl.DataFrame] = []
-    for lo in range(0, len(rows), chunk_rows):
-        block = rows[lo : lo + chunk_rows]
-        starts, ends = offsets[block], offsets[block + 1]
-        if len(block) == 0:
-            continue
-        span_lo, span_hi = int(starts.min()), int(ends.max())
-        data = np.asarray(hashes[span_lo:span_hi]) if span_hi > span_lo else np.zeros(0, np.uint32)
-        sizes = ends - starts
-        take = np.repeat(starts - span_lo, sizes) + (
-            np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    n_rows = len(offsets) - 1
+    pos = np.full(n_rows, -1, dtype=np.int64)
+    pos[rows] = np.arange(len(rows))
+    parts: list[pl.DataFrame] = [pl.DataFrame(schema=OVERLAP_SCHEMA)]
+    for lo in range(0, n_rows, chunk_rows):
+        h, row = csr_entries(hashes, offsets, lo, min(lo + chunk_rows, n_rows), stride)
+        at = pos[row]
+        sel = at >= 0
+        parts.append(
+            pl.DataFrame({"hash": h[sel], "doc_id": doc_ids[at[sel]]}, schema=OVERLAP_SCHEMA)
         )
-        h = data[take]
-        d = np.repeat(doc_ids[lo : lo + chunk_rows], sizes)
-        keep = (h % stride) == 0 if stride > 1 else np.ones(len(h), dtype=bool)
-        parts.append(pl.DataFrame({"hash": h[keep], "doc_id": d[keep]}, schema=OVERLAP_SCHEMA))
-    if not parts:
-        return pl.DataFrame(schema=OVERLAP_SCHEMA)
     return pl.concat(parts).sort("hash", "doc_id")
 
 
@@ -267,9 +293,13 @@ def check_segment_files(index: Path, name: str) -> Path:
         IndexStoreError: it or one of its required files is missing.
     """
     folder = index / SEGMENTS / name
-    for required in ("documents.parquet", "bands.parquet", "overlap.parquet"):
-        if not (folder / required).is_file():
-            raise IndexStoreError(f"index at {index} is damaged: segment {name} has no {required}")
+    if not (folder / "documents.parquet").is_file():
+        raise IndexStoreError(
+            f"index at {index} is damaged: segment {name} has no documents.parquet"
+        )
+    for table in lookup.TABLES:
+        if not lookup.has_table(folder, table):
+            raise IndexStoreError(f"index at {index} is damaged: segment {name} has no {table}")
     return folder
 
 

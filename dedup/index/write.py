@@ -15,6 +15,7 @@ import polars as pl
 from dedup import schema
 from dedup.config import RunConfig
 from dedup.errors import InputError, OutputError
+from dedup.index import lookup
 from dedup.index import segment as seg
 from dedup.index.match import match
 from dedup.index.probe import Batch, representatives
@@ -78,25 +79,39 @@ def _segment_frames(
     )
 
 
+def semantic_decision(cfg: RunConfig, n_rows: int, n_chars: int | None) -> tuple[bool, str]:
+    """Whether a build keeps the semantic channel's first-stage vectors of ``n_rows``
+    shingled documents of ``n_chars`` UTF-8 bytes (``None``: no texts kept): when the
+    scan's cost rule would run the channel over the same documents."""
+    from dedup.semantic import cost
+
+    if n_chars is None:
+        return False, "no texts kept"
+    return cost.should_run(cfg.semantic, n_rows, n_chars=n_chars)
+
+
+def semantic_meta(run: bool, reason: str, dim: int = 0) -> dict[str, Any]:
+    """The manifest's ``semantic`` entry."""
+    if not run:
+        return {"ran": False, "reason": reason, "dim": 0}
+    return {"ran": True, "reason": reason, "dim": dim, "kind": VECTORS}
+
+
 def _vectors(
     corpus: Corpus, first: int, cfg: RunConfig, progress: Progress
 ) -> tuple[pl.DataFrame | None, dict[str, Any]]:
     """The semantic channel's first-stage vectors of a build, when the scan's cost rule
     would run the channel over the same documents."""
-    from dedup.semantic import cost
-
     texts = corpus.texts
-    n_chars = sum(texts.nbytes(int(d)) for d in corpus.rows) if texts is not None else 0
-    if texts is None:
-        run, reason = False, "no texts kept"
-    else:
-        run, reason = cost.should_run(cfg.semantic, len(corpus.rows), n_chars=n_chars)
+    n_chars = sum(texts.nbytes(int(d)) for d in corpus.rows) if texts is not None else None
+    run, reason = semantic_decision(cfg, len(corpus.rows), n_chars)
     if not run or texts is None:
         progress.message(f"paraphrase detection is off: {reason}")
-        return None, {"ran": False, "reason": reason, "dim": 0}
+        return None, semantic_meta(False, reason)
     dv = static_vectors([texts.get(int(d)) for d in corpus.rows], cfg.semantic)
-    meta = {"ran": True, "reason": reason, "dim": int(dv.vectors.shape[1]), "kind": VECTORS}
-    return vector_frame(corpus.rows + first, dv), meta
+    return vector_frame(corpus.rows + first, dv), semantic_meta(
+        True, reason, int(dv.vectors.shape[1])
+    )
 
 
 def _ingest(
@@ -129,13 +144,42 @@ def build(
     progress: Progress | None = None,
     overwrite: bool = False,
 ) -> AddResult:
-    """Build an index of ``inputs`` at ``path`` (one segment).
+    """Build an index of ``inputs`` at ``path`` (one segment), on this machine.
+
+    ``dedup.engines.build_index`` builds the same index with another engine (Ray).
 
     Raises:
         OutputError: ``path`` holds something else, or an index and not ``overwrite``.
     """
     cfg = (config or RunConfig()).validate()
     prog = progress or Silent()
+    path = check_build(inputs, path, overwrite=overwrite)
+    with seg.writer_lock(path):
+        manifest, old = start_build(path, cfg)
+        timings = Timings()
+        folder = seg.new_segment_dir(path)
+        corpus = _ingest(inputs, cfg, folder, text_column, id_column, prog, timings)
+        with timings.stage("index"):
+            _, _, first = exact_groups(corpus.content, max_group=cfg.verify.max_exact_group)
+            entries = int(np.diff(corpus.offsets)[first].sum())
+            stride = sampling_stride(entries, cfg.overlap)
+            data = _segment_frames(corpus, 0, first, stride, int(manifest["derived"]["bands"]))
+        with timings.stage("semantic"):
+            data.vectors, manifest["semantic"] = _vectors(corpus, 0, cfg, prog)
+        with timings.stage("write"):
+            seg.write_segment(folder, data)
+            manifest.update(overlap_stride=stride, overlap_entries=entries)
+            finish_build(path, manifest, folder.name, data.documents.height, len(corpus.rows), old)
+    return AddResult(data.documents, schema.empty("pairs"), folder.name, timings.seconds)
+
+
+def check_build(inputs: Sequence[str | Path], path: str | Path, *, overwrite: bool) -> Path:
+    """Refuse a build of ``inputs`` into ``path`` that could not succeed; the index folder.
+
+    Raises:
+        InputError: no input, or one that does not exist.
+        OutputError: ``path`` holds something else, or an index and not ``overwrite``.
+    """
     path = Path(path)
     _check_inputs(inputs)
     if path.exists() and not path.is_dir():
@@ -147,29 +191,32 @@ def build(
         not c.name.startswith(".") and c.name not in ours for c in path.iterdir()
     ):
         raise OutputError(f"{path} is not empty and holds no index")
-    with seg.writer_lock(path):
-        bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
-        manifest = seg.new_manifest(cfg, bands, rows)
-        old = seg.read_manifest(path) if (path / seg.MANIFEST).exists() else None
-        seg.remove_unlisted(path, old or manifest)
-        timings = Timings()
-        folder = seg.new_segment_dir(path)
-        corpus = _ingest(inputs, cfg, folder, text_column, id_column, prog, timings)
-        with timings.stage("index"):
-            _, _, first = exact_groups(corpus.content, max_group=cfg.verify.max_exact_group)
-            entries = int(np.diff(corpus.offsets)[first].sum())
-            stride = sampling_stride(entries, cfg.overlap)
-            data = _segment_frames(corpus, 0, first, stride, bands)
-        with timings.stage("semantic"):
-            data.vectors, manifest["semantic"] = _vectors(corpus, 0, cfg, prog)
-        with timings.stage("write"):
-            seg.write_segment(folder, data)
-            manifest.update(overlap_stride=stride, overlap_entries=entries)
-            _append(manifest, folder.name, 0, corpus.documents.height, corpus)
-            seg.commit(path, manifest)
-            if old is not None:
-                seg.remove_unlisted(path, manifest)
-    return AddResult(data.documents, schema.empty("pairs"), folder.name, timings.seconds)
+    return path
+
+
+def start_build(path: Path, cfg: RunConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """With the writer lock held: the new index's manifest, and the one it replaces (its
+    segments stay until the new manifest is committed; unlisted folders are removed)."""
+    bands, rows = bands_rows(cfg.lsh, cfg.minhash.num_perm)
+    manifest = seg.new_manifest(cfg, bands, rows)
+    old = seg.read_manifest(path) if (path / seg.MANIFEST).exists() else None
+    seg.remove_unlisted(path, old or manifest)
+    return manifest, old
+
+
+def finish_build(
+    path: Path,
+    manifest: dict[str, Any],
+    name: str,
+    n_docs: int,
+    n_ok: int,
+    old: dict[str, Any] | None,
+) -> None:
+    """List the written segment ``name`` as the whole index; commit; remove the old one."""
+    _append(manifest, name, 0, n_docs, n_ok)
+    seg.commit(path, manifest)
+    if old is not None:
+        seg.remove_unlisted(path, manifest)
 
 
 def _check_inputs(inputs: Sequence[str | Path]) -> None:
@@ -180,10 +227,10 @@ def _check_inputs(inputs: Sequence[str | Path]) -> None:
             raise InputError(f"input path does not exist: {p}")
 
 
-def _append(manifest: dict[str, Any], name: str, first: int, n: int, corpus: Corpus) -> None:
+def _append(manifest: dict[str, Any], name: str, first: int, n: int, n_ok: int) -> None:
     manifest["segments"] = [
         *manifest["segments"],
-        {"name": name, "first_doc": first, "n_docs": n, "n_ok": len(corpus.rows)},
+        {"name": name, "first_doc": first, "n_docs": n, "n_ok": n_ok},
     ]
     manifest["n_docs"] = first + n
 
@@ -229,7 +276,7 @@ def _add(
     prog: Progress,
 ) -> AddResult:
     cfg, n = reader.config, reader.n_docs
-    manifest = dict(reader.manifest)
+    manifest = {**reader.manifest, "version": seg.FORMAT_VERSION}  # the new segment's format
     timings = Timings()
     folder = seg.new_segment_dir(path)
     try:
@@ -256,7 +303,7 @@ def _add(
         with timings.stage("write"):
             seg.write_segment(folder, data)
             manifest.update(overlap_stride=stride, overlap_entries=entries)
-            _append(manifest, folder.name, n, corpus.documents.height, corpus)
+            _append(manifest, folder.name, n, corpus.documents.height, len(corpus.rows))
             seg.commit(path, manifest)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -282,6 +329,7 @@ def compact(path: str | Path) -> str:
         if len(manifest["segments"]) <= 1:
             return str(manifest["segments"][0]["name"]) if manifest["segments"] else ""
         folder = seg.new_segment_dir(path)
+        manifest["version"] = seg.FORMAT_VERSION
         try:
             data = _merged(path, manifest, folder)
             seg.write_segment(folder, data)
@@ -321,10 +369,8 @@ def _merged(path: Path, manifest: dict[str, Any], folder: Path) -> seg.SegmentDa
                     shutil.copyfileobj(fh, out, 1 << 24)
             shingle_at += (src / "shingles.u32").stat().st_size
             text_at += (src / "texts.utf8").stat().st_size
-            bands.append(pl.read_parquet(src / "bands.parquet"))
-            overlap.append(
-                pl.read_parquet(src / "overlap.parquet").filter(pl.col("hash") % stride == 0)
-            )
+            bands.append(lookup.table_frame(src, "bands"))
+            overlap.append(lookup.table_frame(src, "overlap").filter(pl.col("hash") % stride == 0))
             for name, acc in (("vectors.parquet", vectors), ("pairs.parquet", pairs)):
                 if (src / name).is_file():
                     acc.append(pl.read_parquet(src / name))

@@ -146,7 +146,7 @@ def semantic_pairs(
     if n_docs < 2:  # nothing to pair: no model to load
         notes.update(candidates=0, accepted=0)
         return SemanticResult(scored, notes)
-    ids, vecs, split = _vectors(docs, cfg.semantic, where)
+    ids, vecs, split = document_vectors(docs, cfg.semantic, where)
     from dedup.semantic.search import static_candidates
 
     found = static_candidates(
@@ -174,7 +174,7 @@ def semantic_pairs(
     return SemanticResult(_merged(scored, sem, docs, cfg), notes)
 
 
-def _vectors(
+def document_vectors(
     docs: Dataset, config: SemanticConfig, where: Placement
 ) -> tuple[
     np.ndarray[Any, np.dtype[np.int64]],

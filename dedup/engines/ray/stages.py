@@ -62,9 +62,22 @@ def _units(inputs: Sequence[str | Path], read: io.ReadOptions) -> pl.DataFrame:
     )
 
 
-def read_docs(inputs: Sequence[str | Path], cfg: RunConfig, *, read: io.ReadOptions) -> Dataset:
-    """Every document, shingled, with its ``doc_id`` (materialized: used several times)."""
+def read_docs(
+    inputs: Sequence[str | Path],
+    cfg: RunConfig,
+    *,
+    read: io.ReadOptions,
+    keep_texts: bool | None = None,
+) -> Dataset:
+    """Every document, shingled, with its ``doc_id`` (materialized: used several times).
+
+    ``keep_texts``: keep the shingled documents' texts (``None``: when alignment or the
+    semantic channel may need them)."""
     import ray
+
+    if keep_texts is None:
+        keep_texts = cfg.align.enabled or cfg.semantic.enabled is not False
+    keep = keep_texts
 
     units = _units(inputs, read)
     blocks = max(1, min(len(units), -(-len(units) // FILES_PER_TASK)))
@@ -75,7 +88,7 @@ def read_docs(inputs: Sequence[str | Path], cfg: RunConfig, *, read: io.ReadOpti
             df,
             config=cfg,
             read=read,
-            keep_texts=cfg.align.enabled or cfg.semantic.enabled is not False,
+            keep_texts=keep,
         ),
         schema=pt.INGESTED,
         batch_size=FILES_PER_TASK,
