@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dedup import schema
+from dedup import jit, schema
 from dedup.config import RunConfig
 from dedup.errors import IndexStoreError, InputError
 from dedup.index import segment as seg
@@ -149,14 +149,12 @@ class Index:
         A small batch runs the numeric kernels on the calling thread only: starting the
         kernels' thread pool costs more than one document's work.
         """
-        import numba
-
-        threads = numba.get_num_threads()
-        numba.set_num_threads(1 if len(docs) < SMALL_BATCH else threads)
+        threads = jit.get_threads()
+        jit.set_threads(1 if len(docs) < SMALL_BATCH else threads)
         try:
             return self._query_docs(docs)
         finally:
-            numba.set_num_threads(threads)
+            jit.set_threads(threads)
 
     def _query_docs(self, docs: Sequence[RawDoc]) -> QueryResult:
         cfg, n = self.config, self.reader.n_docs
