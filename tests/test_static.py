@@ -220,12 +220,14 @@ def test_over_budget_the_channel_times_the_transformer_and_cuts_candidates(
     from dedup.config import SemanticConfig
     from dedup.semantic import cost
     from dedup.semantic.channel import run_channel
+    from dedup.semantic.encoder import sentence_embedder
 
+    sentence_embedder(None).cache.clear()  # other tests may have encoded the seeds
     texts = _Texts(seed_texts * 3)  # 12 documents: every pair a candidate
     result = run_channel(
         texts,
         list(range(12)),
-        config=SemanticConfig(max_seconds_cpu=1.0),
+        config=SemanticConfig(max_seconds_cpu=0.5),
         device="cpu",
         bar=lambda name: lambda done, total: None,
         chunk_vectors=False,

@@ -131,6 +131,7 @@ def _measured_rate(
         head = texts.get(doc_ids[d])[: max(room, 0) + 1000]
         sentences += [s.text for s in split_sentences(head)]
     embedder = sentence_embedder(config.model, batch_size=config.batch_size)
+    sentences = [s for s in dict.fromkeys(sentences) if s not in embedder.cache]  # not free
     _ = embedder.model  # load it outside the timing
     start = time.perf_counter()
     embedder.embed(sentences)
