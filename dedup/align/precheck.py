@@ -44,9 +44,12 @@ from dedup.text.segment import split_sentences
 __all__ = ["could_relate", "lexical_bound", "reworded"]
 
 _PRIME = np.uint64(0x9E3779B97F4A7C15)
+#: Pairs longer than this (characters of both texts) go to the aligner unchecked: the check
+#: saves time on article-sized pairs, and its per-text cache should not hold huge texts.
+MAX_CHECKED_CHARS = 2_000_000
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _grams(text: str, n: int) -> tuple[int, npt.NDArray[np.uint64]]:
     """Words of ``text`` (the aligner's words) and a 64-bit hash of each run of ``n`` of them,
     from the folded words themselves (so any two texts' hashes compare)."""
@@ -126,6 +129,8 @@ def could_relate(
         passage: The aligner's parameters; defaults when None.
         derivation: The relation rules; defaults when None.
     """
+    if len(text_a) + len(text_b) > MAX_CHECKED_CHARS:
+        return True
     pcfg, dcfg = passage or PassageConfig(), derivation or DerivationConfig()
     bound, words_a, words_b = lexical_bound(text_a, text_b, pcfg)
     if bound >= min(dcfg.rewrite_coverage * min(words_a, words_b), dcfg.min_passage):
