@@ -5,8 +5,9 @@ hit every case alike); the figures are the minimum and the median wall time:
 
 - ``python``: ``python -c pass`` (the interpreter alone);
 - ``import``: ``python -c "import dedup.cli"`` (the command line's imports);
-- ``scan``: ``python -m dedup scan ONE_FILE --out DIR --no-semantic -q`` (the target:
-  at most 0.5 s), and the modules it left loaded (numba, pyarrow, torch: none expected);
+- ``scan``: ``python -m dedup scan ONE_FILE --out NEW_DIR --no-semantic -q`` (the target:
+  at most 0.5 s); one more run, untimed, records the modules it left loaded (numba,
+  pyarrow, torch: none expected);
 - ``scan (baseline)``: the same scan with ``--baseline DIR`` on ``PYTHONPATH`` (another
   checkout of dedup, e.g. ``git worktree add /tmp/base HEAD~5``), side by side.
 
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +47,8 @@ def _scan_code(report: Path) -> str:
 
 
 def _time(cmd: list[str], env: dict[str, str]) -> float:
+    if "--out" in cmd:  # a new run folder each time, as a first scan writes it
+        shutil.rmtree(cmd[cmd.index("--out") + 1], ignore_errors=True)
     t0 = time.perf_counter()
     # run from the checkout on PYTHONPATH: ``-m``/``-c`` put the working folder first
     cwd = env["PYTHONPATH"]
@@ -67,15 +71,15 @@ def main() -> None:
     (work / "in" / "one.txt").write_text("A small file: one sentence of a few words.\n")
     loaded = work / "loaded.json"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    scan_args = [str(work / "in"), "--no-semantic", "-q", "--overwrite", "--out"]
+    scan_args = [str(work / "in"), "--no-semantic", "-q", "--out"]
     cases: dict[str, tuple[list[str], dict[str, str]]] = {
         "python": ([sys.executable, "-c", "pass"], env),
         "import": ([sys.executable, "-c", "import dedup.cli"], env),
-        "scan": (
-            [sys.executable, "-c", _scan_code(loaded), "scan", *scan_args, str(work / "o1")],
-            env,
-        ),
+        "scan": ([sys.executable, "-m", "dedup", "scan", *scan_args, str(work / "o1")], env),
     }
+    # which heavy modules a scan leaves loaded: one run with a probe, outside the timings
+    probe = [sys.executable, "-c", _scan_code(loaded), "scan", *scan_args, str(work / "o0")]
+    subprocess.run(probe, env=env, check=True, stdout=subprocess.DEVNULL, cwd=REPO)
     if args.baseline is not None:
         base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
         cases["scan (baseline)"] = (
