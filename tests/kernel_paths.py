@@ -22,6 +22,7 @@ _LIMITS = (
     (lsh, "SMALL_DOCS"),
     (overlap, "SMALL"),
     (cluster, "SMALL_EDGES"),
+    (cluster, "SMALL_NODES"),
 )
 
 
@@ -32,11 +33,8 @@ def kernel_path(path: str) -> Iterator[None]:
     saved = [getattr(module, name) for module, name in _LIMITS]
     for module, name in _LIMITS:
         setattr(module, name, -1 if path == "numba" else 1 << 62)
-    if path == "small":
-        cluster.SMALL_NODES = 1 << 62
     try:
         yield
     finally:
         for (module, name), value in zip(_LIMITS, saved, strict=True):
             setattr(module, name, value)
-        cluster.SMALL_NODES = 1 << 16

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["Chain", "WordSpans", "chain_seeds", "shared_ngram_seeds", "word_spans"]
+__all__ = ["Chain", "WordSpans", "chain_seeds", "ngram_hashes", "shared_ngram_seeds", "word_spans"]
 
 _WORD = re.compile(r"\w+")
 _PRIME = np.uint64(0x9E3779B97F4A7C15)
@@ -102,7 +102,7 @@ def _fold(token: str) -> str:
     return unicodedata.normalize("NFKC", token).casefold()
 
 
-def _ngram_hashes(keys: IntArray, n: int) -> npt.NDArray[np.uint64]:
+def ngram_hashes(keys: IntArray, n: int) -> npt.NDArray[np.uint64]:
     """A 64-bit hash of each run of ``n`` consecutive word ids."""
     m = len(keys) - n + 1
     if m <= 0:
@@ -129,7 +129,7 @@ def shared_ngram_seeds(
     Returns:
         Two int64 arrays of equal length.
     """
-    ha, hb = _ngram_hashes(a.keys, n), _ngram_hashes(b.keys, n)
+    ha, hb = ngram_hashes(a.keys, n), ngram_hashes(b.keys, n)
     if len(ha) == 0 or len(hb) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy()

@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from dedup.align.passage_seeds import word_spans
+from dedup.align.passage_seeds import ngram_hashes, word_spans
 from dedup.align.passage_sentences import (
     Embedder,
     head,
@@ -43,7 +43,6 @@ from dedup.text.segment import split_sentences
 
 __all__ = ["could_relate", "lexical_bound", "reworded"]
 
-_PRIME = np.uint64(0x9E3779B97F4A7C15)
 #: Pairs longer than this (characters of both texts) go to the aligner unchecked: the check
 #: saves time on article-sized pairs, and its per-text cache should not hold huge texts.
 MAX_CHECKED_CHARS = 2_000_000
@@ -62,14 +61,8 @@ def _grams(text: str, n: int) -> tuple[int, npt.NDArray[np.uint64]]:
         dtype=np.uint64,
         count=len(vocabulary),
     )
-    m = len(keys) - n + 1
-    if m <= 0:
-        return len(keys), np.zeros(0, dtype=np.uint64)
-    k = words[keys]
-    h = np.zeros(m, dtype=np.uint64)
-    for t in range(n):
-        h = h * _PRIME + k[t : t + m]
-    return len(keys), h
+    # the aligner's n-gram hash, over the words' own hashes instead of this text's word ids
+    return len(keys), ngram_hashes(words[keys].view(np.int64), n)
 
 
 def lexical_bound(text_a: str, text_b: str, config: PassageConfig) -> tuple[float, int, int]:
