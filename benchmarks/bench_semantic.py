@@ -15,7 +15,7 @@ Figures: wall seconds of the process, documents/s and MB/s, the ratio semantic/l
 the manifest's ``stages.semantic`` (what ran, why, candidates, verified, accepted).
 
 Usage: ``python benchmarks/bench_semantic.py [--synth-docs 10000] [--english-docs 1000]
-[--news DIR] [--big-mb 200] [--aligned] [--out results/semantic_throughput.json]``. The
+[--news DIR] [--big-mb 200] [--aligned] [--float32] [--out results/semantic_throughput.json]``. The
 machine may be shared: the load average is recorded with the figures.
 """
 
@@ -62,11 +62,31 @@ RUNS = (("lexical_only", ("--no-align", "--no-semantic")), ("default", ("--no-al
 ALIGNED = ("default_aligned", ())
 
 
+#: With ``--float32``, the same default scans with the transformer forced to float32 (the
+#: default takes bfloat16 where the CPU computes it natively).
+FLOAT32 = (
+    ("default_float32", ("--no-align", "--precision", "float32")),
+    ("default_aligned_float32", ("--precision", "float32")),
+)
+
+
+def _runs(aligned: bool, float32: bool) -> list[tuple[str, tuple[str, ...]]]:
+    runs = [*RUNS, ALIGNED] if aligned else list(RUNS)
+    if float32:
+        runs += [FLOAT32[0], *([FLOAT32[1]] if aligned else [])]
+    return runs
+
+
 def _case(
-    name: str, inputs: list[Path], n_docs: int, n_bytes: int, work: Path, aligned: bool
+    name: str,
+    inputs: list[Path],
+    n_docs: int,
+    n_bytes: int,
+    work: Path,
+    runs: list[tuple[str, tuple[str, ...]]],
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"case": name, "documents": n_docs, "megabytes": n_bytes / 1e6}
-    for label, flags in (*RUNS, ALIGNED) if aligned else RUNS:
+    for label, flags in runs:
         out = work / f"{name}-{label}"
         shutil.rmtree(out, ignore_errors=True)
         res = _scan(inputs, out, *flags)
@@ -77,6 +97,11 @@ def _case(
     row["ratio_default_to_lexical"] = round(
         row["default"]["wall_s"] / row["lexical_only"]["wall_s"], 2
     )
+    for label in ("default", "default_aligned"):
+        if f"{label}_float32" in row and label in row:
+            row[f"ratio_{label}_float32_to_auto"] = round(
+                row[f"{label}_float32"]["wall_s"] / row[label]["wall_s"], 2
+            )
     return row
 
 
@@ -145,25 +170,31 @@ def main() -> None:
     parser.add_argument(
         "--aligned", action="store_true", help="also time the whole default scan (alignment on)"
     )
+    parser.add_argument(
+        "--float32",
+        action="store_true",
+        help="also time the default scans with --precision float32, side by side",
+    )
     args = parser.parse_args()
+    runs = _runs(args.aligned, args.float32)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-semantic-"))
     rows: list[dict[str, Any]] = []
     meta: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
     if args.synth_docs:
         inputs, n, size = _synth(work, args.synth_docs)
-        rows.append(_case(f"synth {n}", inputs, n, size, work, args.aligned))
+        rows.append(_case(f"synth {n}", inputs, n, size, work, runs))
     if args.english_docs:
         inputs, n, size, sha = _english(work, args.english_docs)
         meta["english_sha256"] = sha
-        rows.append(_case(f"english {n}", inputs, n, size, work, args.aligned))
+        rows.append(_case(f"english {n}", inputs, n, size, work, runs))
     if args.news is not None:
         files = sorted(args.news.rglob("*.txt"))
         size = sum(p.stat().st_size for p in files)
-        rows.append(_case(f"news {len(files)}", [args.news], len(files), size, work, args.aligned))
+        rows.append(_case(f"news {len(files)}", [args.news], len(files), size, work, runs))
     if args.big_mb:
         inputs, n, size = _big(work, args.big_mb, english_documents(max(args.english_docs, 300)))
         name = f"one {args.big_mb} MB document + excerpt"
-        rows.append(_case(name, inputs, n, size, work, args.aligned))
+        rows.append(_case(name, inputs, n, size, work, runs))
     meta["load_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")

@@ -167,13 +167,13 @@ def on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("on_cpu")
 def test_should_run_on_cpu_by_estimated_seconds() -> None:
-    cfg = SemanticConfig(max_seconds_cpu=10.0)
+    cfg = SemanticConfig(max_seconds_cpu=10.0, precision="float32")
     small = 1_000_000  # characters
-    assert cost.estimate_seconds(10, small, "cpu") <= 10.0
+    assert cost.estimate_seconds(10, small, "cpu", precision="float32") <= 10.0
     assert cost.should_run(cfg, 10, n_chars=small)[0]
     # the same number of documents, but much more text: skipped
     big = 1_000_000_000
-    assert cost.estimate_seconds(10, big, "cpu") > 10.0
+    assert cost.estimate_seconds(10, big, "cpu", precision="float32") > 10.0
     run, reason = cost.should_run(cfg, 10, n_chars=big)
     assert not run
     assert "--semantic" in reason

@@ -13,6 +13,7 @@ import pytest
 
 from dedup.config import SemanticConfig
 from dedup.semantic import embed
+from tests.reference_model import reference_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -39,9 +40,7 @@ def test_numpy_minilm_matches_sentence_transformers() -> None:
         "word " * 400,  # past the 256-piece limit: truncated the same way
     ]
     ours = bundled().encode(sentences, batch_size=2)
-    ref = embed.load_model(None, device="cpu").encode(
-        sentences, normalize_embeddings=True, convert_to_numpy=True
-    )
+    ref = reference_model().encode(sentences, normalize_embeddings=True, convert_to_numpy=True)
     cos = (ours * ref).sum(axis=1)
     assert cos.min() > 0.9999, cos
 

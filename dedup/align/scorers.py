@@ -124,7 +124,7 @@ class EmbeddingScorer(SentenceEncoder):
         *,
         loader: Callable[[], Any] | None = None,
         match_threshold: float = 0.6,
-        batch_size: int = 64,
+        batch_size: int = 32,
         cache_size: int = 200_000,
     ) -> None:
         super().__init__(model, loader=loader, batch_size=batch_size, cache_size=cache_size)

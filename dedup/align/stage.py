@@ -18,6 +18,7 @@ import polars as pl
 
 from dedup import schema
 from dedup.config import AlignConfig, DerivationConfig
+from dedup.jit import one_blas_thread
 
 Advance = Callable[[int], None]
 
@@ -66,7 +67,7 @@ def semantic_proposed() -> pl.Expr:
     return pl.col("channel").str.split(",").list.contains("semantic").fill_null(False)
 
 
-def embedding_scorer_for(model: Any, batch_size: int = 64) -> Any:
+def embedding_scorer_for(model: Any, batch_size: int = 32) -> Any:
     """The aligner's embedding scorer sharing the semantic stage's model (None: none)."""
     if model is None:
         return None
@@ -138,7 +139,7 @@ def align_stage(
     config: AlignConfig,
     derivation: DerivationConfig,
     model: Any,
-    batch_size: int = 64,
+    batch_size: int = 32,
     advance: Advance,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Align every pair (up to ``max_pairs``) and decide its relation from its passages.
@@ -158,22 +159,23 @@ def align_stage(
     todo = pairs.head(config.max_pairs).select(
         "doc_a", "doc_b", "relation", semantic_proposed().alias("embed")
     )
-    for doc_a, doc_b, relation, embed in todo.iter_rows():
-        d = derive_pair(
-            doc_a,
-            doc_b,
-            relation,
-            texts.get(doc_a),
-            texts.get(doc_b),
-            scorer=scorer if embed else None,
-            derivation=derivation,
-        )
-        advance(1)
-        if d.relation is None:
-            continue
-        summaries.append({**d.summary, "derived": d.relation})
-        out_rows.extend(d.alignments)
-        passage_out.extend(d.passages)
+    with one_blas_thread():  # many small sentence matrices
+        for doc_a, doc_b, relation, embed in todo.iter_rows():
+            d = derive_pair(
+                doc_a,
+                doc_b,
+                relation,
+                texts.get(doc_a),
+                texts.get(doc_b),
+                scorer=scorer if embed else None,
+                derivation=derivation,
+            )
+            advance(1)
+            if d.relation is None:
+                continue
+            summaries.append({**d.summary, "derived": d.relation})
+            out_rows.extend(d.alignments)
+            passage_out.extend(d.passages)
     kept = apply_derived(pairs, summaries, aligned=todo.height)
     return kept, _table(out_rows, "alignments"), _table(passage_out, "passages")
 

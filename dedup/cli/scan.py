@@ -67,6 +67,13 @@ def scan(
     model: Annotated[
         str | None, typer.Option(help="sentence-transformers model name or path.")
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Bundled model's linear layers: auto (bfloat16 where the CPU computes it "
+            "natively, else float32), float32 or bfloat16."
+        ),
+    ] = "auto",
     align: Annotated[
         bool,
         typer.Option(
@@ -123,7 +130,7 @@ def scan(
             minhash=MinHashConfig(num_perm=num_perm, seed=seed),
             lsh=LSHConfig(threshold=threshold, bands=bands, rows=rows),
             overlap=OverlapConfig(enabled=overlap, containment=containment),
-            semantic=SemanticConfig(enabled=semantic, model=model),
+            semantic=SemanticConfig(enabled=semantic, model=model, precision=precision),
             align=AlignConfig(enabled=align),
             derivation=DerivationConfig(min_passage=min_passage),
             workers=workers,

@@ -195,7 +195,11 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
         return None
     from dedup.semantic.encoder import sentence_embedder
 
-    return sentence_embedder(cfg.semantic.model, batch_size=cfg.semantic.batch_size)
+    return sentence_embedder(
+        cfg.semantic.model,
+        batch_size=cfg.semantic.batch_size,
+        precision=cfg.semantic.precision,
+    )
 
 
 def _lexical_and_semantic(

@@ -116,7 +116,7 @@ def _semantic_candidates(
     passes = 1 if config.align.enabled else 2  # as the scan: chunk vectors read twice
     verify_chars = passes * int(size_of[touched].sum()) if touched.size else 0
     device = embed.default_device()
-    rate = cost.transformer_chars_per_second(device)
+    rate = cost.transformer_chars_per_second(device, sem.precision)
     budget = (sem.max_seconds_cpu - (time.perf_counter() - t0)) * rate
     if device == "cpu" and sem.enabled is not True and verify_chars > budget:
         keep = within_budget(pairs, found.cosines, size_of, max(budget / passes, 0.0))
@@ -253,7 +253,7 @@ def _merge(
     scores: list[Any] = []
     if len(pair_arr):
         cfg = config.semantic
-        embedder = sentence_embedder(cfg.model, batch_size=cfg.batch_size)
+        embedder = sentence_embedder(cfg.model, batch_size=cfg.batch_size, precision=cfg.precision)
         scores = embed.verify_candidates(
             embedder, sents, pair_arr, config=cfg, chunk_vectors=not config.align.enabled
         )

@@ -130,7 +130,9 @@ def _measured_rate(
         room = SAMPLE_CHARS - sum(len(s) for s in sentences)
         head = texts.get(doc_ids[d])[: max(room, 0) + 1000]
         sentences += [s.text for s in split_sentences(head)]
-    embedder = sentence_embedder(config.model, batch_size=config.batch_size)
+    embedder = sentence_embedder(
+        config.model, batch_size=config.batch_size, precision=config.precision
+    )
     sentences = [s for s in dict.fromkeys(sentences) if s not in embedder.cache]  # not free
     _ = embedder.model  # load it outside the timing
     start = time.perf_counter()
@@ -155,7 +157,9 @@ def _verify(
 
     needed = sorted({int(d) for d in np.unique(pairs)})
     sentences = {d: [s.text for s in split_sentences(texts.get(doc_ids[d]))] for d in needed}
-    embedder = sentence_embedder(config.model, batch_size=config.batch_size)
+    embedder = sentence_embedder(
+        config.model, batch_size=config.batch_size, precision=config.precision
+    )
     scores = embed.verify_candidates(
         embedder,
         sentences,
@@ -207,7 +211,7 @@ def run_channel(
     touched = np.unique(found.pairs)
     passes = 2 if chunk_vectors else 1  # the chunk vectors read the text a second time
     verify_chars = passes * int(sizes[touched].sum()) if touched.size else 0
-    rate = cost.transformer_chars_per_second(device)
+    rate = cost.transformer_chars_per_second(device, config.precision)
     over = device == "cpu" and config.enabled is not True
     timing_seconds = 0.0  # spent on the budget too (the sentences timed stay cached)
     if over and verify_chars > (config.max_seconds_cpu - static_seconds) * rate:
@@ -235,6 +239,8 @@ def run_channel(
         _verify(texts, doc_ids, pairs, config, bar, chunk_vectors) if len(pairs) else ([], None)
     )
     notes["verified"] = len(scores)
+    if embedder is not None:  # the precision the transformer ran in
+        notes["precision"] = str(getattr(embedder.model, "precision", "float32"))
     notes["accepted"] = sum(1 for s in scores if s.accepted)
     scored = pl.DataFrame(
         {

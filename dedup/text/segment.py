@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Sentence", "split_sentences"]
 
@@ -171,8 +172,28 @@ def _logical_lines(text: str) -> list[tuple[int, int, int]]:
     return blocks
 
 
+#: Texts up to this many characters keep their sentences in a per-process cache: a scan's
+#: verifier, precheck and aligner split every article again for each pair it is in.
+CACHED_CHARS = 1_000_000
+
+
+@lru_cache(maxsize=4096)
+def _split_cached(text: str) -> tuple[Sentence, ...]:
+    return tuple(_split(text))
+
+
+def _split(text: str) -> list[Sentence]:
+    out: list[Sentence] = []
+    for lo, hi, paragraph in _logical_lines(text):
+        out.extend(_split_line(text[lo:hi], lo, paragraph))
+    return out
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """Split ``text`` into sentences with their character offsets and paragraph index.
+
+    Texts of up to :data:`CACHED_CHARS` characters are split once per process (the result is
+    a new list each call; the sentences are immutable).
 
     Args:
         text: Any text; ``\\r\\n`` line ends are handled like ``\\n``.
@@ -184,7 +205,6 @@ def split_sentences(text: str) -> list[Sentence]:
         >>> [s.text for s in split_sentences("Mr. Smith went to Washington. He won.")]
         ['Mr. Smith went to Washington.', 'He won.']
     """
-    out: list[Sentence] = []
-    for lo, hi, paragraph in _logical_lines(text):
-        out.extend(_split_line(text[lo:hi], lo, paragraph))
-    return out
+    if len(text) <= CACHED_CHARS:
+        return list(_split_cached(text))
+    return _split(text)

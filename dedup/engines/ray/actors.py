@@ -10,6 +10,7 @@ import pyarrow as pa
 from dedup.config import DerivationConfig, SemanticConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray.shuffle import from_arrow, to_arrow
+from dedup.jit import one_blas_thread
 
 __all__ = ["SEM", "DocVectors", "ModelActor", "PairScores", "ParaphraseAligner"]
 
@@ -34,7 +35,7 @@ class ModelActor:
 
             torch.set_num_threads(max(threads, 1))
         self.config = config
-        self.model = embed.load_model(config.model, device=device)
+        self.model = embed.load_model(config.model, device=device, precision=config.precision)
 
 
 class DocVectors:
@@ -102,17 +103,18 @@ class PairScores(ModelActor):
             if self.chunk_vectors
             else None
         )
-        scores = [
-            embed.score_pair(
-                spans[a],
-                spans[b],
-                sents[a],
-                sents[b],
-                doc_cosine=None if vecs is None else float(vecs[a] @ vecs[b]),
-                config=self.config,
-            )
-            for a, b in df.select("a", "b").iter_rows()
-        ]
+        with one_blas_thread():  # one small sentence matrix per pair
+            scores = [
+                embed.score_pair(
+                    spans[a],
+                    spans[b],
+                    sents[a],
+                    sents[b],
+                    doc_cosine=None if vecs is None else float(vecs[a] @ vecs[b]),
+                    config=self.config,
+                )
+                for a, b in df.select("a", "b").iter_rows()
+            ]
         out = pl.DataFrame(
             {
                 "a": df["a"],

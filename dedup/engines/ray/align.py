@@ -19,6 +19,7 @@ import polars as pl
 from dedup import schema
 from dedup.align.stage import derive_pair, relabel, semantic_proposed
 from dedup.config import DerivationConfig
+from dedup.jit import one_blas_thread
 
 I64 = pl.Int64
 TEXTS = {"doc_id": I64, "path": pl.String, "external_id": pl.String, "text": pl.String}
@@ -139,16 +140,17 @@ def _align(
     summaries: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     passages: list[dict[str, Any]] = []
-    for doc_a, doc_b, relation, text_a, text_b in todo.select(
-        "doc_a", "doc_b", "relation", "text_a", "text_b"
-    ).iter_rows():
-        d = derive_pair(
-            doc_a, doc_b, relation, text_a, text_b, scorer=scorer, derivation=derivation
-        )
-        summaries.append({**dict.fromkeys(_SUMMARY), **d.summary, "derived": d.relation})
-        if d.relation is not None:
-            rows.extend(d.alignments)
-            passages.extend(d.passages)
+    with one_blas_thread():  # many small sentence matrices
+        for doc_a, doc_b, relation, text_a, text_b in todo.select(
+            "doc_a", "doc_b", "relation", "text_a", "text_b"
+        ).iter_rows():
+            d = derive_pair(
+                doc_a, doc_b, relation, text_a, text_b, scorer=scorer, derivation=derivation
+            )
+            summaries.append({**dict.fromkeys(_SUMMARY), **d.summary, "derived": d.relation})
+            if d.relation is not None:
+                rows.extend(d.alignments)
+                passages.extend(d.passages)
     if not summaries:
         return j
     summary = pl.DataFrame(summaries, infer_schema_length=None).cast(
