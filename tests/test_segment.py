@@ -136,3 +136,20 @@ def test_offsets_are_exact_slices(text: str) -> None:
     # Nothing but white space is lost.
     kept = "".join(s.text for s in sents)
     assert "".join(text.split()) == "".join(kept.split())
+
+
+def test_cached_split_equals_uncached_and_is_a_fresh_list(
+    seed_texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts up to CACHED_CHARS are split once per process: the same sentences as splitting
+    afresh, and a caller that changes its list does not change the next caller's."""
+    from dedup.text import segment
+
+    text = seed_texts[1]
+    first = split_sentences(text)
+    first.pop()
+    again = split_sentences(text)
+    assert len(again) == len(first) + 1
+    monkeypatch.setattr(segment, "CACHED_CHARS", 0)  # the uncached path
+    assert split_sentences(text) == again
+    assert segment._split_cached.cache_info().currsize >= 1

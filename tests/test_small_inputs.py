@@ -79,3 +79,21 @@ def test_lazy_kernel_compiles_on_first_call_and_keeps_values() -> None:
         expected = int(plain(buf, 0, len(buf), np.uint64(7)))
     assert int(shingle.xxh32(buf, 0, len(buf), np.uint64(7))) == expected
     assert jit.loaded()
+
+
+def test_one_blas_thread_limits_numpy_blas_and_restores_it() -> None:
+    """The per-pair loops' context: numpy's BLAS on one thread inside, as before after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from dedup.jit import one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("numpy reports no BLAS library")
+    with one_blas_thread():
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before

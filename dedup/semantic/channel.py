@@ -195,6 +195,7 @@ def run_channel(
         The :class:`ChannelResult`.
     """
     from dedup.semantic import cost
+    from dedup.semantic.encoder import sentence_embedder
     from dedup.semantic.search import static_candidates
 
     t0 = time.perf_counter()
@@ -239,8 +240,13 @@ def run_channel(
         _verify(texts, doc_ids, pairs, config, bar, chunk_vectors) if len(pairs) else ([], None)
     )
     notes["verified"] = len(scores)
-    if embedder is not None:  # the precision the transformer ran in
-        notes["precision"] = str(getattr(embedder.model, "precision", "float32"))
+    ran = embedder
+    if ran is None and timing_seconds > 0:  # timed, then nothing verified
+        ran = sentence_embedder(
+            config.model, batch_size=config.batch_size, precision=config.precision
+        )
+    if ran is not None:  # the precision the transformer ran in
+        notes["precision"] = str(getattr(ran.model, "precision", "float32"))
     notes["accepted"] = sum(1 for s in scores if s.accepted)
     scored = pl.DataFrame(
         {

