@@ -218,3 +218,41 @@ def test_sentence_view_past_the_matrix_bound_scores_the_matches_only() -> None:
     assert big.cells == 60 * 60
     assert [op.tag for op in bounded.sentences.ops] == ["same"] * 60
     assert bounded.sentences.ops == full.sentences.ops
+
+
+def _brute_seeds(
+    ha: np.ndarray, hb: np.ndarray, max_df: int, max_seeds: int
+) -> tuple[list[int], list[int]]:
+    """Every (i, j) with equal hashes, both counts <= max_df; the rarest (count_a * count_b)
+    kept first when over max_seeds, then sorted by position: the oracle of both paths."""
+    ca = {h: int((ha == h).sum()) for h in set(ha.tolist())}
+    cb = {h: int((hb == h).sum()) for h in set(hb.tolist())}
+    seeds = [
+        (ca[int(x)] * cb[int(x)], i, j)
+        for i, x in enumerate(ha.tolist())
+        for j, y in enumerate(hb.tolist())
+        if x == y and ca[x] <= max_df and cb[y] <= max_df
+    ]
+    kept = sorted(sorted(seeds)[:max_seeds], key=lambda t: (t[1], t[2]))
+    return [i for _, i, _ in kept], [j for _, _, j in kept]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 9), min_size=1, max_size=50),
+    st.lists(st.integers(0, 9), min_size=1, max_size=50),
+    st.integers(1, 6),
+    st.integers(1, 60),
+)
+def test_seed_paths_equal_brute_force(
+    a: list[int], b: list[int], max_df: int, max_seeds: int
+) -> None:
+    """The numpy path (article-sized texts) and the polars path (large texts) give the brute
+    force's seeds, in the same order, with the same cut at max_seeds."""
+    from dedup.align import passage_seeds as ps
+
+    ha, hb = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    want = _brute_seeds(ha, hb, max_df, max_seeds)
+    for path in (ps._seeds_numpy, ps._seeds_polars):
+        got_a, got_b = path(ha, hb, max_df=max_df, max_seeds=max_seeds)
+        assert (got_a.tolist(), got_b.tolist()) == want, path.__name__
