@@ -171,6 +171,17 @@ def _verify(
     return scores, embedder
 
 
+def _precision(config: SemanticConfig) -> str:
+    """The precision the process's transformer for ``config`` ran in (float32 for a model
+    sentence-transformers loads)."""
+    from dedup.semantic.encoder import sentence_embedder
+
+    embedder = sentence_embedder(
+        config.model, batch_size=config.batch_size, precision=config.precision
+    )
+    return str(getattr(embedder.model, "precision", "float32"))
+
+
 def run_channel(
     texts: Texts,
     doc_ids: Sequence[int],
@@ -195,7 +206,6 @@ def run_channel(
         The :class:`ChannelResult`.
     """
     from dedup.semantic import cost
-    from dedup.semantic.encoder import sentence_embedder
     from dedup.semantic.search import static_candidates
 
     t0 = time.perf_counter()
@@ -240,13 +250,8 @@ def run_channel(
         _verify(texts, doc_ids, pairs, config, bar, chunk_vectors) if len(pairs) else ([], None)
     )
     notes["verified"] = len(scores)
-    ran = embedder
-    if ran is None and timing_seconds > 0:  # timed, then nothing verified
-        ran = sentence_embedder(
-            config.model, batch_size=config.batch_size, precision=config.precision
-        )
-    if ran is not None:  # the precision the transformer ran in
-        notes["precision"] = str(getattr(ran.model, "precision", "float32"))
+    if embedder is not None or timing_seconds > 0:  # the transformer ran (verified or timed)
+        notes["precision"] = _precision(config)
     notes["accepted"] = sum(1 for s in scores if s.accepted)
     scored = pl.DataFrame(
         {
