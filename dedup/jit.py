@@ -104,8 +104,11 @@ def one_blas_thread() -> AbstractContextManager[Any]:
 
     Once torch has run, its OpenMP threads and numpy's OpenBLAS threads contend for the same
     cores: a 35×384 by 384×40 product then took 180–250 µs on two BLAS threads against about
-    40 µs on one (2 cores). Without threadpoolctl (the ``semantic`` extra) nothing changes.
+    40 µs on one (2 cores). Before torch is imported, or without threadpoolctl (both come with
+    the ``semantic`` extra), nothing changes (and nothing is imported).
     """
+    if "torch" not in sys.modules:
+        return nullcontext()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

@@ -82,8 +82,10 @@ def test_lazy_kernel_compiles_on_first_call_and_keeps_values() -> None:
 
 
 def test_one_blas_thread_limits_numpy_blas_and_restores_it() -> None:
-    """The per-pair loops' context: numpy's BLAS on one thread inside, as before after."""
+    """The per-pair loops' context once torch is loaded: numpy's BLAS on one thread inside,
+    as before after."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("torch")
     from dedup.jit import one_blas_thread
 
     def blas_threads() -> list[int]:

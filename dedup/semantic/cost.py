@@ -18,7 +18,8 @@ from dedup.semantic import embed
 CPU_CHARS_PER_SECOND_PER_THREAD = 10_000.0
 GPU_CHARS_PER_SECOND = 1_000_000.0
 #: Speed of bfloat16 linear layers over float32 on a CPU that computes them natively
-#: (1.5–1.6× measured on 2 cores; :mod:`dedup.semantic.torch_bert`).
+#: (1.5–1.95× measured in whole scans on 2 cores, 1.9× on news sentences alone; the lower end
+#: is assumed; :mod:`dedup.semantic.torch_bert`).
 BFLOAT16_SPEEDUP = 1.5
 #: Share of the text whose sentences are embedded for verification, assumed by the estimate
 #: before the candidates are known.

@@ -6,12 +6,12 @@ Importing sentence-transformers (and transformers with it) costs about 4 s on to
 mean pooling with torch's own operators, so a scan pays for torch alone. Its vectors equal the
 sentence-transformers model's (the tests compare them to a cosine of 0.9999).
 
-**Precision.** The linear layers, which take nearly all the time, may run in bfloat16 where
-the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): about 1.6× the float32 speed on 2
-cores, with sentence vectors at a cosine of 0.9999 or more from float32 ones (measured on news
-sentences in ``benchmarks/bench_semantic.py``). Layer norms, attention softmax, residuals and
-pooling stay in float32. ``precision="auto"`` takes bfloat16 only on such a CPU; a GPU, or a
-CPU that would emulate bfloat16, runs float32.
+**Precision.** The linear layers, which take most of the time, may run in bfloat16 where the
+CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX): about 1.9× the float32 speed on 2
+cores for news sentences, with every sentence vector within a cosine of 0.9999 of float32's.
+Attention and GELU read the linear layers' bfloat16 outputs; residual sums, layer norms and
+pooling are in float32 (converting every output back cost 15%). ``precision="auto"`` takes
+bfloat16 only on such a CPU; a GPU, or a CPU that would emulate bfloat16, runs float32.
 
 Used for the bundled model only; a model named by the user goes through sentence-transformers
 (:func:`dedup.semantic.embed.load_model`).
