@@ -8,8 +8,6 @@ stage's own test file.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import pytest
 from dedup import RunConfig, SemanticConfig, jit
 from dedup.pipeline import scan
 from tests.corpora import corpus_texts, write_corpus
+from tests.fresh_process import modules_loaded
 from tests.kernel_paths import kernel_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,21 +49,8 @@ def test_small_twins_give_the_kernels_tables(tmp_path: Path, kind: str) -> None:
 def test_scan_of_one_small_file_loads_no_numba(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("One small file, a few words in it.\n")
-    code = (
-        "import sys\n"
-        "from dedup.cli import app\n"
-        f"args = ['scan', {str(tmp_path / 'in')!r}, '--out', {str(tmp_path / 'out')!r},"
-        " '--no-semantic', '-q']\n"
-        "try:\n"
-        "    app(args)\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "print(sorted(m for m in ('numba', 'pyarrow', 'scipy', 'torch') if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    args = ["scan", tmp_path / "in", "--out", tmp_path / "out", "--no-semantic", "-q"]
+    assert modules_loaded(args, ("numba", "pyarrow", "scipy", "torch")) == []
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["counts"]["documents"] == 1
 

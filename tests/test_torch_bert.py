@@ -5,8 +5,6 @@ scan never imports sentence-transformers for the bundled model."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from dedup.config import RunConfig, SemanticConfig
 from dedup.errors import ConfigError
 from dedup.semantic import embed
+from tests.fresh_process import modules_loaded
 from tests.reference_model import reference_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,23 +85,9 @@ def test_scan_records_precision_without_sentence_transformers(tmp_path: Path) ->
     """A forced-float32 scan of the seeds: the manifest says so, and the process imported
     torch but not sentence-transformers or transformers."""
     out = tmp_path / "run"
-    code = (
-        "import sys\n"
-        "from dedup.cli import main\n"
-        f"sys.argv = ['dedup', 'scan', {str(SEEDS)!r}, '-o', {str(out)!r}, '--quiet', "
-        "'--precision', 'float32']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as e:\n"
-        "    assert not e.code, e.code\n"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
-        "if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "['torch']"
+    args = ["scan", SEEDS, "-o", out, "--quiet", "--precision", "float32"]
+    modules = ("torch", "sentence_transformers", "transformers")
+    assert modules_loaded(args, modules) == ["torch"]
     notes = json.loads((out / "manifest.json").read_text())["stages"]["semantic"]
     assert notes["precision"] == "float32"
     assert notes["verified"] > 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,29 @@ def token_batch(tokenizer: Any, texts: Sequence[str]) -> tuple[npt.NDArray[np.in
     return ids, keep
 
 
-def length_order(sentences: Sequence[str]) -> list[int]:
-    """Indices of ``sentences`` shortest first, so a batch pads little."""
-    return sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+def encode_in_batches(
+    batch: Callable[[list[str]], FloatArray],
+    sentences: Sequence[str],
+    *,
+    dim: int,
+    batch_size: int,
+    normalize: bool,
+) -> FloatArray:
+    """Vectors of ``sentences`` from ``batch`` (one forward pass), shortest sentences first
+    so that a batch pads little (as sentence-transformers does), rows back in input order.
+
+    Returns:
+        (len(sentences), dim) float32, L2-normalized rows when ``normalize``.
+    """
+    out = np.zeros((len(sentences), dim), dtype=np.float32)
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        out[idx] = batch([sentences[i] for i in idx])
+    if normalize:
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return out
 
 
 def read_tokenizer(folder: Path) -> Any:
@@ -189,17 +209,15 @@ class NumpyMiniLM:
         """
         from threadpoolctl import threadpool_limits
 
-        out = np.zeros((len(sentences), 384), dtype=np.float32)
-        order = length_order(sentences)
         # the matrices are small: one BLAS thread (two spent 9x the CPU time on 2 cores)
         with threadpool_limits(limits=1, user_api="blas"):
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                out[idx] = self._batch([sentences[i] for i in idx])
-        if normalize_embeddings:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
-        return out
+            return encode_in_batches(
+                self._batch,
+                sentences,
+                dim=self.get_sentence_embedding_dimension(),
+                batch_size=batch_size,
+                normalize=normalize_embeddings,
+            )
 
 
 def bundled_folder() -> Path:

@@ -31,8 +31,8 @@ from dedup.semantic.minilm import (
     EPS,
     HEADS,
     FloatArray,
+    encode_in_batches,
     layer_count,
-    length_order,
     read_tokenizer,
     token_batch,
 )
@@ -187,13 +187,11 @@ class TorchMiniLM:
         """
         import torch
 
-        out = np.zeros((len(sentences), self.dim), dtype=np.float32)
-        order = length_order(sentences)
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                out[idx] = self._batch([sentences[i] for i in idx])
-        if normalize_embeddings:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
-        return out
+            return encode_in_batches(
+                self._batch,
+                sentences,
+                dim=self.dim,
+                batch_size=batch_size,
+                normalize=normalize_embeddings,
+            )
