@@ -82,6 +82,11 @@ class OverlapConfig:
     full_index_max: int = 2_000_000  # ... once the corpus has more shingles than this
 
 
+#: Precisions of the bundled transformer's linear layers (``auto``: bfloat16 where the CPU
+#: computes it natively, else float32).
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
 @dataclass(frozen=True)
 class SemanticConfig:
     """Paraphrase channel over sentence embeddings (needs the ``semantic`` extra)."""
@@ -185,9 +190,9 @@ class RunConfig:
                 raise ConfigError(f"semantic {name} must be in [0, 1], got {value}")
         if sem.top_k < 1 or sem.batch_size < 1 or sem.max_seconds_cpu < 0:
             raise ConfigError("semantic top_k and batch_size must be >= 1, max_seconds_cpu >= 0")
-        if sem.precision not in ("auto", "float32", "bfloat16"):
+        if sem.precision not in PRECISIONS:
             raise ConfigError(
-                f"semantic precision must be auto, float32 or bfloat16, got {sem.precision!r}"
+                f"semantic precision must be {', '.join(PRECISIONS)}, got {sem.precision!r}"
             )
         if not 0.0 <= sem.max_split_share <= 1.0:
             raise ConfigError(f"max_split_share must be in [0, 1], got {sem.max_split_share}")

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -67,31 +68,6 @@ def token_batch(tokenizer: Any, texts: Sequence[str]) -> tuple[npt.NDArray[np.in
     return ids, keep
 
 
-def encode_in_batches(
-    batch: Callable[[list[str]], FloatArray],
-    sentences: Sequence[str],
-    *,
-    dim: int,
-    batch_size: int,
-    normalize: bool,
-) -> FloatArray:
-    """Vectors of ``sentences`` from ``batch`` (one forward pass), shortest sentences first
-    so that a batch pads little (as sentence-transformers does), rows back in input order.
-
-    Returns:
-        (len(sentences), dim) float32, L2-normalized rows when ``normalize``.
-    """
-    out = np.zeros((len(sentences), dim), dtype=np.float32)
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        out[idx] = batch([sentences[i] for i in idx])
-    if normalize:
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
-    return out
-
-
 def read_tokenizer(folder: Path) -> Any:
     """The model's ``tokenizer.json`` without padding, truncated at :data:`MAX_TOKENS`."""
     from tokenizers import Tokenizer
@@ -107,9 +83,60 @@ def layer_count(names: Iterable[str]) -> int:
     return 1 + max(int(k.split(".")[2]) for k in names if k.startswith("encoder.layer."))
 
 
-class NumpyMiniLM:
-    """A BERT sentence encoder with mean pooling, with an ``encode`` like
-    sentence-transformers' (the keywords it needs).
+class BertEncoder:
+    """What the project's BERT encoders share: sentence-transformers' ``encode`` (the keywords
+    the project uses) and dimension getters, over a subclass's ``_batch`` (one forward pass
+    of a list of texts to their pooled rows) run inside its ``_running`` context."""
+
+    dim: int
+
+    def _batch(self, texts: Sequence[str]) -> FloatArray:
+        raise NotImplementedError
+
+    def _running(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """Width of the vectors (sentence-transformers' older name)."""
+        return self.dim
+
+    def get_embedding_dimension(self) -> int:
+        """Width of the vectors (sentence-transformers' newer name)."""
+        return self.dim
+
+    def encode(
+        self,
+        sentences: Sequence[str],
+        *,
+        batch_size: int = 32,
+        normalize_embeddings: bool = True,
+        **_: Any,
+    ) -> FloatArray:
+        """Vectors of ``sentences``, shortest first so that a batch pads little (as
+        sentence-transformers does), rows back in input order.
+
+        Args:
+            sentences: The sentences.
+            batch_size: Sentences per forward pass.
+            normalize_embeddings: L2-normalize the rows.
+
+        Returns:
+            (len(sentences), dim) float32.
+        """
+        out = np.zeros((len(sentences), self.dim), dtype=np.float32)
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        with self._running():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                out[idx] = self._batch([sentences[i] for i in idx])
+        if normalize_embeddings:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+        return out
+
+
+class NumpyMiniLM(BertEncoder):
+    """A BERT sentence encoder with mean pooling, in numpy.
 
     Args:
         folder: The model folder (``model.safetensors``, ``tokenizer.json``, ``config.json``).
@@ -124,6 +151,7 @@ class NumpyMiniLM:
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot read the model in {folder}: {exc}") from exc
         self.layers = layer_count(self.w)
+        self.dim = int(self.w["embeddings.word_embeddings.weight"].shape[1])
 
     def _p(self, name: str) -> FloatArray:
         return self.w[name]
@@ -185,39 +213,11 @@ class NumpyMiniLM:
         ).astype(np.float32)
         return pooled
 
-    def get_sentence_embedding_dimension(self) -> int:
-        """Width of the vectors (sentence-transformers' name for it)."""
-        return int(self.w["embeddings.word_embeddings.weight"].shape[1])
-
-    def encode(
-        self,
-        sentences: Sequence[str],
-        *,
-        batch_size: int = 32,
-        normalize_embeddings: bool = True,
-        **_: Any,
-    ) -> FloatArray:
-        """Vectors of ``sentences`` (batches sorted by length, as sentence-transformers does).
-
-        Args:
-            sentences: The sentences.
-            batch_size: Sentences per batch.
-            normalize_embeddings: L2-normalize the rows.
-
-        Returns:
-            (n, 384) float32.
-        """
+    def _running(self) -> AbstractContextManager[Any]:
         from threadpoolctl import threadpool_limits
 
         # the matrices are small: one BLAS thread (two spent 9x the CPU time on 2 cores)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return encode_in_batches(
-                self._batch,
-                sentences,
-                dim=self.get_sentence_embedding_dimension(),
-                batch_size=batch_size,
-                normalize=normalize_embeddings,
-            )
+        return cast(AbstractContextManager[Any], threadpool_limits(limits=1, user_api="blas"))
 
 
 def bundled_folder() -> Path:

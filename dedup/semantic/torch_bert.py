@@ -21,23 +21,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from dedup.config import PRECISIONS
 from dedup.errors import ModelError
 from dedup.semantic.minilm import (
     EPS,
     HEADS,
+    BertEncoder,
     FloatArray,
-    encode_in_batches,
     layer_count,
     read_tokenizer,
     token_batch,
 )
-
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,9 +64,8 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
-class TorchMiniLM:
-    """A BERT sentence encoder with mean pooling in torch, with the part of
-    sentence-transformers' interface the project uses (``encode``, the dimension getters).
+class TorchMiniLM(BertEncoder):
+    """A BERT sentence encoder with mean pooling, in torch.
 
     Args:
         folder: The model folder (``model.safetensors``, ``tokenizer.json``).
@@ -159,39 +158,7 @@ class TorchMiniLM:
         out: FloatArray = pooled.cpu().numpy().astype(np.float32)
         return out
 
-    def get_sentence_embedding_dimension(self) -> int:
-        """Width of the vectors (sentence-transformers' older name)."""
-        return self.dim
-
-    def get_embedding_dimension(self) -> int:
-        """Width of the vectors (sentence-transformers' newer name)."""
-        return self.dim
-
-    def encode(
-        self,
-        sentences: Sequence[str],
-        *,
-        batch_size: int = 32,
-        normalize_embeddings: bool = True,
-        **_: Any,
-    ) -> FloatArray:
-        """Vectors of ``sentences``, batched shortest first as sentence-transformers does.
-
-        Args:
-            sentences: The sentences.
-            batch_size: Sentences per forward pass.
-            normalize_embeddings: L2-normalize the rows.
-
-        Returns:
-            (n, dim) float32.
-        """
+    def _running(self) -> AbstractContextManager[Any]:
         import torch
 
-        with torch.inference_mode():
-            return encode_in_batches(
-                self._batch,
-                sentences,
-                dim=self.dim,
-                batch_size=batch_size,
-                normalize=normalize_embeddings,
-            )
+        return cast(AbstractContextManager[Any], torch.inference_mode())
