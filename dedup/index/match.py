@@ -116,7 +116,7 @@ def _semantic_candidates(
     passes = 1 if config.align.enabled else 2  # as the scan: chunk vectors read twice
     verify_chars = passes * int(size_of[touched].sum()) if touched.size else 0
     device = embed.default_device()
-    rate = cost.transformer_chars_per_second(device, sem.precision)
+    rate = cost.transformer_chars_per_second(device, embed.running_precision(sem, device))
     budget = (sem.max_seconds_cpu - (time.perf_counter() - t0)) * rate
     if device == "cpu" and sem.enabled is not True and verify_chars > budget:
         keep = within_budget(pairs, found.cosines, size_of, max(budget / passes, 0.0))

@@ -171,17 +171,6 @@ def _verify(
     return scores, embedder
 
 
-def _precision(config: SemanticConfig) -> str:
-    """The precision the process's transformer for ``config`` ran in (float32 for a model
-    sentence-transformers loads)."""
-    from dedup.semantic.encoder import sentence_embedder
-
-    embedder = sentence_embedder(
-        config.model, batch_size=config.batch_size, precision=config.precision
-    )
-    return str(getattr(embedder.model, "precision", "float32"))
-
-
 def run_channel(
     texts: Texts,
     doc_ids: Sequence[int],
@@ -205,7 +194,7 @@ def run_channel(
     Returns:
         The :class:`ChannelResult`.
     """
-    from dedup.semantic import cost
+    from dedup.semantic import cost, embed
     from dedup.semantic.search import static_candidates
 
     t0 = time.perf_counter()
@@ -222,7 +211,7 @@ def run_channel(
     touched = np.unique(found.pairs)
     passes = 2 if chunk_vectors else 1  # the chunk vectors read the text a second time
     verify_chars = passes * int(sizes[touched].sum()) if touched.size else 0
-    rate = cost.transformer_chars_per_second(device, config.precision)
+    rate = cost.transformer_chars_per_second(device, embed.running_precision(config, device))
     over = device == "cpu" and config.enabled is not True
     timing_seconds = 0.0  # spent on the budget too (the sentences timed stay cached)
     if over and verify_chars > (config.max_seconds_cpu - static_seconds) * rate:
@@ -251,7 +240,7 @@ def run_channel(
     )
     notes["verified"] = len(scores)
     if embedder is not None or timing_seconds > 0:  # the transformer ran (verified or timed)
-        notes["precision"] = _precision(config)
+        notes["precision"] = embed.running_precision(config, device)
     notes["accepted"] = sum(1 for s in scores if s.accepted)
     scored = pl.DataFrame(
         {

@@ -109,7 +109,8 @@ def should_run(
     device = device or embed.default_device()
     if device != "cpu":
         return True, f"semantic channel on {device}"
-    seconds = estimate_seconds(n_docs, n_chars, device, precision=config.precision)
+    precision = embed.running_precision(config, device)
+    seconds = estimate_seconds(n_docs, n_chars, device, precision=precision)
     size = f"{n_docs} documents, {n_chars / 1e6:.1f} MB: ~{seconds:.0f} s estimated"
     if seconds <= config.max_seconds_cpu:
         return True, f"semantic channel on CPU ({size} <= {config.max_seconds_cpu:.0f} s)"

@@ -68,6 +68,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def running_precision(config: SemanticConfig, device: str) -> str:
+    """``"float32"`` or ``"bfloat16"``: what the transformer of ``config`` runs in on ``device``
+    (the bundled model's resolved setting; a named model, loaded by sentence-transformers,
+    runs in float32)."""
+    if config.model is not None:
+        return "float32"
+    from dedup.semantic.torch_bert import resolve_precision
+
+    return resolve_precision(config.precision, device)
+
+
 def _quiet_transformers() -> None:
     """No per-layer 'Loading weights' bars or info logs from transformers on stderr."""
     try:

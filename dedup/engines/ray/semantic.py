@@ -171,18 +171,10 @@ def semantic_pairs(
         chunk_vectors=not cfg.align.enabled,
     )
     notes["accepted"] = int(sem["accepted"].sum())
-    notes["precision"] = _precision(cfg.semantic, where.device)
+    from dedup.semantic.embed import running_precision
+
+    notes["precision"] = running_precision(cfg.semantic, where.device)
     return SemanticResult(_merged(scored, sem, docs, cfg), notes)
-
-
-def _precision(config: SemanticConfig, device: str) -> str:
-    """The precision the actors' transformer runs in, as this machine resolves it (the
-    bundled model; a named model runs as sentence-transformers loads it, in float32)."""
-    if config.model is not None:
-        return "float32"
-    from dedup.semantic.torch_bert import resolve_precision
-
-    return resolve_precision(config.precision, device)
 
 
 def document_vectors(
