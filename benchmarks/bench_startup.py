@@ -9,7 +9,12 @@ hit every case alike); the figures are the minimum and the median wall time:
   at most 0.5 s); one more run, untimed, records the modules it left loaded (numba,
   pyarrow, torch: none expected);
 - ``scan (baseline)``: the same scan with ``--baseline DIR`` on ``PYTHONPATH`` (another
-  checkout of dedup, e.g. ``git worktree add /tmp/base HEAD~5``), side by side.
+  checkout of dedup, e.g. ``git worktree add /tmp/base HEAD~5``), side by side; with
+  ``--baseline-python`` it runs under another interpreter (a venv with other dependency
+  versions).
+
+The runs write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped for them), as an installed
+package has it; the warm-up runs write it before the timings.
 
 Usage: ``python benchmarks/bench_startup.py [--runs 15] [--baseline DIR]
 [--out results/startup.json]``. The load average is recorded with the figures.
@@ -64,13 +69,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--baseline", type=Path, default=None)
+    parser.add_argument(
+        "--baseline-python",
+        default=sys.executable,
+        help="interpreter for the baseline case (a venv with other dependency versions)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "results" / "startup.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dedup-startup-"))
     (work / "in").mkdir()
     (work / "in" / "one.txt").write_text("A small file: one sentence of a few words.\n")
     loaded = work / "loaded.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # bytecode is written as an installed package's would be (the warm-up runs write it)
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = {**base, "PYTHONPATH": str(REPO)}
     scan_args = [str(work / "in"), "--no-semantic", "-q", "--out"]
     cases: dict[str, tuple[list[str], dict[str, str]]] = {
         "python": ([sys.executable, "-c", "pass"], env),
@@ -81,9 +93,9 @@ def main() -> None:
     probe = [sys.executable, "-c", _scan_code(loaded), "scan", *scan_args, str(work / "o0")]
     subprocess.run(probe, env=env, check=True, stdout=subprocess.DEVNULL, cwd=REPO)
     if args.baseline is not None:
-        base_env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+        base_env = {**base, "PYTHONPATH": str(args.baseline.resolve())}
         cases["scan (baseline)"] = (
-            [sys.executable, "-m", "dedup", "scan", *scan_args, str(work / "o2")],
+            [args.baseline_python, "-m", "dedup", "scan", *scan_args, str(work / "o2")],
             base_env,
         )
     for cmd, case_env in cases.values():  # warm the file cache and numba's kernel cache
@@ -101,6 +113,7 @@ def main() -> None:
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()],
             "baseline": str(args.baseline) if args.baseline else None,
+            "baseline_python": args.baseline_python if args.baseline else None,
         },
         "results": {name: _summary(t) for name, t in times.items()},
         "scan_loaded_heavy_modules": json.loads(loaded.read_text()),

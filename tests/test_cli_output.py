@@ -110,3 +110,63 @@ def test_bench_leaves_the_published_results_alone(
     assert not (tmp_path / "results").exists()
     data = json.loads((tmp_path / "w" / "results" / "throughput.json").read_text())
     assert {r["contender"] for r in data["rows"]} == {"dedup"}
+
+
+def test_piped_scan_prints_its_whole_summary_and_exit_codes_survive(tmp_path: Path) -> None:
+    """``main`` leaves through ``os._exit``: the summary must still reach a pipe whole, and
+    an error's code and message must still come out."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("one small file of a few words\n")
+    cmd = [sys.executable, "-m", "dedup", "scan", str(tmp_path / "in"), "--no-semantic"]
+    done = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "o")], capture_output=True, env=ENV, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"seconds: total" in done.stdout  # the table's last row
+    assert (tmp_path / "o" / "manifest.json").is_file()
+    missing = subprocess.run(
+        [sys.executable, "-m", "dedup", "scan", str(tmp_path / "nothing"), "--out", "x"],
+        capture_output=True,
+        env=ENV,
+        cwd=tmp_path,
+    )
+    assert missing.returncode != 0
+    assert b"does not exist" in missing.stderr
+
+
+def test_leave_runs_exit_handlers_and_finalizers(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    code = (
+        "import atexit, tempfile, sys\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "kept = tempfile.TemporaryDirectory()\n"
+        f"open({str(tmp_path / 'where')!r}, 'w').write(kept.name)\n"
+        "print('last line', end='')\n"
+        "from dedup.cli import leave\n"
+        "leave(7)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, cwd=ROOT)
+    assert done.returncode == 7
+    assert done.stdout == b"last line"  # flushed, though unterminated
+    assert marker.read_text() == "ran"
+    assert not Path((tmp_path / "where").read_text()).exists()  # the finalizer removed it
+
+
+def test_leave_takes_the_ordinary_exit_when_it_must() -> None:
+    import threading
+
+    from dedup.cli import leave
+
+    with pytest.raises(SystemExit) as text:
+        leave("a message")
+    assert text.value.code == "a message"
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # non-daemon: the exit must wait for it
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as busy:
+            leave(0)
+        assert busy.value.code == 0
+    finally:
+        release.set()
+        worker.join()

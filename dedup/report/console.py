@@ -7,27 +7,36 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["BarProgress", "PipeConsole", "quiet_broken_pipe", "summary_table"]
 
 
 class BarProgress:
-    """Rich progress bars on stderr for the pipeline's stages."""
+    """Rich progress bars on stderr for the pipeline's stages (with ``enabled=False`` only the
+    messages are printed, and rich's progress module is not imported: it costs start-up)."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
+        self._console = console
+        self._bar: Any = None
+        self._task: Any = None
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._bar = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -38,15 +47,16 @@ class BarProgress:
             TimeRemainingColumn(),
             console=console,
             transient=False,
-            disable=not enabled,
         )
-        self._task: Any = None
 
     def __enter__(self) -> BarProgress:
-        self._bar.start()
+        if self._bar is not None:
+            self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._bar is None:
+            return
         if self._task is not None:
             self._bar.update(
                 self._task,
@@ -56,21 +66,25 @@ class BarProgress:
         self._bar.stop()
 
     def stage(self, name: str, total: int | None = None) -> None:
+        if self._bar is None:
+            return
         if self._task is not None:
             done = self._bar.tasks[-1].completed
             self._bar.update(self._task, total=done or 1, completed=done or 1)
         self._task = self._bar.add_task(name, total=total)
 
     def advance(self, n: int = 1) -> None:
-        if self._task is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, n)
 
     def message(self, text: str) -> None:
-        self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def summary_table(manifest: dict[str, Any], out_dir: Path) -> Table:
     """The summary a scan prints: counts, LSH parameters, seconds per stage."""
+    from rich.table import Table
+
     counts = manifest["counts"]
     table = Table(title=f"dedup scan → {out_dir}", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
