@@ -264,3 +264,77 @@ def test_rows_match_schema(s000: list[str]) -> None:
     dropped = df.filter(pl.col("op") == "dropped")
     assert dropped["b_index"][0] is None
     assert dropped["b_text"][0] is None
+
+
+def _extend_unpruned(matches, a, b, free_a, free_b, scorer):  # type: ignore[no-untyped-def]
+    """The merge rounds without skipping matches that cannot grow (the oracle)."""
+    from dedup.align import sentences as S
+
+    active = list(matches)
+    while active:
+        cands = [(m, *c) for m in active for c in S._neighbours(m, free_a, free_b)]
+        if not cands:
+            return
+        scores = S._pairwise(
+            scorer,
+            [" ".join(a[sp[0] : sp[1]]) for _, _, _, sp in cands],
+            [" ".join(b[sp[2] : sp[3]]) for _, _, _, sp in cands],
+        )
+        grown, done = [], set()
+        for (m, side, idx, sp), sc in sorted(zip(cands, scores, strict=True), key=lambda t: -t[1]):
+            free = free_b if side == "b" else free_a
+            if id(m) in done or idx not in free or sc < m.score + S._MERGE_MARGIN:
+                continue
+            m.a_lo, m.a_hi, m.b_lo, m.b_hi, m.score = (*sp, sc)
+            free.discard(idx)
+            grown.append(m)
+            done.add(id(m))
+        active = grown
+
+
+long_sentence = st.lists(st.sampled_from(VOCAB), min_size=4, max_size=10)
+
+
+@st.composite
+def split_rewrite(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    """A text and a rewrite of it with some sentences cut in two and some words changed, so
+    that merges and splits happen."""
+    a_words = draw(st.lists(long_sentence, min_size=1, max_size=6))
+    b: list[str] = []
+    for words_ in a_words:
+        words_ = list(words_)
+        if draw(st.booleans()):
+            words_[draw(st.integers(0, len(words_) - 1))] = draw(st.sampled_from(VOCAB))
+        if draw(st.booleans()):
+            cut = draw(st.integers(1, len(words_) - 1))
+            b += [" ".join(words_[:cut]), " ".join(words_[cut:])]
+        else:
+            b.append(" ".join(words_))
+    return [" ".join(w) for w in a_words], b
+
+
+@given(split_rewrite())
+@settings(max_examples=150, deadline=None)
+def test_merges_skip_only_matches_that_cannot_grow(texts: tuple[list[str], list[str]]) -> None:
+    from dedup.align import sentences as S
+
+    a, b = texts
+    fast = align_sentences(a, b)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_extend_all", _extend_unpruned)
+        slow = align_sentences(a, b)
+    assert fast.ops == slow.ops
+
+
+def test_a_perfect_match_scores_no_joined_text() -> None:
+    seen: list[str] = []
+
+    class Counting(LexicalScorer):
+        def pairwise(self, a, b):  # type: ignore[no-untyped-def]
+            seen.extend(a)
+            return super().pairwise(a, b)
+
+    a = ["the police rescued workers", "border scam centers"]
+    b = ["the police rescued workers", "Myanmar the the the"]
+    align_sentences(a, b, scorer=Counting())
+    assert "the police rescued workers border scam centers" not in seen

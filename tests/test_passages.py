@@ -174,6 +174,33 @@ def test_word_spans_match_the_regex_oracle(text: str) -> None:
     ]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.text(alphabet=st.sampled_from("ab Zé9_.\nİß"), max_size=60),
+    b=st.text(alphabet=st.sampled_from("ab Zé9_.\nİß"), max_size=60),
+)
+def test_word_spans_of_a_pair_give_the_word_by_word_ids_cached_or_not(a: str, b: str) -> None:
+    """Each text's words are read once and cached; the ids a pair gets are still those of
+    one pass over A's words then B's, in a shared vocabulary, on every call."""
+    import re
+    import unicodedata
+
+    def oracle(texts: list[str]) -> list[list[int]]:
+        vocab: dict[str, int] = {}
+        out = []
+        for t in texts:
+            words = [
+                unicodedata.normalize("NFKC", m.group()).casefold() for m in re.finditer(r"\w+", t)
+            ]
+            out.append([vocab.setdefault(w, len(vocab)) for w in words])
+        return out
+
+    for first, second in ((a, b), (b, a), (a, b)):  # the third call reads the cache
+        vocab: dict[str, int] = {}
+        got = [word_spans(first, vocab).keys.tolist(), word_spans(second, vocab).keys.tolist()]
+        assert got == oracle([first, second])
+
+
 def test_one_huge_unpunctuated_sentence_is_scored_on_its_first_words() -> None:
     from dedup.align.passage_sentences import MAX_SENTENCE_WORDS, sentence_scores
 
@@ -256,3 +283,20 @@ def test_seed_paths_equal_brute_force(
     for path in (ps._seeds_numpy, ps._seeds_polars):
         got_a, got_b = path(ha, hb, max_df=max_df, max_seeds=max_seeds)
         assert (got_a.tolist(), got_b.tolist()) == want, path.__name__
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    a=st.lists(st.text(alphabet=st.sampled_from("abcde fg THE and ,."), max_size=30), max_size=6),
+    b=st.lists(st.text(alphabet=st.sampled_from("abcde fg THE and ,."), max_size=30), max_size=6),
+)
+def test_content_dice_equals_the_set_by_set_oracle(a: list[str], b: list[str]) -> None:
+    from dedup.align.passage_sentences import content_dice, content_words
+
+    got = content_dice(a, b)
+    assert got.shape == (len(a), len(b))
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            cx, cy = content_words(x), content_words(y)
+            want = 2.0 * len(cx & cy) / (len(cx) + len(cy)) if cx and cy else 0.0
+            assert got[i, j] == np.float32(want)

@@ -123,3 +123,14 @@ def test_scan_with_the_precheck_equals_one_without(
         a = pl.read_parquet(tmp_path / "with" / f"{name}.parquet")
         b = pl.read_parquet(tmp_path / "without" / f"{name}.parquet")
         assert a.equals(b), name
+
+
+def test_shared_positions_count_what_isin_counts() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        a = rng.integers(0, 30, size=int(rng.integers(0, 40))).astype(np.uint64)
+        b = rng.integers(0, 30, size=int(rng.integers(0, 40))).astype(np.uint64)
+        want = int(np.isin(a, b).sum()) if len(a) and len(b) else 0
+        assert precheck.shared_positions(a, np.unique(b)) == want
+    big = np.array([2**64 - 1, 5], dtype=np.uint64)  # past the last distinct value
+    assert precheck.shared_positions(big, np.array([1, 5], dtype=np.uint64)) == 1

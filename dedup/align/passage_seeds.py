@@ -17,6 +17,7 @@ import re
 import unicodedata
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +51,11 @@ class WordSpans:
 def word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
     """Words of ``text`` with their spans, keyed through ``vocabulary`` (grown in place).
 
+    A text is read once (:func:`_local_words`, cached for texts up to :data:`CACHED_CHARS`
+    characters: an article is aligned with every candidate partner); each call then only maps
+    the text's distinct words into ``vocabulary``, in order of first occurrence, so the ids
+    are those a word-by-word pass would give.
+
     Args:
         text: Any text, as decoded.
         vocabulary: Folded word to id; pass the same dict for both texts of a pair.
@@ -57,25 +63,60 @@ def word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
     Returns:
         The :class:`WordSpans`.
     """
-    if text.isascii():
-        return _ascii_word_spans(text, vocabulary)
-    raw: dict[str, int] = {}
-    keys, starts, ends = array("q"), array("q"), array("q")
-    for m in _WORD.finditer(text):
-        token = m.group()
-        key = raw.get(token)
-        if key is None:
-            folded = token.casefold() if token.isascii() else _fold(token)
-            key = vocabulary.setdefault(folded, len(vocabulary))
-            raw[token] = key
-        keys.append(key)
-        starts.append(m.start())
-        ends.append(m.end())
-    return WordSpans(
-        np.frombuffer(keys, dtype=np.int64).copy(),
-        np.frombuffer(starts, dtype=np.int64).copy(),
-        np.frombuffer(ends, dtype=np.int64).copy(),
+    local = _local_words(text) if len(text) <= CACHED_CHARS else _read_words(text)
+    ids = np.fromiter(
+        (vocabulary.setdefault(w, len(vocabulary)) for w in local.words),
+        dtype=np.int64,
+        count=len(local.words),
     )
+    return WordSpans(ids[local.keys], local.starts, local.ends)
+
+
+#: Longest text whose words are kept between calls of :func:`word_spans`.
+CACHED_CHARS = 1_000_000
+
+
+@dataclass(frozen=True)
+class _LocalWords:
+    """A text's words keyed by the order of their first occurrence (``words[k]`` is the
+    folded word of key ``k``), with their character spans."""
+
+    words: tuple[str, ...]
+    keys: IntArray
+    starts: IntArray
+    ends: IntArray
+
+
+@lru_cache(maxsize=2048)
+def _local_words(text: str) -> _LocalWords:
+    return _read_words(text)
+
+
+def _read_words(text: str) -> _LocalWords:
+    local: dict[str, int] = {}
+    if text.isascii():
+        spans = _ascii_word_spans(text, local)
+    else:
+        raw: dict[str, int] = {}
+        keys, starts, ends = array("q"), array("q"), array("q")
+        for m in _WORD.finditer(text):
+            token = m.group()
+            key = raw.get(token)
+            if key is None:
+                folded = token.casefold() if token.isascii() else _fold(token)
+                key = local.setdefault(folded, len(local))
+                raw[token] = key
+            keys.append(key)
+            starts.append(m.start())
+            ends.append(m.end())
+        spans = WordSpans(
+            np.frombuffer(keys, dtype=np.int64).copy(),
+            np.frombuffer(starts, dtype=np.int64).copy(),
+            np.frombuffer(ends, dtype=np.int64).copy(),
+        )
+    for arr in (spans.keys, spans.starts, spans.ends):
+        arr.flags.writeable = False  # shared between calls
+    return _LocalWords(tuple(local), spans.keys, spans.starts, spans.ends)
 
 
 _ASCII_WORD = np.zeros(256, dtype=bool)

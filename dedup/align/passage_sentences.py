@@ -19,6 +19,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -55,21 +56,34 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def content_words(sentence: str) -> frozenset[str]:
     """Content words of a sentence: lower-cased, function words and words under 3 letters
-    dropped, cut to their first 5 letters (a crude stem: ``rescued``/``rescue``)."""
+    dropped, cut to their first 5 letters (a crude stem: ``rescued``/``rescue``). Cached:
+    an article's sentences are scored against every candidate partner's."""
     words = _TOKEN.findall(sentence.casefold())
     return frozenset(w[:5] for w in words if len(w) > 2 and w not in _STOP)
 
 
 def content_dice(a: Sequence[str], b: Sequence[str]) -> FloatMatrix:
-    """Dice coefficient of the content words of every sentence pair."""
+    """Dice coefficient of the content words of every sentence pair (0 where either
+    sentence has none), from one product of the pair's word-incidence matrices."""
     ca, cb = [content_words(s) for s in a], [content_words(s) for s in b]
     out = np.zeros((len(a), len(b)), dtype=np.float32)
-    for i, x in enumerate(ca):
-        for j, y in enumerate(cb):
-            if x and y:
-                out[i, j] = 2.0 * len(x & y) / (len(x) + len(y))
+    vocab: dict[str, int] = {}
+    rows = [[vocab.setdefault(w, len(vocab)) for w in x] for x in (*ca, *cb)]
+    if not vocab:
+        return out
+    inc = np.zeros((len(rows), len(vocab)), dtype=np.float32)
+    for r, cols in enumerate(rows):
+        inc[r, cols] = 1.0
+    # counts of shared words: exact in float32 (far below 2**24)
+    shared = (inc[: len(a)] @ inc[len(a) :].T).astype(np.float64)
+    sizes_a = np.asarray([len(x) for x in ca], dtype=np.float64)[:, None]
+    sizes_b = np.asarray([len(y) for y in cb], dtype=np.float64)[None, :]
+    total = sizes_a + sizes_b
+    both = (sizes_a > 0) & (sizes_b > 0)
+    out[both] = (2.0 * shared / np.where(total > 0, total, 1.0))[both]
     return out
 
 

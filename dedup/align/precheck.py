@@ -41,7 +41,7 @@ from dedup.align.passage_sentences import (
 from dedup.config import DerivationConfig, PassageConfig
 from dedup.text.segment import split_sentences
 
-__all__ = ["could_relate", "lexical_bound", "reworded"]
+__all__ = ["could_relate", "lexical_bound", "reworded", "shared_positions"]
 
 #: Pairs longer than this (characters of both texts) go to the aligner unchecked: the check
 #: saves time on article-sized pairs, and its per-text cache should not hold huge texts.
@@ -49,9 +49,10 @@ MAX_CHECKED_CHARS = 2_000_000
 
 
 @lru_cache(maxsize=1024)
-def _grams(text: str, n: int) -> tuple[int, npt.NDArray[np.uint64]]:
-    """Words of ``text`` (the aligner's words) and a 64-bit hash of each run of ``n`` of them,
-    from the folded words themselves (so any two texts' hashes compare)."""
+def _grams(text: str, n: int) -> tuple[int, npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """Words of ``text`` (the aligner's words), a 64-bit hash of each run of ``n`` of them,
+    from the folded words themselves (so any two texts' hashes compare), and those hashes
+    sorted and distinct (for looking up another text's)."""
     import xxhash
 
     vocabulary: dict[str, int] = {}
@@ -62,15 +63,25 @@ def _grams(text: str, n: int) -> tuple[int, npt.NDArray[np.uint64]]:
         count=len(vocabulary),
     )
     # the aligner's n-gram hash, over the words' own hashes instead of this text's word ids
-    return len(keys), ngram_hashes(words[keys].view(np.int64), n)
+    grams = ngram_hashes(words[keys].view(np.int64), n)
+    return len(keys), grams, np.unique(grams)
+
+
+def shared_positions(grams_a: npt.NDArray[np.uint64], distinct_b: npt.NDArray[np.uint64]) -> int:
+    """How many of A's n-gram positions hold an n-gram that B has (``distinct_b``: B's
+    n-gram hashes, sorted and distinct)."""
+    if not len(grams_a) or not len(distinct_b):
+        return 0
+    at = np.searchsorted(distinct_b, grams_a).clip(max=len(distinct_b) - 1)
+    return int((distinct_b[at] == grams_a).sum())
 
 
 def lexical_bound(text_a: str, text_b: str, config: PassageConfig) -> tuple[float, int, int]:
     """Most words the pair's verbatim and edited passages can hold (with the factor 2 of
     slack), and the two texts' word counts."""
-    words_a, grams_a = _grams(text_a, config.ngram)
-    words_b, grams_b = _grams(text_b, config.ngram)
-    shared = int(np.isin(grams_a, grams_b).sum()) if len(grams_a) and len(grams_b) else 0
+    words_a, grams_a, _ = _grams(text_a, config.ngram)
+    words_b, _, distinct_b = _grams(text_b, config.ngram)
+    shared = shared_positions(grams_a, distinct_b)
     return 2.0 * config.ngram * shared / config.edited_share, words_a, words_b
 
 

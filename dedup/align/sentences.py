@@ -118,11 +118,13 @@ def _matrix(scorer: Scorer, a: Sequence[str], b: Sequence[str]) -> npt.NDArray[n
 
 
 def _pairwise(scorer: Scorer, xs: list[str], ys: list[str]) -> list[float]:
-    """Similarity of ``xs[k]`` with ``ys[k]`` for every k, in one scorer call."""
+    """Similarity of ``xs[k]`` with ``ys[k]`` for every k, in one scorer call, in [0, 1]."""
     pairwise = getattr(scorer, "pairwise", None)
     if callable(pairwise):
-        return [float(v) for v in pairwise(xs, ys)]
-    return [float(v) for v in np.diagonal(np.asarray(scorer(xs, ys), dtype=np.float64))]
+        values = np.asarray(pairwise(xs, ys), dtype=np.float64)
+    else:
+        values = np.diagonal(np.asarray(scorer(xs, ys), dtype=np.float64))
+    return [float(v) for v in np.clip(values, 0.0, 1.0)]
 
 
 @dataclass
@@ -160,8 +162,10 @@ def _extend_all(
     scorer: Scorer,
 ) -> None:
     """Merges and splits: grow matches over unmatched neighbours while the joined text scores
-    clearly higher. Candidates of all matches are scored together, round by round."""
-    active = list(matches)
+    clearly higher. Candidates of all matches are scored together, round by round; a match
+    within the margin of a perfect score cannot grow (similarities are at most 1), so its
+    joined texts are not scored (with embeddings, each would be a new transformer input)."""
+    active = [m for m in matches if m.score + _MERGE_MARGIN <= 1.0]
     while active:
         cands = [(m, *c) for m in active for c in _neighbours(m, free_a, free_b)]
         if not cands:
@@ -181,7 +185,7 @@ def _extend_all(
             free.discard(idx)
             grown.append(m)
             done.add(id(m))
-        active = grown
+        active = [m for m in grown if m.score + _MERGE_MARGIN <= 1.0]
 
 
 def _moves(
