@@ -170,3 +170,28 @@ def test_leave_takes_the_ordinary_exit_when_it_must() -> None:
     finally:
         release.set()
         worker.join()
+
+
+def test_the_app_for_one_command_parses_and_helps_as_the_whole_app() -> None:
+    """``main`` builds only the command named on the command line; its help and its errors
+    must be the whole app's."""
+    import typer
+
+    from dedup.cli import app_for
+
+    runner = CliRunner()
+    names = [
+        c.name or typer.main.get_command_name(c.callback.__name__)
+        for c in app.registered_commands
+        if c.callback
+    ] + [str(g.name) for g in app.registered_groups]
+    assert {"scan", "diff", "filter", "query", "index"} <= set(names)
+    for name in names:
+        one = app_for(["dedup", name])
+        assert one is not app
+        assert len(one.registered_commands) + len(one.registered_groups) == 1
+        for args in ([name, "--help"], [name, "--no-such-option"]):
+            whole, alone = runner.invoke(app, args), runner.invoke(one, args)
+            assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
+    for argv in (["dedup"], ["dedup", "--help"], ["dedup", "nosuch"]):
+        assert app_for(argv) is app

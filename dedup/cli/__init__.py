@@ -8,9 +8,12 @@ import, in the order ``dedup --help`` lists them: ``scan``, ``view`` (diff, repo
 from __future__ import annotations
 
 import atexit
+import copy
 import os
 import sys
 import threading
+
+import typer
 
 # isort: off
 from dedup.cli import scan, view, tools, index
@@ -18,13 +21,36 @@ from dedup.cli.common import app, err
 
 # isort: on
 
-__all__ = ["app", "index", "main", "scan", "tools", "view"]
+__all__ = ["app", "app_for", "index", "leave", "main", "scan", "tools", "view"]
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app with only the command that ``argv`` names, or the whole app (no command, an
+    option first, an unknown name). Typer reads the signature of every registered command
+    when it builds the command line (~50 ms for these); the one named is all a run needs,
+    and its parsing, help and errors are the same."""
+    name = argv[1] if len(argv) > 1 else ""
+    if not name or name.startswith("-"):
+        return app
+    commands = [
+        c
+        for c in app.registered_commands
+        if (c.name or typer.main.get_command_name(c.callback.__name__ if c.callback else ""))
+        == name
+    ]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = commands
+    one.registered_groups = groups
+    return one
 
 
 def main() -> None:
     """Entry point of the ``dedup`` console script."""
     try:
-        app()
+        app_for(sys.argv)()
     except KeyboardInterrupt:
         err.print("interrupted")
         leave(130)
