@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from dedup.text.segment import CACHED_CHARS, CACHED_TEXTS
+
 __all__ = ["Chain", "WordSpans", "chain_seeds", "ngram_hashes", "shared_ngram_seeds", "word_spans"]
 
 _WORD = re.compile(r"\w+")
@@ -51,8 +53,9 @@ class WordSpans:
 def word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
     """Words of ``text`` with their spans, keyed through ``vocabulary`` (grown in place).
 
-    A text is read once (:func:`_local_words`, cached for texts up to :data:`CACHED_CHARS`
-    characters: an article is aligned with every candidate partner); each call then only maps
+    A text is read once (:func:`_local_words`, cached for texts up to
+    :data:`dedup.text.segment.CACHED_CHARS` characters, as its sentences are: an article is
+    aligned with every candidate partner); each call then only maps
     the text's distinct words into ``vocabulary``, in order of first occurrence, so the ids
     are those a word-by-word pass would give.
 
@@ -72,10 +75,6 @@ def word_spans(text: str, vocabulary: dict[str, int]) -> WordSpans:
     return WordSpans(ids[local.keys], local.starts, local.ends)
 
 
-#: Longest text whose words are kept between calls of :func:`word_spans`.
-CACHED_CHARS = 1_000_000
-
-
 @dataclass(frozen=True)
 class _LocalWords:
     """A text's words keyed by the order of their first occurrence (``words[k]`` is the
@@ -87,7 +86,7 @@ class _LocalWords:
     ends: IntArray
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=CACHED_TEXTS)
 def _local_words(text: str) -> _LocalWords:
     return _read_words(text)
 

@@ -172,12 +172,16 @@ def _logical_lines(text: str) -> list[tuple[int, int, int]]:
     return blocks
 
 
-#: Texts up to this many characters keep their sentences in a per-process cache: a scan's
-#: verifier, precheck and aligner split every article again for each pair it is in.
-CACHED_CHARS = 1_000_000
+#: Texts up to this many characters keep their sentences (and, in the aligner, their words)
+#: in a per-process cache: a scan's verifier, precheck and aligner read every article again
+#: for each pair it is in. Articles are far shorter; the bound and the cache size keep the
+#: cache's memory bounded (2,048 texts of at most 0.2 MB each).
+CACHED_CHARS = 200_000
+#: Texts kept in each per-text cache.
+CACHED_TEXTS = 2048
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=CACHED_TEXTS)
 def _split_cached(text: str) -> tuple[Sentence, ...]:
     return tuple(_split(text))
 
