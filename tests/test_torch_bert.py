@@ -58,6 +58,28 @@ def test_float32_matches_sentence_transformers(batch_size: int) -> None:
 
 
 @pytest.mark.usefixtures("available")
+def test_batches_by_wordpieces_keep_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sentences are regrouped by length, in groups, across batches: each row is still its
+    own sentence's vector (against one forward pass per sentence), and progress reaches the
+    total."""
+    from dedup.semantic import minilm
+
+    model = _model("float32")
+    texts = [s + f" Number {i}." for i, s in enumerate(SENTENCES * 3)]
+    alone = np.stack([model.encode([t])[0] for t in texts])  # type: ignore[attr-defined]
+    monkeypatch.setattr(minilm, "SORT_GROUP", 5)  # several groups, the last one short
+    calls: list[tuple[int, int]] = []
+    together = model.encode(  # type: ignore[attr-defined]
+        texts, batch_size=2, progress=lambda done, total: calls.append((done, total))
+    )
+    assert (alone * together).sum(axis=1).min() > 0.9999
+    assert calls[-1] == (len(texts), len(texts))
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    empty = embed.encode_all(model, [], batch_size=4, progress=None)
+    assert empty.shape == (0, 384)
+
+
+@pytest.mark.usefixtures("available")
 def test_bfloat16_stays_close_to_float32() -> None:
     full = _model("float32").encode(SENTENCES)  # type: ignore[attr-defined]
     half = _model("bfloat16").encode(SENTENCES)  # type: ignore[attr-defined]

@@ -157,21 +157,36 @@ def _dimension(model: Model) -> int:
     return int(getter())
 
 
-def _encode(
+def encode_all(
     model: Model, texts: Sequence[str], *, batch_size: int, progress: Progress | None
 ) -> FloatArray:
-    """L2-normalized float32 embeddings of ``texts``, in slices so progress can be reported."""
-    dim = _dimension(model)
-    out = np.zeros((len(texts), dim), dtype=np.float32)
+    """L2-normalized float32 embeddings of ``texts``, rows in input order, with progress.
+
+    The bundled model (a :class:`dedup.semantic.minilm.BertEncoder`) takes them in one call:
+    it orders them by wordpieces itself and reports progress. A model loaded by
+    sentence-transformers gets slices of the texts ordered by length (it orders only within a
+    call), so that a batch pads little and progress can be reported between slices.
+    """
+    from dedup.semantic.minilm import BertEncoder
+
+    if not texts:
+        return np.zeros((0, _dimension(model)), dtype=np.float32)
+    if isinstance(model, BertEncoder):
+        return model.encode(texts, batch_size=batch_size, progress=progress)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), _dimension(model)), dtype=np.float32)
     step = max(batch_size * 8, 1)
-    for start in range(0, len(texts), step):
-        part = list(texts[start : start + step])
-        emb = model.encode(
-            part, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+    for start in range(0, len(order), step):
+        idx = order[start : start + step]
+        out[idx] = model.encode(
+            [texts[i] for i in idx],
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
         )
-        out[start : start + len(part)] = emb
         if progress is not None:
-            progress(start + len(part), len(texts))
+            progress(start + len(idx), len(texts))
     return out
 
 
@@ -193,7 +208,7 @@ def embed_sentences(
     Returns:
         (n, d) float32, L2-normalized rows.
     """
-    return _encode(model, sentences, batch_size=batch_size, progress=progress)
+    return encode_all(model, sentences, batch_size=batch_size, progress=progress)
 
 
 def embed_documents(
@@ -222,7 +237,7 @@ def embed_documents(
         texts.extend(chunk_texts)
         weights.extend(counts)
         owner.extend([doc_id] * len(chunk_texts))
-    emb = _encode(model, texts, batch_size=batch_size, progress=progress)
+    emb = encode_all(model, texts, batch_size=batch_size, progress=progress)
     docs = np.zeros((len(docs_sentences), emb.shape[1]), dtype=np.float32)
     weighted = emb * np.asarray(weights, dtype=np.float32)[:, None]
     np.add.at(docs, np.asarray(owner, dtype=np.int64), weighted)

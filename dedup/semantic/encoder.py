@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup.semantic.embed import Progress, load_model
+from dedup.semantic.embed import Progress, encode_all, load_model
 from dedup.semantic.search import FloatArray
 
 _EMBEDDERS: dict[tuple[str | None, str | None, int, str], SentenceEncoder] = {}
@@ -61,20 +61,7 @@ class SentenceEncoder:
     def _encode(
         self, todo: list[str], progress: Callable[[int, int], None] | None
     ) -> npt.NDArray[np.float32]:
-        out: list[npt.NDArray[np.float32]] = []
-        step = max(self.batch_size * 8, 1)
-        for start in range(0, len(todo), step):
-            vecs = self.model.encode(
-                todo[start : start + step],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out.append(np.asarray(vecs, dtype=np.float32))
-            if progress is not None:
-                progress(min(start + step, len(todo)), len(todo))
-        return np.concatenate(out)
+        return encode_all(self.model, todo, batch_size=self.batch_size, progress=progress)
 
     def embed(
         self,

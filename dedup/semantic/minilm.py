@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +28,10 @@ FloatArray = npt.NDArray[np.float32]
 
 #: Wordpieces read per sentence (the bundled model's ``max_seq_length``).
 MAX_TOKENS = 256
+#: Sentences tokenized and ordered by length together by :meth:`BertEncoder.encode`.
+SORT_GROUP = 8192
+#: Batches between two progress calls of :meth:`BertEncoder.encode`.
+PROGRESS_BATCHES = 8
 HEADS = 12
 EPS = 1e-12
 
@@ -58,13 +62,17 @@ def _layer_norm(x: FloatArray, weight: FloatArray, bias: FloatArray) -> FloatArr
 def token_batch(tokenizer: Any, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Wordpiece ids of ``texts`` padded to the longest (``[CLS]``/``[SEP]`` added, at most
     :data:`MAX_TOKENS`), and the mask of real pieces (1.0) against padding (0.0)."""
-    encs = tokenizer.encode_batch(list(texts))
-    n = max(len(e.ids) for e in encs)
-    ids = np.zeros((len(encs), n), dtype=np.int64)
-    keep = np.zeros((len(encs), n), dtype=np.float32)
-    for row, e in enumerate(encs):
-        ids[row, : len(e.ids)] = e.ids
-        keep[row, : len(e.ids)] = 1.0
+    return padded([e.ids for e in tokenizer.encode_batch(list(texts))])
+
+
+def padded(pieces: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Rows of wordpiece ids padded with 0 to the longest, and the mask of real pieces."""
+    n = max(len(p) for p in pieces)
+    ids = np.zeros((len(pieces), n), dtype=np.int64)
+    keep = np.zeros((len(pieces), n), dtype=np.float32)
+    for row, p in enumerate(pieces):
+        ids[row, : len(p)] = p
+        keep[row, : len(p)] = 1.0
     return ids, keep
 
 
@@ -89,9 +97,15 @@ class BertEncoder:
     of a list of texts to their pooled rows) run inside its ``_running`` context."""
 
     dim: int
+    tokenizer: Any
+
+    def _forward(self, ids: npt.NDArray[np.int64], keep: FloatArray) -> FloatArray:
+        """Pooled rows of one padded batch (:func:`padded`)."""
+        raise NotImplementedError
 
     def _batch(self, texts: Sequence[str]) -> FloatArray:
-        raise NotImplementedError
+        """Pooled rows of ``texts`` as one batch."""
+        return self._forward(*token_batch(self.tokenizer, texts))
 
     def _running(self) -> AbstractContextManager[Any]:
         return nullcontext()
@@ -110,25 +124,43 @@ class BertEncoder:
         *,
         batch_size: int = 32,
         normalize_embeddings: bool = True,
+        progress: Callable[[int, int], None] | None = None,
         **_: Any,
     ) -> FloatArray:
-        """Vectors of ``sentences``, shortest first so that a batch pads little (as
-        sentence-transformers does), rows back in input order.
+        """Vectors of ``sentences``, rows in input order.
+
+        The sentences are tokenized first and batched by their number of wordpieces, fewest
+        first, within groups of :data:`SORT_GROUP`: a batch is padded to its longest row, and
+        padding costs as much as text (ordering by characters left 23% more pieces to compute
+        on news sentences than ordering by pieces). The order changes which sentences share a
+        batch, not their vectors.
 
         Args:
             sentences: The sentences.
             batch_size: Sentences per forward pass.
             normalize_embeddings: L2-normalize the rows.
+            progress: Called with (done, total) sentences every few batches.
 
         Returns:
             (len(sentences), dim) float32.
         """
         out = np.zeros((len(sentences), self.dim), dtype=np.float32)
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        step = max(batch_size, 1)
+        done = 0
         with self._running():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                out[idx] = self._batch([sentences[i] for i in idx])
+            for first in range(0, len(sentences), SORT_GROUP):
+                group = list(sentences[first : first + SORT_GROUP])
+                pieces = [e.ids for e in self.tokenizer.encode_batch(group)]
+                order = sorted(range(len(group)), key=lambda i: len(pieces[i]))
+                for start in range(0, len(order), step):
+                    idx = order[start : start + step]
+                    rows = self._forward(*padded([pieces[i] for i in idx]))
+                    out[[first + i for i in idx]] = rows
+                    done += len(idx)
+                    if progress is not None and (
+                        done == len(sentences) or (start // step) % PROGRESS_BATCHES == 0
+                    ):
+                        progress(done, len(sentences))
         if normalize_embeddings:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
@@ -192,8 +224,7 @@ class NumpyMiniLM(BertEncoder):
             self._p(pre + "output.LayerNorm.bias"),
         )
 
-    def _batch(self, texts: Sequence[str]) -> FloatArray:
-        ids, keep = token_batch(self.tokenizer, texts)
+    def _forward(self, ids: npt.NDArray[np.int64], keep: FloatArray) -> FloatArray:
         n = ids.shape[1]
         h = (
             self._p("embeddings.word_embeddings.weight")[ids]

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from dedup.config import PRECISIONS
 from dedup.errors import ModelError
@@ -37,7 +37,6 @@ from dedup.semantic.minilm import (
     FloatArray,
     layer_count,
     read_tokenizer,
-    token_batch,
 )
 
 
@@ -143,10 +142,9 @@ class TorchMiniLM(BertEncoder):
         out = self._dense(mid, pre + "output.dense")
         return self._norm(out.float() + h, pre + "output.LayerNorm")
 
-    def _batch(self, texts: Sequence[str]) -> FloatArray:
+    def _forward(self, ids_np: npt.NDArray[np.int64], keep_np: FloatArray) -> FloatArray:
         import torch
 
-        ids_np, keep_np = token_batch(self.tokenizer, texts)
         ids = torch.from_numpy(ids_np).to(self.device)
         keep = torch.from_numpy(keep_np).to(self.device)
         n = ids.shape[1]
