@@ -188,6 +188,10 @@ def test_embedder_loads_lazily_encodes_each_sentence_once_and_survives_a_full_ca
     np.testing.assert_array_equal(second[0], first[1])
     assert second.shape == (4, 4)
     assert loads == [1]
+    # longest first: encoded shortest first, rows still in the order asked
+    third = emb.embed(["zzzzzzz", "yyyyyy", "x"])
+    assert [int(row.argmax()) for row in third] == [7 % 4, 6 % 4, 1 % 4]
+    assert model.seen[-3:] == ["x", "yyyyyy", "zzzzzzz"]
 
 
 def test_probe_skips_unknown_words_and_leaves_english_unchanged(fake_distil: list[int]) -> None:

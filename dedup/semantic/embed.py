@@ -174,19 +174,23 @@ def encode_all(
     if isinstance(model, BertEncoder):
         return model.encode(texts, batch_size=batch_size, progress=progress)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), _dimension(model)), dtype=np.float32)
+    parts: list[FloatArray] = []
     step = max(batch_size * 8, 1)
     for start in range(0, len(order), step):
         idx = order[start : start + step]
-        out[idx] = model.encode(
+        vectors = model.encode(
             [texts[i] for i in idx],
             batch_size=batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,
         )
+        parts.append(np.asarray(vectors, dtype=np.float32))
         if progress is not None:
             progress(start + len(idx), len(texts))
+    ordered = np.concatenate(parts)
+    out = np.empty_like(ordered)
+    out[np.asarray(order, dtype=np.int64)] = ordered
     return out
 
 
