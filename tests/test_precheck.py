@@ -134,38 +134,3 @@ def test_shared_positions_count_what_isin_counts() -> None:
         assert precheck.shared_positions(a, np.unique(b)) == want
     big = np.array([2**64 - 1, 5], dtype=np.uint64)  # past the last distinct value
     assert precheck.shared_positions(big, np.array([1, 5], dtype=np.uint64)) == 1
-
-
-def test_plain_scores_reused_only_for_the_same_call() -> None:
-    """The precheck's plain matrices are handed to the aligner when it asks for the same
-    sentences, embedder and thresholds; any other call computes its own, and the kept
-    matrices cannot be changed in place."""
-    from dedup.align import passage_sentences as ps
-
-    rng = random.Random(7)
-    a = [s.strip() + "." for s in sentences(rng, 60).split(".") if s.strip()]
-    b = [s.strip() + "." for s in _reworded(rng, " ".join(a)).split(".") if s.strip()]
-
-    def fresh(**kw: object) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        ps._last_plain = None
-        return ps.plain_scores(a, b, **kw)  # type: ignore[arg-type]
-
-    calls = [
-        {"embed": None, "lexical_threshold": 0.5, "embedding_threshold": 0.75},
-        {"embed": _bag_embed, "lexical_threshold": 0.5, "embedding_threshold": 0.75},
-        {"embed": _bag_embed, "lexical_threshold": 0.4, "embedding_threshold": 0.75},
-        {"embed": _bag_embed, "lexical_threshold": 0.4, "embedding_threshold": 0.6},
-    ]
-    expected = [fresh(**kw) for kw in calls]
-    assert not np.array_equal(expected[0][0], expected[1][0])
-    for kw, want in zip(calls + calls[::-1], expected + expected[::-1], strict=True):
-        got = ps.plain_scores(a, b, **kw)  # type: ignore[arg-type]
-        for g, w in zip(got, want, strict=True):
-            assert (g is None) == (w is None)
-            if g is not None:
-                np.testing.assert_array_equal(g, w)
-    again = ps.plain_scores(a, b, **calls[-1])  # type: ignore[arg-type]
-    assert again[0] is ps.plain_scores(a, b, **calls[-1])[0]  # type: ignore[arg-type]
-    assert ps.plain_scores(a[:-1], b, **calls[-1])[0].shape == (len(a) - 1, len(b))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="read-only"):
-        again[0][0, 0] = 5.0

@@ -180,11 +180,6 @@ def sentence_scores(
     )
 
 
-#: The last :func:`plain_scores` call's arguments and result (see there).
-_last_plain: tuple[tuple[object, ...], tuple[FloatMatrix, FloatMatrix, FloatMatrix | None]] | None
-_last_plain = None
-
-
 def plain_scores(
     a: Sequence[str],
     b: Sequence[str],
@@ -194,17 +189,7 @@ def plain_scores(
     embedding_threshold: float,
 ) -> tuple[FloatMatrix, FloatMatrix, FloatMatrix | None]:
     """The plain seed strengths of :func:`sentence_scores` (sentences already cut to their
-    first words), with the lexical ratios and the cosines (None without an embedder).
-
-    The last call's result is kept (read-only): the precheck
-    (:func:`dedup.align.precheck.reworded`) computes these matrices for a pair, and when the
-    pair passes, the aligner asks for the same ones next.
-    """
-    global _last_plain
-    key = (tuple(a), tuple(b), embed, lexical_threshold, embedding_threshold)
-    last = _last_plain
-    if last is not None and last[0] == key:
-        return last[1]
+    first words), with the lexical ratios and the cosines (None without an embedder)."""
     lex = LexicalScorer()(a, b)
     plain = lex / np.float32(lexical_threshold)
     cos = None
@@ -213,10 +198,6 @@ def plain_scores(
         eb = np.asarray(embed(b), dtype=np.float32)
         cos = np.clip(ea @ eb.T, 0.0, 1.0)
         plain = np.maximum(plain, cos / np.float32(embedding_threshold))
-    for matrix in (plain, lex, cos):
-        if matrix is not None:
-            matrix.flags.writeable = False
-    _last_plain = (key, (plain, lex, cos))
     return plain, lex, cos
 
 
