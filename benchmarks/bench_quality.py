@@ -19,7 +19,10 @@ sentence embeddings from the bundled all-MiniLM-L6-v2 for real text) and the rel
   planted pairs reported, and reported pairs that were not planted; all-pairs mode: the
   planted pairs and as many random unrelated pairs, lexical seeds only).
 
-Usage: python benchmarks/bench_quality.py [--newswcl50 DIR] [--mode scan|all-pairs]
+``--mode scan-no-align`` measures ``dedup scan --no-align`` the same way (document-level rules,
+the semantic channel decided by the rewrite rule; no synthetic passages: nothing is aligned).
+
+Usage: python benchmarks/bench_quality.py [--newswcl50 DIR] [--mode scan|scan-no-align|all-pairs]
        [--out results/quality.json]
 """
 
@@ -42,7 +45,7 @@ from dedup.align.pan import Span, link_scores, pan_scores
 from dedup.align.passage_sentences import Embedder
 from dedup.align.passages import align_passages
 from dedup.cluster import connected_components
-from dedup.config import DerivationConfig, PassageConfig, RunConfig
+from dedup.config import AlignConfig, DerivationConfig, PassageConfig, RunConfig
 from dedup.text.normalize import words
 
 HERE = Path(__file__).resolve().parent
@@ -320,16 +323,25 @@ def main() -> None:
     ap.add_argument("--no-embed", action="store_true", help="lexical seeds only (all-pairs)")
     ap.add_argument(
         "--mode",
-        choices=("scan", "all-pairs"),
+        choices=("scan", "scan-no-align", "all-pairs"),
         default="scan",
-        help="scan: what `dedup scan` reports (default); all-pairs: every pair through the "
-        "aligner and the relation rules, no candidate channel",
+        help="scan: what `dedup scan` reports (default); scan-no-align: what `dedup scan "
+        "--no-align` reports; all-pairs: every pair through the aligner and the relation "
+        "rules, no candidate channel",
     )
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "quality.json")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: results/quality.json, quality_no_align.json or quality_all_pairs.json",
+    )
     args = ap.parse_args()
+    if args.out is None:
+        suffix = {"scan": "", "scan-no-align": "_no_align", "all-pairs": "_all_pairs"}
+        args.out = ROOT / "results" / f"quality{suffix[args.mode]}.json"
     cfg, dcfg = PassageConfig(), DerivationConfig()
     embed: Embedder | None = None
-    if not args.no_embed or args.mode == "scan":
+    if not args.no_embed or args.mode != "all-pairs":
         from dedup.align.scorers import EmbeddingScorer
         from dedup.semantic.embed import load_model
 
@@ -338,7 +350,12 @@ def main() -> None:
     def rel(a: str, b: str) -> tuple[str | None, Any]:
         return relation_of(a, b, embed=embed, cfg=cfg, dcfg=dcfg)
 
-    pairs_of = scanned(RunConfig()) if args.mode == "scan" else all_pairs(rel)
+    no_align = RunConfig(align=AlignConfig(enabled=False))
+    pairs_of = {
+        "scan": lambda: scanned(RunConfig()),
+        "scan-no-align": lambda: scanned(no_align),
+        "all-pairs": lambda: all_pairs(rel),
+    }[args.mode]()
     result: dict[str, Any] = {
         "mode": args.mode,
         "passage_config": cfg.__dict__,
@@ -351,15 +368,19 @@ def main() -> None:
         ("newswcl50", (lambda: newswcl(pairs_of, args.newswcl50)) if args.newswcl50 else None),
         (
             "synth",
-            lambda: (
-                synth_scan(RunConfig(), args.synth_docs, 7)
-                if args.mode == "scan"
-                else synth(cfg, dcfg, args.synth_docs, 7)
-            ),
+            {
+                "scan": lambda: synth_scan(RunConfig(), args.synth_docs, 7),
+                "scan-no-align": None,
+                "all-pairs": lambda: synth(cfg, dcfg, args.synth_docs, 7),
+            }[args.mode],
         ),
     ):
         if fn is None:
-            result[name] = "not run: give --newswcl50 DIR"
+            result[name] = (
+                "not run: give --newswcl50 DIR"
+                if name == "newswcl50"
+                else "not run: plagdet needs the passages, which --no-align does not find"
+            )
             continue
         t0 = time.perf_counter()
         result[name] = fn()

@@ -74,7 +74,7 @@ def auc(pos: list[float], neg: list[float]) -> float:
 def doc_representations(
     model: Any, texts: list[str], sentences: list[list[str]]
 ) -> dict[str, np.ndarray]:
-    """Document vectors three ways: chunk mean (ours), truncated text, mean of sentences."""
+    """Document vectors three ways: chunk mean (scans once used it), whole text, sentence mean."""
     chunk = embed.embed_documents(model, sentences)
     trunc = embed.embed_sentences(model, texts)
     flat = embed.embed_sentences(model, [s for doc in sentences for s in doc])

@@ -97,7 +97,7 @@ class SemanticConfig:
     top_k: int = 50  # candidate pairs: at most this many neighbours per document
     max_split_share: float = 0.3  # documents whose words the model does not know are left out
     sentence_threshold: float = 0.75  # a sentence is matched when its best cosine >= this
-    score_threshold: float = 0.53  # a candidate is accepted when its score >= this
+    score_threshold: float = 0.53  # accepted at this score when aligning (it fills `score`)
     max_seconds_cpu: float = 300.0  # on CPU, a longer estimated run only when asked
     batch_size: int = 32  # sentences per forward pass (32 was fastest on 2 cores)
     precision: str = "auto"  # bundled model's linear layers: auto, float32 or bfloat16

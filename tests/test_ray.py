@@ -285,6 +285,29 @@ def test_semantic_channel_matches_local(seeds_dir: Path, tmp_path: Path) -> None
 
 @pytest.mark.semantic
 @pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
+def test_semantic_channel_without_alignment_matches_local(seeds_dir: Path, tmp_path: Path) -> None:
+    """With ``--no-align`` the actors decide the candidates by the rewrite rule, as the local
+    engine does: the same paraphrase pairs and scores."""
+    seeds = sorted(seeds_dir.glob("0*.txt"))
+    config = RunConfig(
+        semantic=SemanticConfig(precision="float32"), align=AlignConfig(enabled=False)
+    )
+    local = scan(seeds, tmp_path / "local", config=config)
+    dist = scan(seeds, tmp_path / "ray", config=config, engine="ray")
+    cols = ["doc_a", "doc_b", "relation", "channel", "source"]
+    want = local.pairs.sort("doc_a", "doc_b")
+    got = dist.pairs.sort("doc_a", "doc_b")
+    assert got.select(cols).equals(want.select(cols))
+    assert got.height == 3
+    assert set(got["relation"]) == {"paraphrase"}
+    for c in ("semantic", "score"):
+        assert np.allclose(got[c].to_numpy(), want[c].to_numpy(), atol=1e-5), c
+    for key in ("candidates", "accepted"):
+        assert dist.manifest["stages"]["semantic"][key] == local.manifest["stages"]["semantic"][key]
+
+
+@pytest.mark.semantic
+@pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
 def test_semantic_channel_in_bfloat16_agrees_with_local(seeds_dir: Path, tmp_path: Path) -> None:
     """In bfloat16 the engines find the same pairs, relations and alignments; their cosines
     differ by batching only (well under 0.01)."""

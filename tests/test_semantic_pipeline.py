@@ -56,6 +56,53 @@ def test_independent_coverage_is_not_reported(seeds_dir: Path, tmp_path: Path) -
     assert result.manifest["stages"]["semantic"]["verified"] >= 4
 
 
+def test_without_alignment_the_rewrite_rule_decides(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``--no-align`` a candidate is a paraphrase exactly when the aligner's rewrite rule
+    holds on its sentences (checked against :func:`dedup.align.precheck.reworded` on every
+    pair of the seeds, all candidates in so small a corpus), and the text is read once: no
+    chunk vectors. The three rewrites are found, nothing with 003."""
+    from itertools import combinations
+
+    from dedup.align.precheck import reworded
+    from dedup.config import DerivationConfig, PassageConfig
+    from dedup.semantic import embed
+    from dedup.semantic.encoder import sentence_embedder
+    from dedup.text.segment import split_sentences
+
+    def no_second_pass(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the candidates' text was read a second time")
+
+    monkeypatch.setattr(embed, "embed_documents", no_second_pass)
+    seeds = sorted(seeds_dir.glob("0*.txt"))
+    cfg = RunConfig(semantic=SemanticConfig(precision="float32"), align=AlignConfig(enabled=False))
+    result = scan(seeds, tmp_path / "run", config=cfg)
+    found = {
+        (_name(a), _name(b)): rel
+        for a, b, rel in result.pairs.select("path_a", "path_b", "relation").iter_rows()
+    }
+    encoder = sentence_embedder(None, precision="float32")
+    sents = {_name(str(p)): [s.text for s in split_sentences(p.read_text("utf-8"))] for p in seeds}
+    rule = {
+        (a, b)
+        for a, b in combinations(sorted(sents), 2)
+        if reworded(
+            sents[a],
+            sents[b],
+            embed=encoder.embed,
+            passage=PassageConfig(),
+            derivation=DerivationConfig(),
+        )
+    }
+    assert set(found) == rule == {("000", "001"), ("000", "002"), ("001", "002")}
+    assert set(found.values()) == {"paraphrase"}
+    notes = result.manifest["stages"]["semantic"]
+    assert notes["accepted"] == 3
+    assert notes["verified"] == 6
+    assert notes["verify_chars"] == sum(p.stat().st_size for p in seeds)
+
+
 def test_without_the_channel_the_rewrites_are_missed(seeds_dir: Path, tmp_path: Path) -> None:
     cfg = RunConfig(semantic=SemanticConfig(enabled=False), align=AlignConfig(enabled=False))
     result = scan(sorted(seeds_dir.glob("0*.txt")), tmp_path / "run", config=cfg)

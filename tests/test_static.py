@@ -234,7 +234,6 @@ def test_over_budget_the_channel_times_the_transformer_and_cuts_candidates(
         config=SemanticConfig(max_seconds_cpu=0.5),
         device="cpu",
         bar=lambda name: lambda done, total: None,
-        chunk_vectors=False,
     )
     notes = result.notes
     assert notes["transformer_chars_per_second"] != round(cost.transformer_chars_per_second())

@@ -25,6 +25,7 @@ dropped (``tests/test_precheck.py`` compares scans with and without it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -38,10 +39,17 @@ from dedup.align.passage_sentences import (
     mutual_best,
     plain_scores,
 )
-from dedup.config import DerivationConfig, PassageConfig
+from dedup.config import DerivationConfig, PassageConfig, RunConfig
 from dedup.text.segment import split_sentences
 
-__all__ = ["could_relate", "lexical_bound", "reworded", "shared_positions"]
+__all__ = [
+    "RewriteRule",
+    "channel_rule",
+    "could_relate",
+    "lexical_bound",
+    "reworded",
+    "shared_positions",
+]
 
 #: Pairs longer than this (characters of both texts) go to the aligner unchecked: the check
 #: saves time on article-sized pairs, and its per-text cache should not hold huge texts.
@@ -114,6 +122,40 @@ def reworded(
         and chain / len(seeds) >= derivation.chain_order
         and chain >= derivation.min_chain
     )
+
+
+@dataclass(frozen=True)
+class RewriteRule:
+    """:func:`reworded` as a callable for the semantic channel when nothing is aligned after it
+    (``--no-align``): a candidate is accepted exactly when the aligner's rewrite rule holds on
+    its sentences, so a scan calls the same pairs paraphrases with or without alignment (less
+    what only passages show). Picklable, for the Ray engine's actors.
+
+    Attributes:
+        derivation: The relation rules (the chain's share, order and length).
+        passage: The aligner's parameters (the sentence thresholds).
+    """
+
+    derivation: DerivationConfig = field(default_factory=DerivationConfig)
+    passage: PassageConfig = field(default_factory=PassageConfig)
+
+    def __call__(
+        self, sentences_a: Sequence[str], sentences_b: Sequence[str], embed: Embedder
+    ) -> bool:
+        """Whether the rule holds for A's and B's sentences, with ``embed``'s vectors."""
+        return reworded(
+            sentences_a,
+            sentences_b,
+            embed=embed,
+            passage=self.passage,
+            derivation=self.derivation,
+        )
+
+
+def channel_rule(config: RunConfig) -> RewriteRule | None:
+    """What the engines pass the semantic channel to decide its candidates: the rewrite rule
+    when the scan does not align its pairs; None when it does (the aligner decides)."""
+    return None if config.align.enabled else RewriteRule(config.derivation)
 
 
 def could_relate(

@@ -219,6 +219,8 @@ def _lexical_and_semantic(
         )
     model = None
     if corpus.texts is not None and cfg.semantic.enabled is not False:
+        from dedup.align.precheck import channel_rule
+
         with timings.stage("semantic"):
             outcome = semantic_stage(
                 pairs,
@@ -229,6 +231,7 @@ def _lexical_and_semantic(
                 content=corpus.content,
                 config=cfg,
                 progress=prog,
+                accept=channel_rule(cfg),
             )
         pairs, model = outcome.pairs, outcome.model
         notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason, **outcome.notes}

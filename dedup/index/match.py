@@ -29,6 +29,7 @@ import numpy.typing as npt
 import polars as pl
 
 from dedup import schema
+from dedup.align.precheck import channel_rule
 from dedup.align.stage import align_stage
 from dedup.config import RunConfig
 from dedup.index.probe import Batch, group_members, lsh_proposals, overlap_proposals
@@ -113,13 +114,12 @@ def _semantic_candidates(
     size_of[: reader.n_docs] = reader.text_bytes
     size_of[batch.ids] = sizes
     touched = np.unique(pairs)
-    passes = 1 if config.align.enabled else 2  # as the scan: chunk vectors read twice
-    verify_chars = passes * int(size_of[touched].sum()) if touched.size else 0
+    verify_chars = int(size_of[touched].sum()) if touched.size else 0
     device = embed.default_device()
     rate = cost.transformer_chars_per_second(device, embed.running_precision(sem, device))
     budget = (sem.max_seconds_cpu - (time.perf_counter() - t0)) * rate
     if device == "cpu" and sem.enabled is not True and verify_chars > budget:
-        keep = within_budget(pairs, found.cosines, size_of, max(budget / passes, 0.0))
+        keep = within_budget(pairs, found.cosines, size_of, max(budget, 0.0))
         pairs = pairs[keep]
     frame = pl.DataFrame(
         {"a": pairs[:, 0], "b": pairs[:, 1]}, schema={"a": pl.Int64, "b": pl.Int64}
@@ -255,7 +255,7 @@ def _merge(
         cfg = config.semantic
         embedder = sentence_embedder(cfg.model, batch_size=cfg.batch_size, precision=cfg.precision)
         scores = embed.verify_candidates(
-            embedder, sents, pair_arr, config=cfg, chunk_vectors=not config.align.enabled
+            embedder, sents, pair_arr, config=cfg, accept=channel_rule(config)
         )
     frame = pl.DataFrame(
         {

@@ -7,7 +7,8 @@ transformer only for the sentences of candidate pairs.
 3. Candidate pairs by cosine of those vectors (exact top-k, SimHash LSH for large corpora).
 4. The sentences of the candidates' documents are encoded by the transformer, once each (the
    embedder keeps them for the aligner), within the time budget on CPU.
-5. Each candidate is scored by :func:`dedup.semantic.embed.score_pair`.
+5. Each candidate is scored by :func:`dedup.semantic.embed.score_pair`; when the scan does not
+   align its pairs, the aligner's rewrite rule decides it (the caller's ``accept``).
 
 :func:`run_channel` returns the scored candidates and the notes for the manifest's
 ``stages.semantic``.
@@ -18,13 +19,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from dedup.config import SemanticConfig
+
+if TYPE_CHECKING:
+    from dedup.semantic.embed import Accept
 
 Bar = Callable[[str], Callable[[int, int], None]]
 
@@ -149,7 +153,7 @@ def _verify(
     pairs: npt.NDArray[np.int64],
     config: SemanticConfig,
     bar: Bar,
-    chunk_vectors: bool,
+    accept: Accept | None,
 ) -> tuple[list[Any], Any]:
     from dedup.semantic import embed
     from dedup.semantic.encoder import sentence_embedder
@@ -166,7 +170,7 @@ def _verify(
         pairs,
         config=config,
         progress=bar("semantic: transformer on sentences of candidates"),
-        chunk_vectors=chunk_vectors,
+        accept=accept,
     )
     return scores, embedder
 
@@ -178,7 +182,7 @@ def run_channel(
     config: SemanticConfig,
     device: str,
     bar: Bar,
-    chunk_vectors: bool = True,
+    accept: Accept | None = None,
 ) -> ChannelResult:
     """The cheap stage over every document, then the transformer on the candidates.
 
@@ -188,8 +192,9 @@ def run_channel(
         config: The semantic settings (the run/skip decision is the caller's).
         device: Where the transformer runs (the CPU time budget applies on ``"cpu"``).
         bar: ``bar(name)`` starts a progress stage and returns its ``(done, total)`` callback.
-        chunk_vectors: Document cosines from chunk means (a second transformer pass) rather
-            than sentence means (see :func:`dedup.semantic.embed.verify_candidates`).
+        accept: Decides each verified candidate (``accepted``) from its sentences: the aligner's
+            rewrite rule when the scan does not align its pairs; None: the score's threshold
+            (see :func:`dedup.semantic.embed.verify_candidates`).
 
     Returns:
         The :class:`ChannelResult`.
@@ -209,8 +214,7 @@ def run_channel(
     static_seconds = time.perf_counter() - t0
     sizes = np.asarray([texts.nbytes(d) for d in doc_ids], dtype=np.int64)
     touched = np.unique(found.pairs)
-    passes = 2 if chunk_vectors else 1  # the chunk vectors read the text a second time
-    verify_chars = passes * int(sizes[touched].sum()) if touched.size else 0
+    verify_chars = int(sizes[touched].sum()) if touched.size else 0
     rate = cost.transformer_chars_per_second(device, embed.running_precision(config, device))
     over = device == "cpu" and config.enabled is not True
     timing_seconds = 0.0  # spent on the budget too (the sentences timed stay cached)
@@ -229,14 +233,14 @@ def run_channel(
     pairs = found.pairs
     budget = (config.max_seconds_cpu - static_seconds - timing_seconds) * rate
     if over and verify_chars > budget:
-        keep = within_budget(found.pairs, found.cosines, sizes, max(budget / passes, 0.0))
+        keep = within_budget(found.pairs, found.cosines, sizes, max(budget, 0.0))
         pairs = found.pairs[keep]
         notes["budget"] = (
             f"verified the {len(keep)} best of {found.pairs.shape[0]} candidates within "
             f"{config.max_seconds_cpu:.0f} s (--semantic verifies all)"
         )
     scores, embedder = (
-        _verify(texts, doc_ids, pairs, config, bar, chunk_vectors) if len(pairs) else ([], None)
+        _verify(texts, doc_ids, pairs, config, bar, accept) if len(pairs) else ([], None)
     )
     notes["verified"] = len(scores)
     if embedder is not None or timing_seconds > 0:  # the transformer ran (verified or timed)

@@ -5,13 +5,13 @@ those happens inside a function, so ``import dedup.semantic.embed`` works withou
 bundled model runs in plain torch (:mod:`dedup.semantic.torch_bert`); a model named by the user
 through sentence-transformers.
 
-Document vectors are the word-weighted mean of the embeddings of chunks of consecutive sentences
-of up to :data:`CHUNK_WORDS` words, so that no text is cut at MiniLM's 256-wordpiece limit and a
-document costs one forward pass per ~200 words. On the seeds and on Clough–Stevenson that
-separates rewrites from same-topic texts better than the truncated whole text and as well as the
-mean of sentence vectors, at a fraction of the cost of the latter (measured in
-``benchmarks/semantic_calibration.py``). Sentences are embedded only for documents that are in a
-candidate pair (:func:`verify_candidates`).
+The channel verifies a candidate pair from its sentences' vectors (:func:`verify_candidates`),
+embedding sentences only for documents that are in a candidate pair, each once; the document
+cosine of its score is that of the word-weighted mean sentence vectors. When nothing is aligned
+after the channel (``--no-align``), the caller passes the aligner's rewrite rule, which then
+decides. :func:`embed_documents` gives one vector per document from chunks of up to
+:data:`CHUNK_WORDS` words (no text cut at MiniLM's 256-wordpiece limit), for other code and the
+benchmarks.
 
 Whether the channel runs is decided from the size of the text
 (:func:`dedup.semantic.cost.should_run`).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -319,14 +320,14 @@ class Encoder(Protocol):
     """What verification needs of a sentence encoder
     (:class:`dedup.semantic.encoder.SentenceEncoder`)."""
 
-    @property
-    def model(self) -> Model:
-        """The sentence encoder (for the document vectors)."""
-        ...
-
     def embed(self, sentences: Sequence[str], *, progress: Progress | None = None) -> FloatArray:
         """Unit-length vectors of ``sentences``, one row each."""
         ...
+
+
+#: A decision on a pair from its sentences, given an embedder of sentences (each call returns
+#: one unit-length row per sentence): :class:`dedup.align.precheck.RewriteRule` in scans.
+Accept = Callable[[Sequence[str], Sequence[str], Callable[[Sequence[str]], FloatArray]], bool]
 
 
 def verify_candidates(
@@ -336,17 +337,13 @@ def verify_candidates(
     *,
     config: SemanticConfig | None = None,
     progress: Progress | None = None,
-    chunk_vectors: bool = True,
+    accept: Accept | None = None,
 ) -> list[SemanticScore]:
-    """Score candidate pairs with the transformer: their sentences, and their documents'
-    vectors (the document cosine of the score).
+    """Score candidate pairs with the transformer's vectors of their sentences.
 
-    Only the documents in a pair are read, the sentences all in one batched pass (each once:
-    the embedder caches them for the aligner). The document vectors are chunk means
-    (:func:`embed_documents`, a second pass of the transformer over the text; the score's
-    threshold is calibrated on them) when ``chunk_vectors``, else the word-weighted means of
-    the sentence vectors (no second pass): a scan that aligns its pairs lets the passages
-    decide, so the score only informs and the second pass is not worth its cost.
+    Only the documents in a pair are read, their sentences all in one batched pass (each once:
+    the embedder caches them for the aligner). The score's document cosine is that of the
+    word-weighted mean sentence vectors, so the text is read once.
 
     Args:
         embedder: From :func:`dedup.semantic.encoder.sentence_embedder`.
@@ -354,7 +351,9 @@ def verify_candidates(
         pairs: (m, 2) document indices.
         config: Thresholds; defaults when None.
         progress: Called with (done, total) sentences while encoding.
-        chunk_vectors: Chunk-mean document vectors (True) or sentence means (False).
+        accept: Decides each pair (``accepted``) from its two documents' sentences and
+            ``embedder.embed``; None: ``score >= config.score_threshold``. A scan that does not
+            align its pairs passes the aligner's rewrite rule here.
 
     Returns:
         One :class:`SemanticScore` per pair, in order.
@@ -370,23 +369,12 @@ def verify_candidates(
         n = len(docs_sentences[d])
         spans[d] = emb[offset : offset + n] if n else np.zeros((0, emb.shape[1] or 1), np.float32)
         offset += n
-    docs = (
-        embed_documents(
-            embedder.model, [docs_sentences[d] for d in keys], batch_size=cfg.batch_size
-        )
-        if keys and chunk_vectors
-        else None
-    )
-    row = {d: i for i, d in enumerate(keys)}
+    scores: list[SemanticScore] = []
     with one_blas_thread():  # one small sentence matrix per pair
-        return [
-            score_pair(
-                spans[a],
-                spans[b],
-                docs_sentences[a],
-                docs_sentences[b],
-                doc_cosine=None if docs is None else float(docs[row[a]] @ docs[row[b]]),
-                config=cfg,
-            )
-            for a, b in pair_arr.tolist()
-        ]
+        for a, b in pair_arr.tolist():
+            sa, sb = docs_sentences[a], docs_sentences[b]
+            score = score_pair(spans[a], spans[b], sa, sb, doc_cosine=None, config=cfg)
+            if accept is not None:
+                score = replace(score, accepted=bool(accept(sa, sb, embedder.embed)))
+            scores.append(score)
+    return scores

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,9 @@ from dedup.config import RunConfig
 from dedup.io.spill import TextStore
 from dedup.lexical.candidates import score_and_source, verify_pairs
 from dedup.progress import Progress
+
+if TYPE_CHECKING:
+    from dedup.semantic.embed import Accept
 
 Advance = Callable[[int], None]
 
@@ -58,6 +61,7 @@ def semantic_stage(
     content: npt.NDArray[np.uint64],
     config: RunConfig,
     progress: Progress,
+    accept: Accept | None = None,
 ) -> SemanticOutcome:
     """Add paraphrase pairs (and ``semantic`` scores of lexical pairs) from embeddings.
 
@@ -67,6 +71,10 @@ def semantic_stage(
     gets its relation by the same rules (:func:`_relate`), which is ``paraphrase`` unless its
     shingle sets say more; a lexical pair that is also a verified candidate gets ``semantic``
     in its ``channel``.
+
+    ``accept`` decides the candidates (see :func:`dedup.semantic.embed.verify_candidates`): the
+    engines pass the aligner's rewrite rule when the scan does not align its pairs, since then
+    nothing after this stage would decide them.
     """
     from dedup.semantic import cost, embed
     from dedup.semantic.channel import run_channel
@@ -87,7 +95,7 @@ def semantic_stage(
         config=config.semantic,
         device=device,
         bar=lambda n: _bar(progress, n),
-        chunk_vectors=not config.align.enabled,
+        accept=accept,
     )
     if "budget" in result.notes:
         progress.message(f"paraphrase detection: {result.notes['budget']}")

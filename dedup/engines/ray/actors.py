@@ -3,6 +3,8 @@ the alignment of paraphrase pairs (used by :mod:`dedup.engines.ray.semantic`).""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -10,7 +12,9 @@ import pyarrow as pa
 from dedup.config import DerivationConfig, SemanticConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray.shuffle import from_arrow, to_arrow
-from dedup.jit import one_blas_thread
+
+if TYPE_CHECKING:
+    from dedup.semantic.embed import Accept
 
 __all__ = ["SEM", "DocVectors", "ModelActor", "PairScores", "ParaphraseAligner"]
 
@@ -69,18 +73,19 @@ class DocVectors:
 
 
 class PairScores(ModelActor):
-    """Candidate pairs with both texts → ``a, b, semantic, accepted``
-    (:func:`dedup.semantic.embed.embed_spans` and :func:`dedup.semantic.embed.score_pair`;
-    document cosines from chunk means when ``chunk_vectors``, as the local engine)."""
+    """Candidate pairs with both texts → ``a, b, semantic, accepted``, by the local engine's
+    :func:`dedup.semantic.embed.verify_candidates` (the batch's sentences encoded once each;
+    ``accept``: the rewrite rule when the scan does not align its pairs)."""
 
     def __init__(
-        self, config: SemanticConfig, device: str, threads: int, chunk_vectors: bool = True
+        self, config: SemanticConfig, device: str, threads: int, accept: Accept | None = None
     ) -> None:
         super().__init__(config, device, threads)
-        self.chunk_vectors = chunk_vectors
+        self.accept = accept
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from dedup.semantic import embed
+        from dedup.semantic.encoder import SentenceEncoder
 
         df = from_arrow(batch)
         sents: dict[int, list[str]] = {}
@@ -88,33 +93,12 @@ class PairScores(ModelActor):
             for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
                 if doc not in sents:
                     sents[doc] = _sentences(t)
-        spans = embed.embed_spans(self.model, sents, batch_size=self.config.batch_size)
-        keys = sorted(sents)
-        vecs = (
-            dict(
-                zip(
-                    keys,
-                    embed.embed_documents(
-                        self.model, [sents[d] for d in keys], batch_size=self.config.batch_size
-                    ),
-                    strict=True,
-                )
-            )
-            if self.chunk_vectors
-            else None
+        # a fresh cache per batch: an actor's memory stays that of one batch's sentences
+        encoder = SentenceEncoder(self.model, batch_size=self.config.batch_size)
+        pairs = df.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
+        scores = embed.verify_candidates(
+            encoder, sents, pairs, config=self.config, accept=self.accept
         )
-        with one_blas_thread():  # one small sentence matrix per pair
-            scores = [
-                embed.score_pair(
-                    spans[a],
-                    spans[b],
-                    sents[a],
-                    sents[b],
-                    doc_cosine=None if vecs is None else float(vecs[a] @ vecs[b]),
-                    config=self.config,
-                )
-                for a, b in df.select("a", "b").iter_rows()
-            ]
         out = pl.DataFrame(
             {
                 "a": df["a"],

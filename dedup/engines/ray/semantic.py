@@ -11,7 +11,8 @@
   become a shuffle).
 - **verification**: the candidates meet both documents' texts in two co-grouped shuffles,
   then ``map_batches`` with ``PairScores`` actors scores every pair with
-  :func:`dedup.semantic.embed.score_pair`, the local engine's per-pair function.
+  :func:`dedup.semantic.embed.verify_candidates`, the local engine's function (with the
+  rewrite rule deciding when the scan does not align its pairs).
 - **merge**: the lexical pairs that are also candidates, the verified candidates and the
   shingle sets of their documents are collected (all bounded by the candidates) and merged
   on the driver by :func:`dedup.semantic.stage.merge_semantic`, the local engine's rules;
@@ -30,6 +31,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from dedup.align.precheck import channel_rule
 from dedup.config import RunConfig, SemanticConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray.actors import SEM, DocVectors, PairScores, ParaphraseAligner
@@ -37,6 +39,8 @@ from dedup.engines.ray.shuffle import co_group, collect, map_frames, to_arrow
 
 if TYPE_CHECKING:
     from ray.data import Dataset
+
+    from dedup.semantic.embed import Accept
 
 #: Most documents whose vectors are collected to the driver for candidate search
 #: (2 million × 384 float32 ≈ 3 GB).
@@ -168,7 +172,7 @@ def semantic_pairs(
         cfg.semantic,
         where,
         parts,
-        chunk_vectors=not cfg.align.enabled,
+        accept=channel_rule(cfg),
     )
     notes["accepted"] = int(sem["accepted"].sum())
     from dedup.semantic.embed import running_precision
@@ -219,7 +223,7 @@ def _verify(
     where: Placement,
     parts: int,
     *,
-    chunk_vectors: bool,
+    accept: Accept | None,
 ) -> pl.DataFrame:
     """Scores of the candidate pairs (doc ids ``a < b``), by the model actors."""
     import ray
@@ -263,7 +267,7 @@ def _verify(
             "config": config,
             "device": where.device,
             "threads": where.threads,
-            "chunk_vectors": chunk_vectors,
+            "accept": accept,
         },
         batch_format="pyarrow",
         batch_size=PAIRS_PER_BATCH,
