@@ -50,8 +50,10 @@ class SemanticScore:
         mean_a: Weighted mean over A's sentences of the best cosine in B.
         mean_b: The same for B in A.
         doc_cosine: Cosine of the two document vectors.
-        score: Decision score in [0, 1]; the pair is accepted when it is >= the score threshold.
-        accepted: Whether the pair is verified as a paraphrase.
+        score: Score in [0, 1] that ranks candidates; :func:`sentence_similarity` accepts a
+            pair at the score threshold.
+        accepted: Whether the pair is verified as a paraphrase (by the score threshold, or by
+            the rule a caller of :func:`dedup.semantic.embed.verify_candidates` passes).
     """
 
     coverage_a: float
