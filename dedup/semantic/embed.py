@@ -253,35 +253,6 @@ def _word_counts(sentences: Sequence[str]) -> FloatArray:
     return np.asarray([max(len(s.split()), 1) for s in sentences], dtype=np.float32)
 
 
-def embed_spans(
-    model: Model,
-    docs_sentences: Mapping[int, Sequence[str]],
-    *,
-    batch_size: int = 32,
-    progress: Progress | None = None,
-) -> dict[int, FloatArray]:
-    """Sentence embeddings of several documents, in one pass over all their sentences.
-
-    Args:
-        model: From :func:`load_model`.
-        docs_sentences: Sentences of each document, by document key (embedded in key order).
-        batch_size: Sentences per forward pass.
-        progress: Called with (done, total) sentences while embedding.
-
-    Returns:
-        Each key's (n_sentences, d) float32 matrix of L2-normalized rows.
-    """
-    keys = sorted(docs_sentences)
-    flat = [s for d in keys for s in docs_sentences[d]]
-    emb = embed_sentences(model, flat, batch_size=batch_size, progress=progress)
-    spans: dict[int, FloatArray] = {}
-    offset = 0
-    for d in keys:
-        spans[d] = emb[offset : offset + len(docs_sentences[d])]
-        offset += len(docs_sentences[d])
-    return spans
-
-
 def score_pair(
     emb_a: FloatArray,
     emb_b: FloatArray,
@@ -294,7 +265,7 @@ def score_pair(
     """Verify one candidate pair from its sentence embeddings (both engines call this).
 
     Args:
-        emb_a: Sentence vectors of A (from :func:`embed_spans`).
+        emb_a: Sentence vectors of A (unit rows, one per sentence).
         emb_b: Sentence vectors of B.
         sentences_a: A's sentences (their word counts weight them).
         sentences_b: B's sentences.
