@@ -35,6 +35,7 @@ from dedup.config import RunConfig
 from dedup.index.probe import Batch, group_members, lsh_proposals, overlap_proposals
 from dedup.index.reader import IndexReader
 from dedup.index.semantic import propose, static_vectors
+from dedup.index.sentence_vectors import SentenceVectorStore, looked_up
 from dedup.lexical.candidates import labelled_exact_groups, verify_candidates
 from dedup.semantic.stage import merge_semantic
 from dedup.semantic.static import DocumentVectors
@@ -169,6 +170,7 @@ def match(
     batch_text: TextOf,
     paths: pl.DataFrame,
     config: RunConfig,
+    keep_new: bool = False,
 ) -> Matched:
     """Verified pairs of the new documents with the index and with each other.
 
@@ -178,6 +180,8 @@ def match(
         batch_text: the text of a new document by ``doc_id``.
         paths: ``doc_id``, ``path`` of the new documents.
         config: the index's config.
+        keep_new: also keep the new documents' sentence vectors in the index's store (an
+            add, which indexes them); the indexed documents' are always kept.
 
     Returns:
         Pairs (the ``pairs`` table's columns) with ``doc_b`` a new document, their
@@ -206,7 +210,9 @@ def match(
         offsets=offsets,
         config=config,
     ).filter(pl.col("doc_b") >= reader.n_docs)
-    pairs, model = _merge(pairs, sem, rows, hashes, offsets, content, texts, config)
+    pairs, model, pending = _merge(
+        reader, pairs, sem, rows, hashes, offsets, content, texts, config, keep_new=keep_new
+    )
     pairs = _with_paths(pairs, reader, paths)
     aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if config.align.enabled and pairs.height:
@@ -220,6 +226,8 @@ def match(
             advance=_no,
         )
         pairs = schema.conform(pairs, "pairs")
+    if pending is not None:  # after the aligner, which encodes the cut heads of long sentences
+        pending.write(model)
     return Matched(pairs, aligned, sem.vectors if sem else None, model, passages)
 
 
@@ -227,7 +235,51 @@ def _no(n: int) -> None:
     pass
 
 
+@dataclass
+class _Pending:
+    """Documents whose sentence vectors the index's store lacks: written once the query has
+    encoded them (:mod:`dedup.index.sentence_vectors`)."""
+
+    store: SentenceVectorStore
+    texts: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def write(self, embedder: Any) -> None:
+        for text, wanted in self.texts:
+            self.store.keep(embedder.cache, text, wanted)
+
+
+def _stored(
+    reader: IndexReader,
+    embedder: Any,
+    sents: dict[int, list[str]],
+    rows: npt.NDArray[np.int64],
+    texts: _Texts,
+    config: RunConfig,
+    *,
+    keep_new: bool,
+) -> _Pending:
+    """Fill ``embedder``'s cache from the index's sentence-vector store, for the indexed
+    documents among ``sents`` (and the new ones when ``keep_new``: an add indexes them)."""
+    from dedup.semantic import embed
+
+    device = embed.default_device()
+    precision = embed.running_precision(config.semantic, device)
+    store = SentenceVectorStore.of_index(
+        reader.path, config.semantic, device=device, precision=precision
+    )
+    pending = _Pending(store)
+    for r, ss in sents.items():
+        doc = int(rows[r])
+        if doc >= reader.n_docs and not keep_new:
+            continue
+        text, wanted = texts.get(doc), looked_up(ss)
+        if store.fill(embedder.cache, text, wanted):
+            pending.texts.append((text, wanted))
+    return pending
+
+
 def _merge(
+    reader: IndexReader,
     pairs: pl.DataFrame,
     sem: _Semantic | None,
     rows: npt.NDArray[np.int64],
@@ -236,12 +288,15 @@ def _merge(
     content: npt.NDArray[np.uint64],
     texts: _Texts,
     config: RunConfig,
-) -> tuple[pl.DataFrame, Any]:
+    *,
+    keep_new: bool,
+) -> tuple[pl.DataFrame, Any, _Pending | None]:
     """The scan's verification and merge of the semantic candidates (or a null ``semantic``
     column when the channel does not run); also the sentence embedder, when it verified
-    a candidate (the aligner's scorer, as in the scan)."""
+    a candidate (the aligner's scorer, as in the scan), and the documents whose vectors the
+    index's store lacks."""
     if sem is None or not sem.ran:
-        return pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), None
+        return pairs.with_columns(pl.lit(None, pl.Float64).alias("semantic")), None, None
     from dedup.semantic import embed
     from dedup.semantic.channel import SCORED_SCHEMA
     from dedup.semantic.encoder import sentence_embedder
@@ -249,11 +304,12 @@ def _merge(
     pair_arr = _to_rows(sem.pairs, rows).select("a", "b").to_numpy().astype(np.int64)
     pair_arr = pair_arr.reshape(-1, 2)
     sents = {int(r): sentences(texts.get(int(rows[r]))) for r in np.unique(pair_arr).tolist()}
-    embedder = None
+    embedder, pending = None, None
     scores: list[Any] = []
     if len(pair_arr):
         cfg = config.semantic
         embedder = sentence_embedder(cfg.model, batch_size=cfg.batch_size, precision=cfg.precision)
+        pending = _stored(reader, embedder, sents, rows, texts, config, keep_new=keep_new)
         scores = embed.verify_candidates(
             embedder, sents, pair_arr, config=cfg, accept=channel_rule(config)
         )
@@ -267,7 +323,7 @@ def _merge(
         schema=SCORED_SCHEMA,
     )
     merged = merge_semantic(pairs, frame, rows, hashes, offsets, content=content, config=config)
-    return merged, embedder
+    return merged, embedder, pending
 
 
 def _with_paths(pairs: pl.DataFrame, reader: IndexReader, paths: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ from dedup.index.match import match
 from dedup.index.probe import Batch, representatives
 from dedup.index.reader import IndexReader
 from dedup.index.semantic import VECTORS, static_vectors, vector_frame
+from dedup.index.sentence_vectors import FOLDER as SENTENCE_VECTORS
 from dedup.io.options import ReadOptions
 from dedup.lexical.candidates import exact_groups
 from dedup.lexical.lsh import bands_rows
@@ -186,7 +187,7 @@ def check_build(inputs: Sequence[str | Path], path: str | Path, *, overwrite: bo
         raise OutputError(f"index path {path} exists and is not a folder")
     if (path / seg.MANIFEST).exists() and not overwrite:
         raise OutputError(f"{path} already holds an index; use `dedup index add` or --overwrite")
-    ours = {seg.SEGMENTS, seg.MANIFEST, "lock"}
+    ours = {seg.SEGMENTS, seg.MANIFEST, "lock", SENTENCE_VECTORS}
     if path.is_dir() and any(
         not c.name.startswith(".") and c.name not in ours for c in path.iterdir()
     ):
@@ -291,7 +292,12 @@ def _add(
             )  # fmt: skip
             names = corpus.documents.select(pl.col("doc_id") + n, "path")
             found = match(
-                reader, batch, batch_text=lambda d: texts.get(d - n), paths=names, config=cfg
+                reader,
+                batch,
+                batch_text=lambda d: texts.get(d - n),
+                paths=names,
+                config=cfg,
+                keep_new=True,  # indexed once this add commits
             )
         with timings.stage("index"):
             entries = int(manifest["overlap_entries"]) + int(np.diff(corpus.offsets)[is_rep].sum())
