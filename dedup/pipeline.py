@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dedup import engines
 from dedup.config import RunConfig
+from dedup.errors import ConfigError
 from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.progress import Progress, Silent
 from dedup.run import MANIFEST, ScanResult, check_inputs, check_out
@@ -36,6 +37,7 @@ def scan(
     progress: Progress | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    vector_cache: str | Path | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` for duplicates and derivatives; write the tables under ``out``.
 
@@ -60,6 +62,9 @@ def scan(
         engine: a name in :data:`dedup.engines.ENGINES`: ``local`` (this machine) or
             ``ray`` (a Ray cluster).
         ray_address: the Ray cluster to connect to (``engine="ray"`` only).
+        vector_cache: a folder that keeps the transformer's sentence vectors between scans
+            (:mod:`dedup.semantic.vector_store`): the candidates' documents found there are
+            read, not encoded, and those encoded are added. Local engine only.
 
     Returns:
         The tables, as written.
@@ -75,6 +80,8 @@ def scan(
     ).validate()
     runner = engines.get(engine)
     runner.check(resume=resume)
+    if vector_cache is not None and engine != "local":
+        raise ConfigError(f"--vector-cache works with the local engine only, not {engine!r}")
     out = Path(out)
     check_inputs(inputs)
     check_out(out, cfg, overwrite=overwrite)
@@ -87,4 +94,5 @@ def scan(
         resume=resume,
         progress=progress or Silent(),
         ray_address=ray_address,
+        vector_cache=None if vector_cache is None else Path(vector_cache),
     )

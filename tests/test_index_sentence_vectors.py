@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from dedup.config import SemanticConfig
-from dedup.index.sentence_vectors import FOLDER, SentenceVectorStore, looked_up, store_key
+from dedup.index.sentence_vectors import FOLDER, looked_up
+from dedup.semantic.vector_store import SentenceVectorStore, store_key
 
 
 def _vectors(n: int, seed: int = 0) -> np.ndarray:

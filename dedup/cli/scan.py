@@ -74,6 +74,14 @@ def scan(
             "natively, else float32), float32 or bfloat16."
         ),
     ] = "auto",
+    vector_cache: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DEDUP_VECTOR_CACHE",
+            help="Folder that keeps the transformer's sentence vectors between scans: "
+            "documents found there are not encoded again (about 11 bytes per byte of text).",
+        ),
+    ] = None,
     align: Annotated[
         bool,
         typer.Option(
@@ -151,6 +159,7 @@ def scan(
                 progress=bar,
                 engine=engine,
                 ray_address=ray_address,
+                vector_cache=vector_cache,
             )
     except DedupError as exc:
         raise fail(exc) from None

@@ -52,6 +52,7 @@ class Engine(Protocol):
         resume: bool,
         progress: Progress,
         ray_address: str | None,
+        vector_cache: Path | None = None,
     ) -> ScanResult: ...
 
 

@@ -54,6 +54,7 @@ def run(
     resume: bool,
     progress: Progress,
     ray_address: str | None,
+    vector_cache: Path | None = None,
 ) -> ScanResult:
     """Run the scan here (see :func:`dedup.pipeline.scan` for the arguments)."""
     del overwrite, ray_address  # checked by the pipeline; no cluster here
@@ -68,7 +69,7 @@ def run(
     set_threads(cfg.workers)
     timings = Timings()
     corpus, token = _corpus(stages, inputs, cfg, read, prog, timings)
-    pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings)
+    pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings, vector_cache)
     aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if cfg.align.enabled and corpus.texts is not None:
         n_aligned, n_candidates = min(pairs.height, cfg.align.max_pairs), pairs.height
@@ -170,6 +171,7 @@ def _pairs(
     cfg: RunConfig,
     prog: Progress,
     timings: Timings,
+    vector_cache: Path | None,
 ) -> tuple[pl.DataFrame, dict[str, Any], Any]:
     """Verified pairs before alignment (or their checkpoint), notes, the semantic model."""
     marker = stages.valid("pairs", upstream)
@@ -179,7 +181,7 @@ def _pairs(
             prog.message("resumed: verified pairs (checkpoint)")
             notes: dict[str, Any] = dict(marker["notes"])
             return pairs, notes, _model_for(pairs, notes, cfg)
-    pairs, notes, model = _lexical_and_semantic(corpus, cfg, prog, timings)
+    pairs, notes, model = _lexical_and_semantic(corpus, cfg, prog, timings, vector_cache)
     with timings.stage("checkpoint"):
         folder = stages.begin("pairs")
         pairs.write_parquet(folder / "pairs.parquet")
@@ -203,7 +205,11 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
 
 
 def _lexical_and_semantic(
-    corpus: Corpus, cfg: RunConfig, prog: Progress, timings: Timings
+    corpus: Corpus,
+    cfg: RunConfig,
+    prog: Progress,
+    timings: Timings,
+    vector_cache: Path | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any], Any]:
     """Candidates and verification, then the semantic channel."""
     notes: dict[str, Any] = {}
@@ -232,6 +238,7 @@ def _lexical_and_semantic(
                 config=cfg,
                 progress=prog,
                 accept=channel_rule(cfg),
+                vector_cache=vector_cache,
             )
         pairs, model = outcome.pairs, outcome.model
         notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason, **outcome.notes}

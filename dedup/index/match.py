@@ -35,10 +35,11 @@ from dedup.config import RunConfig
 from dedup.index.probe import Batch, group_members, lsh_proposals, overlap_proposals
 from dedup.index.reader import IndexReader
 from dedup.index.semantic import propose, static_vectors
-from dedup.index.sentence_vectors import SentenceVectorStore, looked_up
+from dedup.index.sentence_vectors import index_store, looked_up
 from dedup.lexical.candidates import labelled_exact_groups, verify_candidates
 from dedup.semantic.stage import merge_semantic
 from dedup.semantic.static import DocumentVectors
+from dedup.semantic.vector_store import SentenceVectorStore
 from dedup.text.segment import split_sentences
 
 TextOf = Callable[[int], str]
@@ -264,9 +265,7 @@ def _stored(
 
     device = embed.default_device()
     precision = embed.running_precision(config.semantic, device)
-    store = SentenceVectorStore.of_index(
-        reader.path, config.semantic, device=device, precision=precision
-    )
+    store = index_store(reader.path, config.semantic, device=device, precision=precision)
     pending = _Pending(store)
     for r, ss in sents.items():
         doc = int(rows[r])

@@ -6,7 +6,8 @@ transformer only for the sentences of candidate pairs.
    words the model does not know are left out (:func:`dedup.semantic.search.static_candidates`).
 3. Candidate pairs by cosine of those vectors (exact top-k, SimHash LSH for large corpora).
 4. The sentences of the candidates' documents are encoded by the transformer, once each (the
-   embedder keeps them for the aligner), within the time budget on CPU.
+   embedder keeps them for the aligner), within the time budget on CPU; with a store of
+   sentence vectors (``dedup scan --vector-cache``), documents found there are read instead.
 5. Each candidate is scored by :func:`dedup.semantic.embed.score_pair`; when the scan does not
    align its pairs, the aligner's rewrite rule decides it (the caller's ``accept``).
 
@@ -29,6 +30,7 @@ from dedup.config import SemanticConfig
 
 if TYPE_CHECKING:
     from dedup.semantic.embed import Accept
+    from dedup.semantic.vector_store import SentenceVectorStore
 
 Bar = Callable[[str], Callable[[int, int], None]]
 
@@ -154,16 +156,19 @@ def _verify(
     config: SemanticConfig,
     bar: Bar,
     accept: Accept | None,
+    store: SentenceVectorStore | None,
 ) -> tuple[list[Any], Any]:
     from dedup.semantic import embed
     from dedup.semantic.encoder import sentence_embedder
     from dedup.text.segment import split_sentences
 
     needed = sorted({int(d) for d in np.unique(pairs)})
-    sentences = {d: [s.text for s in split_sentences(texts.get(doc_ids[d]))] for d in needed}
+    text_of = {d: texts.get(doc_ids[d]) for d in needed}
+    sentences = {d: [s.text for s in split_sentences(text_of[d])] for d in needed}
     embedder = sentence_embedder(
         config.model, batch_size=config.batch_size, precision=config.precision
     )
+    missing = [] if store is None else _stored(store, embedder, text_of, sentences)
     scores = embed.verify_candidates(
         embedder,
         sentences,
@@ -172,7 +177,21 @@ def _verify(
         progress=bar("semantic: transformer on sentences of candidates"),
         accept=accept,
     )
+    if store is not None:
+        for d in missing:  # their sentences were encoded just now
+            store.keep(embedder.cache, text_of[d], sentences[d])
     return scores, embedder
+
+
+def _stored(
+    store: SentenceVectorStore,
+    embedder: Any,
+    text_of: dict[int, str],
+    sentences: dict[int, list[str]],
+) -> list[int]:
+    """Fill ``embedder``'s cache with the stored vectors of the documents' sentences; the
+    documents whose file lacks some of them."""
+    return [d for d, text in text_of.items() if store.fill(embedder.cache, text, sentences[d])]
 
 
 def run_channel(
@@ -183,6 +202,7 @@ def run_channel(
     device: str,
     bar: Bar,
     accept: Accept | None = None,
+    store: SentenceVectorStore | None = None,
 ) -> ChannelResult:
     """The cheap stage over every document, then the transformer on the candidates.
 
@@ -195,6 +215,9 @@ def run_channel(
         accept: Decides each verified candidate (``accepted``) from its sentences: the aligner's
             rewrite rule when the scan does not align its pairs; None: the score's threshold
             (see :func:`dedup.semantic.embed.verify_candidates`).
+        store: Sentence vectors kept from earlier runs: the candidates' documents found there
+            are not encoded again (nor counted against the CPU budget), and those encoded
+            here are added to it.
 
     Returns:
         The :class:`ChannelResult`.
@@ -214,6 +237,12 @@ def run_channel(
     static_seconds = time.perf_counter() - t0
     sizes = np.asarray([texts.nbytes(d) for d in doc_ids], dtype=np.int64)
     touched = np.unique(found.pairs)
+    stored = 0
+    if store is not None:  # a document read from the store costs no transformer time
+        for d in touched.tolist():
+            if store.has(texts.get(doc_ids[d])):
+                sizes[d] = 0
+                stored += 1
     verify_chars = int(sizes[touched].sum()) if touched.size else 0
     rate = cost.transformer_chars_per_second(device, embed.running_precision(config, device))
     over = device == "cpu" and config.enabled is not True
@@ -230,6 +259,8 @@ def run_channel(
         "timing_seconds": round(timing_seconds, 3),
         "verify_seconds_estimated": round(verify_chars / rate, 1),
     }
+    if store is not None:
+        notes["stored_documents"] = stored
     pairs = found.pairs
     budget = (config.max_seconds_cpu - static_seconds - timing_seconds) * rate
     if over and verify_chars > budget:
@@ -240,7 +271,7 @@ def run_channel(
             f"{config.max_seconds_cpu:.0f} s (--semantic verifies all)"
         )
     scores, embedder = (
-        _verify(texts, doc_ids, pairs, config, bar, accept) if len(pairs) else ([], None)
+        _verify(texts, doc_ids, pairs, config, bar, accept, store) if len(pairs) else ([], None)
     )
     notes["verified"] = len(scores)
     if embedder is not None or timing_seconds > 0:  # the transformer ran (verified or timed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,6 +63,7 @@ def semantic_stage(
     config: RunConfig,
     progress: Progress,
     accept: Accept | None = None,
+    vector_cache: Path | None = None,
 ) -> SemanticOutcome:
     """Add paraphrase pairs (and ``semantic`` scores of lexical pairs) from embeddings.
 
@@ -75,6 +77,10 @@ def semantic_stage(
     ``accept`` decides the candidates (see :func:`dedup.semantic.embed.verify_candidates`): the
     engines pass the aligner's rewrite rule when the scan does not align its pairs, since then
     nothing after this stage would decide them.
+
+    ``vector_cache``: a folder of sentence vectors kept between runs
+    (:class:`dedup.semantic.vector_store.SentenceVectorStore`, one per model and precision
+    under it), or None.
     """
     from dedup.semantic import cost, embed
     from dedup.semantic.channel import run_channel
@@ -89,6 +95,14 @@ def semantic_stage(
         progress.message(f"paraphrase detection is off: {reason}")
         return SemanticOutcome(none, False, reason)
     device = embed.default_device()
+    store = None
+    if vector_cache is not None:
+        from dedup.semantic.vector_store import SentenceVectorStore
+
+        precision = embed.running_precision(config.semantic, device)
+        store = SentenceVectorStore.under(
+            vector_cache, config.semantic, device=device, precision=precision
+        )
     result = run_channel(
         texts,
         doc_ids,
@@ -96,6 +110,7 @@ def semantic_stage(
         device=device,
         bar=lambda n: _bar(progress, n),
         accept=accept,
+        store=store,
     )
     if "budget" in result.notes:
         progress.message(f"paraphrase detection: {result.notes['budget']}")

@@ -135,6 +135,7 @@ def run(
     resume: bool,
     progress: Progress,
     ray_address: str | None,
+    vector_cache: Path | None = None,
     load: bool | None = None,
 ) -> ScanResult:
     """Scan ``inputs`` on a Ray cluster; write the same tables as the local engine.
@@ -154,6 +155,7 @@ def run(
             ``HEAD:6379``); ``None`` uses the Ray already initialized in this process, else
             the cluster named by ``RAY_ADDRESS``, else starts a local one (``workers`` CPUs,
             0: all cores).
+        vector_cache: refused (the local engine's option; the pipeline says so first).
         load: read the written tables back into the result's frames; ``None`` does so up
             to ``LOAD_MAX_DOCS`` documents. Otherwise the frames are empty and the tables
             are on disk only (read them with ``polars.scan_parquet``).
@@ -163,6 +165,8 @@ def run(
     """
     del overwrite
     check(resume=resume)
+    if vector_cache is not None:
+        raise ConfigError("--vector-cache is an option of the local engine")
     cfg, prog = config, progress
     timings = Timings()
     t_start = time.perf_counter()

@@ -1,0 +1,85 @@
+"""``dedup scan --vector-cache``: a second scan reads the sentence vectors the first kept, and
+writes the same tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from dedup.errors import ConfigError
+from dedup.pipeline import scan
+
+TABLES = ("pairs", "alignments", "passages", "clusters")
+
+
+def test_vector_cache_is_local_only(seeds_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    with pytest.raises(ConfigError, match="local engine"):
+        scan([seeds_dir], tmp_path / "r", engine="ray", vector_cache=tmp_path / "vc")
+    assert not (tmp_path / "vc").exists()
+
+
+@pytest.mark.semantic
+@pytest.mark.slow
+def test_second_scan_reads_the_kept_vectors(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+    from dedup.semantic import encoder
+    from dedup.text.segment import split_sentences
+
+    encoded: list[str] = []
+    real = encoder.SentenceEncoder._encode
+
+    def counting(self: encoder.SentenceEncoder, todo: list[str], progress: object) -> np.ndarray:
+        encoded.extend(todo)
+        return real(self, todo, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(encoder.SentenceEncoder, "_encode", counting)
+    cache = tmp_path / "vc"
+    seeds = sorted(seeds_dir.glob("*.txt"))
+    sentences = {s.text for p in seeds for s in split_sentences(p.read_text(encoding="utf-8"))}
+
+    def fresh_scan(out: str, *args: str) -> dict[str, object]:
+        encoder._EMBEDDERS.clear()  # as in a new process: nothing cached
+        encoded.clear()
+        res = CliRunner().invoke(
+            app, ["scan", str(seeds_dir), "--out", str(tmp_path / out), "--quiet", *args]
+        )
+        assert res.exit_code == 0, res.output
+        manifest = json.loads((tmp_path / out / "manifest.json").read_text())
+        return dict(manifest["stages"]["semantic"])
+
+    first = fresh_scan("one", "--vector-cache", str(cache))
+    assert first["stored_documents"] == 0
+    assert sentences & set(encoded)
+    kept = len(list(cache.rglob("*.npz")))  # one file per candidate document
+    assert kept >= 3
+
+    second = fresh_scan("two", "--vector-cache", str(cache))
+    assert second["stored_documents"] == kept
+    assert second["verify_chars"] == 0  # nothing left for the transformer's budget
+    # the documents' sentences come from the cache; only joined ones (merges) are encoded
+    assert not sentences & set(encoded)
+    assert second["accepted"] == first["accepted"]
+    for name in TABLES:
+        a = pl.read_parquet(tmp_path / "one" / f"{name}.parquet")
+        b = pl.read_parquet(tmp_path / "two" / f"{name}.parquet")
+        floats = [c for c, t in a.schema.items() if t in (pl.Float32, pl.Float64)]
+        assert a.drop(floats).equals(b.drop(floats)), name
+        for c in floats:
+            assert b[c].to_numpy() == pytest.approx(a[c].to_numpy(), abs=1e-5, nan_ok=True)
+
+    # without the option nothing is read or written there
+    before = sorted(cache.rglob("*.npz"))
+    fresh_scan("three")
+    assert sentences & set(encoded)
+    assert sorted(cache.rglob("*.npz")) == before
