@@ -10,8 +10,15 @@ import polars as pl
 import pytest
 
 from dedup.config import SemanticConfig
-from dedup.index.sentence_vectors import FOLDER, looked_up
-from dedup.semantic.vector_store import SentenceVectorStore, store_key
+from dedup.index.sentence_vectors import FOLDER
+from dedup.semantic.vector_store import (
+    MAX_JOINED,
+    Kept,
+    SentenceVectorStore,
+    doc_strings,
+    store_key,
+    string_hash,
+)
 
 
 def _vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -21,41 +28,33 @@ def _vectors(n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def test_store_round_trip_by_sentence(tmp_path: Path) -> None:
+def test_store_round_trip_by_string_hash(tmp_path: Path) -> None:
     store = SentenceVectorStore(tmp_path / "s")
     text = "One sentence. Another one. A third."
-    wanted = ["One sentence.", "Another one.", "A third."]
+    strings = ["One sentence.", "Another one.", "A third."]
     vecs = _vectors(3)
-    cache = dict(zip(wanted, vecs, strict=True))
-    assert store.keep(cache, text, wanted)
-    got: dict[str, np.ndarray] = {}
-    # looked up sentence by sentence: what the file lacks is counted as missing
-    assert store.fill(got, text, [*wanted[::-1], "Not in the file."]) == 1
-    assert set(got) == set(wanted)
-    for s, v in zip(wanted, vecs, strict=True):
-        np.testing.assert_array_equal(got[s], v)
-    # another text has no file: everything is missing, nothing is filled
-    other: dict[str, np.ndarray] = {}
-    assert store.fill(other, text + " More.", wanted) == 3
-    assert other == {}
+    cache = dict(zip(strings, vecs, strict=True))
+    assert store.has(text) is False
+    assert store.keep(text, [*strings, "Not in the cache."], cache)
+    assert store.has(text)
+    got = store.load(text)
+    assert got is not None
+    assert set(got) == {string_hash(s) for s in strings}  # what the cache held, only
+    for s, v in zip(strings, vecs, strict=True):
+        np.testing.assert_array_equal(got[string_hash(s)], v)
+    assert store.load(text + " More.") is None  # another text has no file
 
 
-def test_store_keeps_what_the_cache_holds(tmp_path: Path) -> None:
+def test_a_rewrite_keeps_what_the_file_held(tmp_path: Path) -> None:
     store = SentenceVectorStore(tmp_path / "s")
-    assert not store.keep({}, "t", ["a", "b"])  # nothing to write
-    assert store.keep({"a": _vectors(1)[0]}, "t", ["a", "b"])
-    got: dict[str, np.ndarray] = {}
-    assert store.fill(got, "t", ["a", "b"]) == 1
-    assert list(got) == ["a"]
-
-
-def test_a_cached_vector_is_not_replaced(tmp_path: Path) -> None:
-    store = SentenceVectorStore(tmp_path / "s")
-    store.keep({"a": _vectors(1, seed=1)[0]}, "t", ["a"])
-    mine = _vectors(1, seed=2)[0]
-    cache = {"a": mine}
-    assert store.fill(cache, "t", ["a"]) == 0
-    np.testing.assert_array_equal(cache["a"], mine)
+    a, b = _vectors(2)
+    assert not store.keep("t", ["a"], {})  # nothing to write
+    store.keep("t", ["a"], {"a": a})
+    old = store.load("t")
+    store.keep("t", ["b"], {"b": b}, old)
+    got = store.load("t")
+    assert got is not None
+    assert set(got) == {string_hash("a"), string_hash("b")}
 
 
 def _npy() -> bytes:
@@ -74,25 +73,86 @@ def _npy() -> bytes:
 def test_damaged_file_is_a_miss_and_is_rewritten(tmp_path: Path, damage: bytes) -> None:
     store = SentenceVectorStore(tmp_path / "s")
     vec = _vectors(1)[0]
-    store.keep({"a": vec}, "t", ["a"])
+    store.keep("t", ["a"], {"a": vec})
     (path,) = (tmp_path / "s").rglob("*.npz")
     path.write_bytes(damage)
-    got: dict[str, np.ndarray] = {}
-    assert store.fill(got, "t", ["a"]) == 1
-    assert got == {}
-    assert store.keep({"a": vec}, "t", ["a"])
-    assert store.fill(got, "t", ["a"]) == 0
-    np.testing.assert_array_equal(got["a"], vec)
+    assert store.load("t") is None
+    assert store.keep("t", ["a"], {"a": vec})
+    got = store.load("t")
+    assert got is not None
+    np.testing.assert_array_equal(got[string_hash("a")], vec)
 
 
 def test_unwritable_store_is_left_alone(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     store = SentenceVectorStore(blocker / "s")  # a folder under a file cannot be made
-    assert not store.keep({"a": _vectors(1)[0]}, "t", ["a"])
+    assert not store.keep("t", ["a"], {"a": _vectors(1)[0]})
     assert not store.writable
-    assert store.fill({}, "t", ["a"]) == 1
+    assert store.load("t") is None
     assert blocker.read_text() == "x"
+
+
+def test_doc_strings_are_sentences_heads_and_short_joins() -> None:
+    from dedup.text.segment import MAX_SENTENCE_WORDS, head
+
+    long = " ".join(f"w{i}" for i in range(MAX_SENTENCE_WORDS + 10))
+    sents = ["A.", "B.", long, "C.", "D.", "E."]
+    joins = [" ".join(sents[lo:hi]) for lo in range(6) for hi in range(lo + 2, 7)]
+    cache = dict.fromkeys([*sents, head(long), *joins, "unrelated"], 0)
+    got = doc_strings(sents, cache)
+    assert head(long) != long
+    # a join is of 2 to MAX_JOINED sentences (the long one counts as one)
+    expected = {*sents, head(long)} | {
+        " ".join(sents[lo:hi])
+        for lo in range(6)
+        for hi in range(lo + 2, min(lo + MAX_JOINED, 6) + 1)
+    }
+    assert set(got) == expected
+    assert len(got) == len(set(got))
+    assert doc_strings(sents, {}) == []
+
+
+def test_encoder_reads_kept_vectors_before_encoding() -> None:
+    from dedup.semantic.encoder import SentenceEncoder
+
+    class Model:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def encode(self, sentences: list[str], **_: object) -> np.ndarray:
+            self.calls.append(list(sentences))
+            return _vectors(len(sentences), seed=len(self.calls))
+
+    model = Model()
+    enc = SentenceEncoder(model)
+    mine = _vectors(1, seed=9)[0]
+    enc.kept[string_hash("kept one")] = mine
+    out = enc.embed(["kept one", "new one"])
+    assert model.calls == [["new one"]]
+    np.testing.assert_array_equal(out[0], mine)
+    assert "kept one" in enc.cache  # now cached as any encoded string
+
+
+def test_kept_writes_documents_with_new_strings_only(tmp_path: Path) -> None:
+    from dedup.semantic.encoder import SentenceEncoder
+
+    store = SentenceVectorStore(tmp_path / "s")
+    a, b, ab = _vectors(3)
+    store.keep("doc one", ["a", "b"], {"a": a, "b": b})
+    enc = SentenceEncoder(model=object())
+    kept = Kept.preload(store, enc, [("doc one", ["a", "b"]), ("doc two", ["c"])])
+    assert kept.stored_documents() == 1
+    assert len(enc.kept) == 2
+    before = next((tmp_path / "s").rglob("*.npz")).stat().st_mtime_ns
+    # nothing new for doc one, and doc two's sentence was not encoded: nothing written
+    assert kept.write({"a": a, "b": b}) == 0
+    assert next((tmp_path / "s").rglob("*.npz")).stat().st_mtime_ns == before
+    # a joined text of doc one was scored: its file is rewritten, the old strings kept
+    assert kept.write({"a b": ab}) == 1
+    got = store.load("doc one")
+    assert got is not None
+    assert set(got) == {string_hash(s) for s in ("a", "b", "a b")}
 
 
 def test_keys_separate_models_precisions_and_devices(tmp_path: Path) -> None:
@@ -114,15 +174,6 @@ def test_keys_separate_models_precisions_and_devices(tmp_path: Path) -> None:
     assert store_key(base, device="cuda:1", precision="float32") == store_key(
         base, device="cuda", precision="float32"
     )
-
-
-def test_looked_up_adds_the_aligners_heads() -> None:
-    from dedup.align.passage_sentences import MAX_SENTENCE_WORDS, head
-
-    long = " ".join(f"w{i}" for i in range(MAX_SENTENCE_WORDS + 10))
-    got = looked_up(["Short.", long, "Short."])
-    assert got == ["Short.", long, head(long)]
-    assert head(long) != long
 
 
 @pytest.mark.semantic

@@ -26,8 +26,10 @@ import numpy.typing as npt
 
 from dedup.align.dp import align_path
 from dedup.align.scorers import LexicalScorer
+from dedup.text.segment import MAX_SENTENCE_WORDS, head
 
 __all__ = [
+    "MAX_SENTENCE_WORDS",
     "Embedder",
     "SentenceRun",
     "content_dice",
@@ -112,19 +114,6 @@ class SentenceRun:
         """First and one-past-last sentence of B."""
         js = [j for _, j in self.links]
         return min(js), max(js) + 1
-
-
-#: Words of a sentence that are scored: a text without sentence punctuation is one huge
-#: "sentence", and the word-level ratio is quadratic in its length (the model reads fewer).
-MAX_SENTENCE_WORDS = 400
-
-
-def head(sentence: str) -> str:
-    """The sentence, cut after :data:`MAX_SENTENCE_WORDS` words."""
-    if len(sentence) <= MAX_SENTENCE_WORDS * 4:
-        return sentence
-    words = sentence.split(maxsplit=MAX_SENTENCE_WORDS)
-    return " ".join(words[:MAX_SENTENCE_WORDS])
 
 
 def sentence_scores(

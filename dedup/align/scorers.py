@@ -138,6 +138,7 @@ class EmbeddingScorer(SentenceEncoder):
         scorer.match_threshold = match_threshold
         scorer.cache_size = encoder.cache_size
         scorer.cache = encoder.cache
+        scorer.kept = encoder.kept
         return scorer
 
     def __call__(self, a: Sequence[str], b: Sequence[str], /) -> npt.NDArray[np.float32]:

@@ -69,7 +69,7 @@ def run(
     set_threads(cfg.workers)
     timings = Timings()
     corpus, token = _corpus(stages, inputs, cfg, read, prog, timings)
-    pairs, notes, model = _pairs(stages, token, corpus, cfg, prog, timings, vector_cache)
+    pairs, notes, model, kept = _pairs(stages, token, corpus, cfg, prog, timings, vector_cache)
     aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if cfg.align.enabled and corpus.texts is not None:
         n_aligned, n_candidates = min(pairs.height, cfg.align.max_pairs), pairs.height
@@ -92,6 +92,8 @@ def run(
             "pairs_without_relation": n_candidates - pairs.height,
         }
         timings.count("align", notes["align"]["pairs_aligned"])
+    if kept is not None and model is not None:  # after the aligner, which encodes joined texts
+        kept.write(model.cache)
     documents = corpus.documents
     del corpus
     with timings.stage("cluster"):
@@ -172,21 +174,22 @@ def _pairs(
     prog: Progress,
     timings: Timings,
     vector_cache: Path | None,
-) -> tuple[pl.DataFrame, dict[str, Any], Any]:
-    """Verified pairs before alignment (or their checkpoint), notes, the semantic model."""
+) -> tuple[pl.DataFrame, dict[str, Any], Any, Any]:
+    """Verified pairs before alignment (or their checkpoint), notes, the semantic model, and
+    what to write back to the vector cache (``Kept``, or None)."""
     marker = stages.valid("pairs", upstream)
     if marker is not None:
         pairs = load_frame(stages.root / "pairs" / "pairs.parquet")
         if pairs is not None:
             prog.message("resumed: verified pairs (checkpoint)")
             notes: dict[str, Any] = dict(marker["notes"])
-            return pairs, notes, _model_for(pairs, notes, cfg)
-    pairs, notes, model = _lexical_and_semantic(corpus, cfg, prog, timings, vector_cache)
+            return pairs, notes, _model_for(pairs, notes, cfg), None
+    pairs, notes, model, kept = _lexical_and_semantic(corpus, cfg, prog, timings, vector_cache)
     with timings.stage("checkpoint"):
         folder = stages.begin("pairs")
         pairs.write_parquet(folder / "pairs.parquet")
         stages.finish("pairs", upstream, notes=notes)
-    return pairs, notes, model
+    return pairs, notes, model, kept
 
 
 def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> Any:
@@ -210,7 +213,7 @@ def _lexical_and_semantic(
     prog: Progress,
     timings: Timings,
     vector_cache: Path | None = None,
-) -> tuple[pl.DataFrame, dict[str, Any], Any]:
+) -> tuple[pl.DataFrame, dict[str, Any], Any, Any]:
     """Candidates and verification, then the semantic channel."""
     notes: dict[str, Any] = {}
     with timings.stage("candidates+verify"):
@@ -223,7 +226,7 @@ def _lexical_and_semantic(
             content=corpus.content,
             config=cfg,
         )
-    model = None
+    model = kept = None
     if corpus.texts is not None and cfg.semantic.enabled is not False:
         from dedup.align.precheck import channel_rule
 
@@ -240,12 +243,12 @@ def _lexical_and_semantic(
                 accept=channel_rule(cfg),
                 vector_cache=vector_cache,
             )
-        pairs, model = outcome.pairs, outcome.model
+        pairs, model, kept = outcome.pairs, outcome.model, outcome.kept
         notes["semantic"] = {"ran": outcome.ran, "reason": outcome.reason, **outcome.notes}
     else:
         notes["semantic"] = {"ran": False, "reason": "semantic channel disabled"}
     timings.count("candidates+verify", pairs.height)
-    return _with_paths(pairs, corpus.documents), notes, model
+    return _with_paths(pairs, corpus.documents), notes, model, kept
 
 
 def _with_paths(pairs: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:

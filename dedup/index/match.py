@@ -35,11 +35,11 @@ from dedup.config import RunConfig
 from dedup.index.probe import Batch, group_members, lsh_proposals, overlap_proposals
 from dedup.index.reader import IndexReader
 from dedup.index.semantic import propose, static_vectors
-from dedup.index.sentence_vectors import index_store, looked_up
+from dedup.index.sentence_vectors import index_store
 from dedup.lexical.candidates import labelled_exact_groups, verify_candidates
 from dedup.semantic.stage import merge_semantic
 from dedup.semantic.static import DocumentVectors
-from dedup.semantic.vector_store import SentenceVectorStore
+from dedup.semantic.vector_store import Kept
 from dedup.text.segment import split_sentences
 
 TextOf = Callable[[int], str]
@@ -227,26 +227,13 @@ def match(
             advance=_no,
         )
         pairs = schema.conform(pairs, "pairs")
-    if pending is not None:  # after the aligner, which encodes the cut heads of long sentences
-        pending.write(model)
+    if pending is not None:  # after the aligner, which encodes joined sentences and cut heads
+        pending.write(model.cache)
     return Matched(pairs, aligned, sem.vectors if sem else None, model, passages)
 
 
 def _no(n: int) -> None:
     pass
-
-
-@dataclass
-class _Pending:
-    """Documents whose sentence vectors the index's store lacks: written once the query has
-    encoded them (:mod:`dedup.index.sentence_vectors`)."""
-
-    store: SentenceVectorStore
-    texts: list[tuple[str, list[str]]] = field(default_factory=list)
-
-    def write(self, embedder: Any) -> None:
-        for text, wanted in self.texts:
-            self.store.keep(embedder.cache, text, wanted)
 
 
 def _stored(
@@ -258,23 +245,21 @@ def _stored(
     config: RunConfig,
     *,
     keep_new: bool,
-) -> _Pending:
-    """Fill ``embedder``'s cache from the index's sentence-vector store, for the indexed
-    documents among ``sents`` (and the new ones when ``keep_new``: an add indexes them)."""
+) -> Kept:
+    """Read the index's kept sentence vectors of the indexed documents among ``sents`` (and of
+    the new ones when ``keep_new``: an add indexes them) into ``embedder``; what to write
+    back once the query has encoded them."""
     from dedup.semantic import embed
 
     device = embed.default_device()
     precision = embed.running_precision(config.semantic, device)
     store = index_store(reader.path, config.semantic, device=device, precision=precision)
-    pending = _Pending(store)
-    for r, ss in sents.items():
-        doc = int(rows[r])
-        if doc >= reader.n_docs and not keep_new:
-            continue
-        text, wanted = texts.get(doc), looked_up(ss)
-        if store.fill(embedder.cache, text, wanted):
-            pending.texts.append((text, wanted))
-    return pending
+    docs = [
+        (texts.get(int(rows[r])), ss)
+        for r, ss in sents.items()
+        if keep_new or int(rows[r]) < reader.n_docs
+    ]
+    return Kept.preload(store, embedder, docs)
 
 
 def _merge(
@@ -289,7 +274,7 @@ def _merge(
     config: RunConfig,
     *,
     keep_new: bool,
-) -> tuple[pl.DataFrame, Any, _Pending | None]:
+) -> tuple[pl.DataFrame, Any, Kept | None]:
     """The scan's verification and merge of the semantic candidates (or a null ``semantic``
     column when the channel does not run); also the sentence embedder, when it verified
     a candidate (the aligner's scorer, as in the scan), and the documents whose vectors the

@@ -8,7 +8,8 @@ against 40 indexed ones, a median of 10.4 s without the store, 3.7 s with it, mo
 loading torch). So the first query (or ``index add``) that encodes an indexed document keeps
 its vectors in ``INDEX/sentence-vectors/`` (a
 :class:`dedup.semantic.vector_store.SentenceVectorStore`), and later queries, in any process,
-read them: a query then encodes its own sentences (and the aligner's merged ones) only.
+read them: a query then encodes its own sentences only (and joined sentences of merges and
+splits it has not scored before).
 
 Segments do not refer to these files: ``index add`` and ``index compact`` leave them, a
 document's file serves it in any segment, and deleting the folder costs only transformer time.
@@ -17,23 +18,15 @@ A read-only index is read and never written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from dedup.align.passage_sentences import head
 from dedup.config import SemanticConfig
 from dedup.semantic.vector_store import SentenceVectorStore
 
-__all__ = ["FOLDER", "index_store", "looked_up"]
+__all__ = ["FOLDER", "index_store"]
 
 #: The store's folder in an index.
 FOLDER = "sentence-vectors"
-
-
-def looked_up(sentences: Sequence[str]) -> list[str]:
-    """Every string a scan's semantic stage and aligner encode for a document with these
-    sentences: the sentences and the aligner's cut heads of long ones, each once."""
-    return list(dict.fromkeys([*sentences, *(head(s) for s in sentences)]))
 
 
 def index_store(

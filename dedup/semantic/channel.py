@@ -30,7 +30,7 @@ from dedup.config import SemanticConfig
 
 if TYPE_CHECKING:
     from dedup.semantic.embed import Accept
-    from dedup.semantic.vector_store import SentenceVectorStore
+    from dedup.semantic.vector_store import Kept, SentenceVectorStore
 
 Bar = Callable[[str], Callable[[int, int], None]]
 
@@ -49,11 +49,13 @@ class Texts(Protocol):
 
 @dataclass
 class ChannelResult:
-    """Scored candidates (``a``, ``b`` row indices), notes for the manifest, the embedder."""
+    """Scored candidates (``a``, ``b`` row indices), notes for the manifest, the embedder and,
+    with a store, the documents to write back to it (:class:`Kept`)."""
 
     scored: pl.DataFrame
     notes: dict[str, Any] = field(default_factory=dict)
     embedder: Any = None
+    kept: Kept | None = None  # what to write back to the store, once aligned
 
 
 def _static_vectors(texts: Texts, doc_ids: Sequence[int], config: SemanticConfig, bar: Bar) -> Any:
@@ -157,7 +159,7 @@ def _verify(
     bar: Bar,
     accept: Accept | None,
     store: SentenceVectorStore | None,
-) -> tuple[list[Any], Any]:
+) -> tuple[list[Any], Any, Kept | None]:
     from dedup.semantic import embed
     from dedup.semantic.encoder import sentence_embedder
     from dedup.text.segment import split_sentences
@@ -168,7 +170,11 @@ def _verify(
     embedder = sentence_embedder(
         config.model, batch_size=config.batch_size, precision=config.precision
     )
-    missing = [] if store is None else _stored(store, embedder, text_of, sentences)
+    kept = None
+    if store is not None:
+        from dedup.semantic.vector_store import Kept
+
+        kept = Kept.preload(store, embedder, ((text_of[d], sentences[d]) for d in needed))
     scores = embed.verify_candidates(
         embedder,
         sentences,
@@ -177,21 +183,7 @@ def _verify(
         progress=bar("semantic: transformer on sentences of candidates"),
         accept=accept,
     )
-    if store is not None:
-        for d in missing:  # their sentences were encoded just now
-            store.keep(embedder.cache, text_of[d], sentences[d])
-    return scores, embedder
-
-
-def _stored(
-    store: SentenceVectorStore,
-    embedder: Any,
-    text_of: dict[int, str],
-    sentences: dict[int, list[str]],
-) -> list[int]:
-    """Fill ``embedder``'s cache with the stored vectors of the documents' sentences; the
-    documents whose file lacks some of them."""
-    return [d for d, text in text_of.items() if store.fill(embedder.cache, text, sentences[d])]
+    return scores, embedder, kept
 
 
 def run_channel(
@@ -270,8 +262,10 @@ def run_channel(
             f"verified the {len(keep)} best of {found.pairs.shape[0]} candidates within "
             f"{config.max_seconds_cpu:.0f} s (--semantic verifies all)"
         )
-    scores, embedder = (
-        _verify(texts, doc_ids, pairs, config, bar, accept, store) if len(pairs) else ([], None)
+    scores, embedder, kept = (
+        _verify(texts, doc_ids, pairs, config, bar, accept, store)
+        if len(pairs)
+        else ([], None, None)
     )
     notes["verified"] = len(scores)
     if embedder is not None or timing_seconds > 0:  # the transformer ran (verified or timed)
@@ -286,4 +280,4 @@ def run_channel(
         },
         schema=SCORED_SCHEMA,
     )
-    return ChannelResult(scored, notes, embedder)
+    return ChannelResult(scored, notes, embedder, kept)

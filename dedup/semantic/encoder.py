@@ -50,6 +50,10 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self.cache_size = cache_size
         self.cache: dict[str, npt.NDArray[np.float32]] = {}
+        #: Vectors read from a store (:mod:`dedup.semantic.vector_store`), by the 64-bit hash
+        #: of their string: a string missing from :attr:`cache` is looked up here before it
+        #: is encoded.
+        self.kept: dict[int, npt.NDArray[np.float32]] = {}
 
     @property
     def model(self) -> Any:
@@ -81,7 +85,16 @@ class SentenceEncoder:
         if not sentences:
             return np.zeros((0, 0), dtype=np.float32)
         todo = list(dict.fromkeys(s for s in sentences if s not in self.cache))
-        fresh = dict(zip(todo, self._encode(todo, progress), strict=True)) if todo else {}
+        fresh: dict[str, npt.NDArray[np.float32]] = {}
+        if todo and self.kept:
+            from dedup.semantic.vector_store import string_hash
+
+            for s in todo:
+                if (v := self.kept.get(string_hash(s))) is not None:
+                    fresh[s] = v
+            todo = [s for s in todo if s not in fresh]
+        if todo:
+            fresh.update(zip(todo, self._encode(todo, progress), strict=True))
         rows = [fresh[s] if s in fresh else self.cache[s] for s in sentences]
         if len(self.cache) + len(fresh) > self.cache_size:
             self.cache.clear()

@@ -36,6 +36,7 @@ class SemanticOutcome:
     reason: str
     model: Any = None  # the sentence embedder (a scorer for the aligner), when one was made
     notes: dict[str, Any] = field(default_factory=dict)
+    kept: Any = None  # with a vector cache: what to write back once aligned (``Kept``)
 
 
 def _bar(progress: Progress, name: str) -> Callable[[int, int], None]:
@@ -117,7 +118,7 @@ def semantic_stage(
     merged = merge_semantic(
         pairs, result.scored, rows, hashes, offsets, content=content, config=config
     )
-    return SemanticOutcome(merged, True, reason, result.embedder, result.notes)
+    return SemanticOutcome(merged, True, reason, result.embedder, result.notes, result.kept)
 
 
 def merge_semantic(

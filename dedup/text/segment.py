@@ -25,7 +25,19 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Sentence", "split_sentences"]
+__all__ = ["MAX_SENTENCE_WORDS", "Sentence", "head", "split_sentences"]
+
+#: Words of a sentence that the aligner scores: a text without sentence punctuation is one huge
+#: "sentence", and the word-level ratio is quadratic in its length (the model reads fewer).
+MAX_SENTENCE_WORDS = 400
+
+
+def head(sentence: str) -> str:
+    """The sentence, cut after :data:`MAX_SENTENCE_WORDS` words."""
+    if len(sentence) <= MAX_SENTENCE_WORDS * 4:
+        return sentence
+    words = sentence.split(maxsplit=MAX_SENTENCE_WORDS)
+    return " ".join(words[:MAX_SENTENCE_WORDS])
 
 
 @dataclass(frozen=True, slots=True)
