@@ -4,7 +4,7 @@ A query verifies its semantic candidates with the transformer's vectors of their
 (:func:`dedup.semantic.embed.verify_candidates`), and each candidate is an indexed document
 whose vectors are the same at every query. Without a store, every ``dedup query`` process
 encoded its candidates again (``benchmarks/bench_index_semantic.py``: one news article
-against 40 indexed ones, a median of 10.4 s without the store, 3.7 s with it, most of it
+against 40 indexed ones, a median of 9.4 s without the store, 3.4 s with it, most of it
 loading torch). So the first query (or ``index add``) that encodes an indexed document keeps
 its vectors in ``INDEX/sentence-vectors/`` (a
 :class:`dedup.semantic.vector_store.SentenceVectorStore`), and later queries, in any process,

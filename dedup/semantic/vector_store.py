@@ -7,18 +7,24 @@ index (:mod:`dedup.index.sentence_vectors`), and ``dedup scan --vector-cache DIR
 scanned documents' in ``DIR``.
 
 - One file per document text, named by a 128-bit hash of the text, holding 64-bit hashes of
-  the document's strings (its sentences) beside their vectors. It is read string by string
-  into the process's cache (:class:`dedup.semantic.encoder.SentenceEncoder`), as that cache
-  is keyed: a sentence split another way is a miss, never another sentence's vector.
+  the document's strings that a run encoded (its sentences, the aligner's cut heads of long
+  ones and the joined runs of consecutive sentences it scored for merges and splits:
+  :func:`doc_strings`) beside their vectors. A run reads the files of its candidates'
+  documents into its encoder's :attr:`dedup.semantic.encoder.SentenceEncoder.kept`, where a
+  string is looked up by its hash before it is encoded: a sentence split another way is a
+  miss, never another sentence's vector (short of a 64-bit hash collision: about 3 chances in
+  10^8 among a million strings).
 - The store's folder is named by :func:`store_key`: the model (and its weight files), dedup's
   version, the precision the model runs in and the device kind, so vectors made in bfloat16
   are never read by a float32 run (or one on a GPU), nor vectors of another model or encoder.
 - A file is written whole to a temporary name and renamed: a reader sees a whole file or
-  none, and two runs that race write the same vectors. A file that cannot be read is a miss
+  none, and of two runs that race on one file, one's version stays (the other's new strings
+  are encoded again later). A file that cannot be read is a miss
   (and is written again); a folder that cannot be written is left as it is and the run goes
   on.
-- A store holds float32 vectors of 384 numbers per sentence: about 11 bytes per byte of
-  English text. Deleting it costs only transformer time.
+- A store holds float32 vectors of 384 numbers per string, and a file is rewritten (keeping
+  what it held) only when a run encoded strings of the document it lacks. Deleting it costs
+  only transformer time.
 """
 
 from __future__ import annotations
