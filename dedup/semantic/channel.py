@@ -186,6 +186,25 @@ def _verify(
     return scores, embedder, kept
 
 
+def _stored_free(
+    store: SentenceVectorStore | None,
+    texts: Texts,
+    doc_ids: Sequence[int],
+    touched: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+) -> dict[str, int]:
+    """Zero the size (the transformer's cost) of the touched documents that ``store`` holds,
+    in place; the manifest's count of them (nothing without a store)."""
+    if store is None:
+        return {}
+    stored = 0
+    for d in touched.tolist():
+        if store.has(texts.get(doc_ids[d])):
+            sizes[d] = 0
+            stored += 1
+    return {"stored_documents": stored}
+
+
 def run_channel(
     texts: Texts,
     doc_ids: Sequence[int],
@@ -229,12 +248,7 @@ def run_channel(
     static_seconds = time.perf_counter() - t0
     sizes = np.asarray([texts.nbytes(d) for d in doc_ids], dtype=np.int64)
     touched = np.unique(found.pairs)
-    stored = 0
-    if store is not None:  # a document read from the store costs no transformer time
-        for d in touched.tolist():
-            if store.has(texts.get(doc_ids[d])):
-                sizes[d] = 0
-                stored += 1
+    stored = _stored_free(store, texts, doc_ids, touched, sizes)
     verify_chars = int(sizes[touched].sum()) if touched.size else 0
     rate = cost.transformer_chars_per_second(device, embed.running_precision(config, device))
     over = device == "cpu" and config.enabled is not True
@@ -250,9 +264,8 @@ def run_channel(
         "transformer_chars_per_second": round(rate),
         "timing_seconds": round(timing_seconds, 3),
         "verify_seconds_estimated": round(verify_chars / rate, 1),
+        **stored,
     }
-    if store is not None:
-        notes["stored_documents"] = stored
     pairs = found.pairs
     budget = (config.max_seconds_cpu - static_seconds - timing_seconds) * rate
     if over and verify_chars > budget:
@@ -262,11 +275,10 @@ def run_channel(
             f"verified the {len(keep)} best of {found.pairs.shape[0]} candidates within "
             f"{config.max_seconds_cpu:.0f} s (--semantic verifies all)"
         )
-    scores, embedder, kept = (
-        _verify(texts, doc_ids, pairs, config, bar, accept, store)
-        if len(pairs)
-        else ([], None, None)
-    )
+    scores: list[Any] = []
+    embedder, kept = None, None
+    if len(pairs):
+        scores, embedder, kept = _verify(texts, doc_ids, pairs, config, bar, accept, store)
     notes["verified"] = len(scores)
     if embedder is not None or timing_seconds > 0:  # the transformer ran (verified or timed)
         notes["precision"] = embed.running_precision(config, device)
