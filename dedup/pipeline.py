@@ -79,9 +79,9 @@ def scan(
         skip=(str(out),),
     ).validate()
     runner = engines.get(engine)
-    runner.check(resume=resume)
     if vector_cache is not None and engine != "local":
         raise ConfigError(f"--vector-cache works with the local engine only, not {engine!r}")
+    runner.check(resume=resume)
     out = Path(out)
     check_inputs(inputs)
     check_out(out, cfg, overwrite=overwrite)

@@ -65,10 +65,22 @@ def _npy() -> bytes:
     return out.getvalue()
 
 
+def _bad_deflate() -> bytes:
+    """A compressed npz whose deflate stream is damaged (zlib fails while reading)."""
+    import io
+
+    out = io.BytesIO()
+    np.savez_compressed(out, keys=np.arange(50, dtype=np.uint64), vectors=np.ones((50, 8)))
+    data = bytearray(out.getvalue())
+    for i in range(60, 160):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     "damage",
-    [b"", b"not a zip file", b"PK\x03\x04broken", _npy()],
-    ids=["empty", "text", "zip", "npy"],
+    [b"", b"not a zip file", b"PK\x03\x04broken", _npy(), _bad_deflate()],
+    ids=["empty", "text", "zip", "npy", "deflate"],
 )
 def test_damaged_file_is_a_miss_and_is_rewritten(tmp_path: Path, damage: bytes) -> None:
     store = SentenceVectorStore(tmp_path / "s")
@@ -141,18 +153,65 @@ def test_kept_writes_documents_with_new_strings_only(tmp_path: Path) -> None:
     a, b, ab = _vectors(3)
     store.keep("doc one", ["a", "b"], {"a": a, "b": b})
     enc = SentenceEncoder(model=object())
+    enc.kept[123] = ab  # an earlier run's: emptied by the preload
     kept = Kept.preload(store, enc, [("doc one", ["a", "b"]), ("doc two", ["c"])])
     assert kept.stored_documents() == 1
-    assert len(enc.kept) == 2
+    assert set(enc.kept) == {string_hash("a"), string_hash("b")}
     before = next((tmp_path / "s").rglob("*.npz")).stat().st_mtime_ns
     # nothing new for doc one, and doc two's sentence was not encoded: nothing written
-    assert kept.write({"a": a, "b": b}) == 0
+    enc.cache.update({"a": a, "b": b})
+    kept.snapshot()
+    assert kept.write() == 0
     assert next((tmp_path / "s").rglob("*.npz")).stat().st_mtime_ns == before
+    assert enc.kept == {}  # emptied once written: a later run in the process reads nothing
     # a joined text of doc one was scored: its file is rewritten, the old strings kept
-    assert kept.write({"a b": ab}) == 1
+    enc.cache["a b"] = ab
+    assert kept.write() == 1
     got = store.load("doc one")
     assert got is not None
     assert set(got) == {string_hash(s) for s in ("a", "b", "a b")}
+
+
+def test_sentences_are_kept_when_the_cache_is_emptied_before_the_write(tmp_path: Path) -> None:
+    """The aligner may empty the encoder's cache (past ``cache_size``) after verification: the
+    snapshot taken then still writes every sentence."""
+    from dedup.semantic.encoder import SentenceEncoder
+
+    store = SentenceVectorStore(tmp_path / "s")
+    enc = SentenceEncoder(model=object())
+    sents = ["x.", "y.", "z."]
+    kept = Kept.preload(store, enc, [("x. y. z.", sents)])
+    enc.cache.update(zip(sents, _vectors(3), strict=True))
+    kept.snapshot()
+    enc.cache.clear()
+    enc.cache["x. y."] = _vectors(1, seed=5)[0]  # a join scored after the cache was emptied
+    assert kept.write() == 1
+    got = store.load("x. y. z.")
+    assert got is not None
+    assert set(got) == {string_hash(s) for s in [*sents, "x. y."]}
+
+
+def test_preload_leaves_out_vectors_of_another_width(tmp_path: Path) -> None:
+    from dedup.semantic.encoder import SentenceEncoder
+
+    store = SentenceVectorStore(tmp_path / "s")
+    store.keep("one", ["a"], {"a": _vectors(1)[0]})
+    store.keep("two", ["b"], {"b": np.ones(5, dtype=np.float32)})
+    enc = SentenceEncoder(model=object())
+    kept = Kept.preload(store, enc, [("one", ["a"]), ("two", ["b"])])
+    assert kept.stored_documents() == 1
+    assert set(enc.kept) == {string_hash("a")}
+
+
+def test_store_files_have_the_usual_mode(tmp_path: Path) -> None:
+    import os
+
+    store = SentenceVectorStore(tmp_path / "s")
+    store.keep("t", ["a"], {"a": _vectors(1)[0]})
+    (path,) = (tmp_path / "s").rglob("*.npz")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_keys_separate_models_precisions_and_devices(tmp_path: Path) -> None:
@@ -170,7 +229,14 @@ def test_keys_separate_models_precisions_and_devices(tmp_path: Path) -> None:
     (folder / "model.safetensors").write_bytes(b"1234")
     one = store_key(SemanticConfig(model=str(folder)), device="cpu", precision="float32")
     (folder / "model.safetensors").write_bytes(b"12345")
-    assert store_key(SemanticConfig(model=str(folder)), device="cpu", precision="float32") != one
+    two = store_key(SemanticConfig(model=str(folder)), device="cpu", precision="float32")
+    assert two != one
+    # the same size, written again in place (a model fine-tuned where it lies)
+    import os
+
+    st = (folder / "model.safetensors").stat()
+    os.utime(folder / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert store_key(SemanticConfig(model=str(folder)), device="cpu", precision="float32") != two
     assert store_key(base, device="cuda:1", precision="float32") == store_key(
         base, device="cuda", precision="float32"
     )

@@ -17,10 +17,32 @@ TABLES = ("pairs", "alignments", "passages", "clusters")
 
 
 def test_vector_cache_is_local_only(seeds_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray")
     with pytest.raises(ConfigError, match="local engine"):
         scan([seeds_dir], tmp_path / "r", engine="ray", vector_cache=tmp_path / "vc")
     assert not (tmp_path / "vc").exists()
+
+
+def test_environment_variable_sets_the_cache_of_local_scans(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import dedup.pipeline
+    from dedup.cli import app
+
+    seen: list[object] = []
+
+    def fake_scan(*args: object, **kwargs: object) -> None:
+        seen.append(kwargs["vector_cache"])
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(dedup.pipeline, "scan", fake_scan)
+    monkeypatch.setenv("DEDUP_VECTOR_CACHE", str(tmp_path / "env"))
+    out = str(tmp_path / "r")
+    for extra in ([], ["--vector-cache", str(tmp_path / "opt")], ["--engine", "ray"]):
+        CliRunner().invoke(app, ["scan", str(seeds_dir), "--out", out, *extra])
+    # the variable for a local scan, the option over it, and nothing for a Ray scan
+    assert seen == [tmp_path / "env", tmp_path / "opt", None]
 
 
 @pytest.mark.semantic

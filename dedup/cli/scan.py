@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -77,9 +78,9 @@ def scan(
     vector_cache: Annotated[
         Path | None,
         typer.Option(
-            envvar="DEDUP_VECTOR_CACHE",
             help="Folder that keeps the transformer's sentence vectors between scans: "
-            "documents found there are not encoded again (about 11 bytes per byte of text).",
+            "documents found there are not encoded again (8-14 bytes per byte of text). "
+            "Default: $DEDUP_VECTOR_CACHE for local scans.",
         ),
     ] = None,
     align: Annotated[
@@ -159,7 +160,7 @@ def scan(
                 progress=bar,
                 engine=engine,
                 ray_address=ray_address,
-                vector_cache=vector_cache,
+                vector_cache=_vector_cache(vector_cache, engine),
             )
     except DedupError as exc:
         raise fail(exc) from None
@@ -167,3 +168,12 @@ def scan(
         out.print(summary_table(result.manifest, out_dir))
     for warning in result.manifest.get("warnings", []):
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+
+
+def _vector_cache(option: Path | None, engine: str) -> Path | None:
+    """``--vector-cache``, else ``$DEDUP_VECTOR_CACHE`` for a local scan (a Ray scan leaves the
+    variable alone: only the option given to it is refused)."""
+    if option is not None or engine != "local":
+        return option
+    value = os.environ.get("DEDUP_VECTOR_CACHE", "")
+    return Path(value) if value else None

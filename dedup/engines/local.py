@@ -92,8 +92,8 @@ def run(
             "pairs_without_relation": n_candidates - pairs.height,
         }
         timings.count("align", notes["align"]["pairs_aligned"])
-    if kept is not None and model is not None:  # after the aligner, which encodes joined texts
-        kept.write(model.cache)
+    if kept is not None:  # after the aligner, which encodes joined texts
+        _keep_vectors(kept, notes, prog)
     documents = corpus.documents
     del corpus
     with timings.stage("cluster"):
@@ -183,7 +183,8 @@ def _pairs(
         if pairs is not None:
             prog.message("resumed: verified pairs (checkpoint)")
             notes: dict[str, Any] = dict(marker["notes"])
-            return pairs, notes, _model_for(pairs, notes, cfg), None
+            model = _model_for(pairs, notes, cfg)
+            return pairs, notes, model, _resumed_kept(pairs, model, corpus, cfg, vector_cache)
     pairs, notes, model, kept = _lexical_and_semantic(corpus, cfg, prog, timings, vector_cache)
     with timings.stage("checkpoint"):
         folder = stages.begin("pairs")
@@ -205,6 +206,32 @@ def _model_for(pairs: pl.DataFrame, notes: dict[str, Any], cfg: RunConfig) -> An
         batch_size=cfg.semantic.batch_size,
         precision=cfg.semantic.precision,
     )
+
+
+def _resumed_kept(
+    pairs: pl.DataFrame, model: Any, corpus: Corpus, cfg: RunConfig, vector_cache: Path | None
+) -> Any:
+    """With a vector cache, a run resumed after verification reads the kept vectors of the
+    documents the aligner embeds (``Kept``, or None)."""
+    if model is None or vector_cache is None or corpus.texts is None:
+        return None
+    from dedup.semantic.vector_store import Kept, SentenceVectorStore
+    from dedup.text.segment import split_sentences
+
+    store = SentenceVectorStore.here(vector_cache, cfg.semantic)
+    sem = pairs.filter(semantic_proposed())
+    ids = sorted(set(sem["doc_a"].to_list()) | set(sem["doc_b"].to_list()))
+    texts = [corpus.texts.get(d) for d in ids]
+    docs = [(t, [s.text for s in split_sentences(t)]) for t in texts]
+    return Kept.preload(store, model, docs)
+
+
+def _keep_vectors(kept: Any, notes: dict[str, Any], prog: Progress) -> None:
+    """Write the vector cache's new files; say so when its folder cannot be written."""
+    written = kept.write()
+    notes.setdefault("semantic", {})["vector_cache_written"] = written
+    if not kept.store.writable:
+        prog.message(f"vector cache {kept.store.folder} cannot be written: nothing was kept")
 
 
 def _lexical_and_semantic(

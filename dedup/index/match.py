@@ -228,7 +228,7 @@ def match(
         )
         pairs = schema.conform(pairs, "pairs")
     if pending is not None:  # after the aligner, which encodes joined sentences and cut heads
-        pending.write(model.cache)
+        pending.write()
     return Matched(pairs, aligned, sem.vectors if sem else None, model, passages)
 
 
@@ -249,11 +249,7 @@ def _stored(
     """Read the index's kept sentence vectors of the indexed documents among ``sents`` (and of
     the new ones when ``keep_new``: an add indexes them) into ``embedder``; what to write
     back once the query has encoded them."""
-    from dedup.semantic import embed
-
-    device = embed.default_device()
-    precision = embed.running_precision(config.semantic, device)
-    store = index_store(reader.path, config.semantic, device=device, precision=precision)
+    store = index_store(reader.path, config.semantic)
     docs = [
         (texts.get(int(rows[r])), ss)
         for r, ss in sents.items()
@@ -297,6 +293,7 @@ def _merge(
         scores = embed.verify_candidates(
             embedder, sents, pair_arr, config=cfg, accept=channel_rule(config)
         )
+        pending.snapshot()
     frame = pl.DataFrame(
         {
             "a": pair_arr[:, 0],

@@ -29,8 +29,6 @@ __all__ = ["FOLDER", "index_store"]
 FOLDER = "sentence-vectors"
 
 
-def index_store(
-    index: Path, config: SemanticConfig, *, device: str, precision: str
-) -> SentenceVectorStore:
-    """The store of ``index`` for ``config``'s model run in ``precision`` on ``device``."""
-    return SentenceVectorStore.under(index / FOLDER, config, device=device, precision=precision)
+def index_store(index: Path, config: SemanticConfig) -> SentenceVectorStore:
+    """The store of ``index`` for ``config``'s model as it runs on this machine."""
+    return SentenceVectorStore.here(index / FOLDER, config)

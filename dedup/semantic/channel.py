@@ -114,11 +114,17 @@ SAMPLE_CHARS = 20_000
 
 
 def _measured_rate(
-    texts: Texts, doc_ids: Sequence[int], found: Any, config: SemanticConfig, assumed: float
+    texts: Texts,
+    doc_ids: Sequence[int],
+    found: Any,
+    config: SemanticConfig,
+    assumed: float,
+    sizes: npt.NDArray[np.int64],
 ) -> tuple[float, float]:
     """The transformer's characters per second here and now (load, threads, device), from
     the sentences of the best candidates' documents (kept in the encoder's cache for the
-    verification), and the seconds it took; ``assumed`` when too little text to time."""
+    verification; documents of size 0 in ``sizes``, those a vector store holds, are not
+    read), and the seconds it took; ``assumed`` when too little text to time."""
     from dedup.semantic.encoder import sentence_embedder
     from dedup.text.segment import split_sentences
 
@@ -127,9 +133,9 @@ def _measured_rate(
     size = 0
     for i in np.argsort(-found.cosines, kind="stable").tolist():
         for d in found.pairs[i].tolist():
-            if d not in docs and size < SAMPLE_CHARS:
+            if d not in docs and size < SAMPLE_CHARS and sizes[d] > 0:
                 docs.append(d)
-                size += texts.nbytes(doc_ids[d])
+                size += int(sizes[d])
         if size >= SAMPLE_CHARS:
             break
     # a prefix of each document is enough to time (and a 200 MB one must not be read whole)
@@ -141,6 +147,7 @@ def _measured_rate(
     embedder = sentence_embedder(
         config.model, batch_size=config.batch_size, precision=config.precision
     )
+    embedder.kept.clear()  # an earlier run's store vectors would time as free
     sentences = [s for s in dict.fromkeys(sentences) if s not in embedder.cache]  # not free
     _ = embedder.model  # load it outside the timing
     start = time.perf_counter()
@@ -183,6 +190,8 @@ def _verify(
         progress=bar("semantic: transformer on sentences of candidates"),
         accept=accept,
     )
+    if kept is not None:
+        kept.snapshot()
     return scores, embedder, kept
 
 
@@ -254,7 +263,7 @@ def run_channel(
     over = device == "cpu" and config.enabled is not True
     timing_seconds = 0.0  # spent on the budget too (the sentences timed stay cached)
     if over and verify_chars > (config.max_seconds_cpu - static_seconds) * rate:
-        rate, timing_seconds = _measured_rate(texts, doc_ids, found, config, rate)
+        rate, timing_seconds = _measured_rate(texts, doc_ids, found, config, rate, sizes)
     notes: dict[str, Any] = {
         "documents": len(doc_ids),
         "left_out_unknown_words": found.left_out,

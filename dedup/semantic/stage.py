@@ -100,10 +100,7 @@ def semantic_stage(
     if vector_cache is not None:
         from dedup.semantic.vector_store import SentenceVectorStore
 
-        precision = embed.running_precision(config.semantic, device)
-        store = SentenceVectorStore.under(
-            vector_cache, config.semantic, device=device, precision=precision
-        )
+        store = SentenceVectorStore.here(vector_cache, config.semantic)
     result = run_channel(
         texts,
         doc_ids,

@@ -16,7 +16,8 @@ scanned documents' in ``DIR``.
   10^8 among a million strings).
 - The store's folder is named by :func:`store_key`: the model (and its weight files), dedup's
   version, the precision the model runs in and the device kind, so vectors made in bfloat16
-  are never read by a float32 run (or one on a GPU), nor vectors of another model or encoder.
+  are never read by a float32 run (or one on a GPU), nor vectors of another model file or
+  encoder (a model named by a hub id is keyed by the id).
 - A file is written whole to a temporary name and renamed: a reader sees a whole file or
   none, and of two runs that race on one file, one's version stays (the other's new strings
   are encoded again later). A file that cannot be read is a miss
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,12 @@ MAX_JOINED = 4
 FloatArray = npt.NDArray[np.float32]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def string_hash(text: str) -> int:
     """The 64-bit hash a store keys a string's vector by."""
     import xxhash
@@ -63,9 +69,9 @@ def string_hash(text: str) -> int:
     return int(xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass")))
 
 
-def _weights(model: str | None) -> list[tuple[str, int]]:
-    """Names and sizes of the model's weight files, when it is a local folder (the bundled
-    model always is)."""
+def _weights(model: str | None) -> list[tuple[str, int, int]]:
+    """Names, sizes and modification times of the model's weight files, when it is a local
+    folder (the bundled model always is)."""
     folder: Path | None = None
     try:
         if model is None:
@@ -77,7 +83,7 @@ def _weights(model: str | None) -> list[tuple[str, int]]:
         if folder is None:
             return []
         return [
-            (p.name, p.stat().st_size)
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
             for p in sorted(folder.iterdir())
             if p.suffix in (".safetensors", ".bin")
         ]
@@ -86,9 +92,11 @@ def _weights(model: str | None) -> list[tuple[str, int]]:
 
 
 def store_key(config: SemanticConfig, *, device: str, precision: str) -> str:
-    """The store's folder name: the model (its name, and its weight files' names and sizes
-    when it is a local folder), dedup's version (the encoder's code), the precision it runs
-    in and the device kind. Vectors made under another key are never read."""
+    """The store's folder name: the model (its name, and its weight files' names, sizes and
+    modification times when it is a local folder), dedup's version (the encoder's code), the
+    precision it runs in and the device kind. Vectors made under another key are never read.
+    A model named by a hub id is keyed by the id alone: another revision under the same id
+    is not seen."""
     import json
 
     import xxhash
@@ -119,6 +127,16 @@ class SentenceVectorStore:
         (``root/<key>``, :func:`store_key`)."""
         return cls(root / store_key(config, device=device, precision=precision))
 
+    @classmethod
+    def here(cls, root: Path, config: SemanticConfig) -> SentenceVectorStore:
+        """The store under ``root`` for ``config``'s model as it runs on this machine (its
+        default device, the precision ``config`` resolves to there)."""
+        from dedup.semantic import embed
+
+        device = embed.default_device()
+        precision = embed.running_precision(config, device)
+        return cls.under(root, config, device=device, precision=precision)
+
     def _file(self, text: str) -> Path:
         import xxhash
 
@@ -139,9 +157,11 @@ class SentenceVectorStore:
                     return None
                 with data:
                     keys, vectors = data["keys"], data["vectors"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        except Exception:  # any damage (a bad zip, a bad deflate stream, a bad header) is a miss
             return None
         if keys.ndim != 1 or vectors.ndim != 2 or len(keys) != len(vectors):
+            return None
+        if keys.dtype.kind not in "ui" or vectors.dtype.kind != "f":
             return None
         rows = np.asarray(vectors, dtype=np.float32)
         return {int(k): rows[i] for i, k in enumerate(keys.tolist())}
@@ -173,6 +193,8 @@ class SentenceVectorStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".npz")
+            if hasattr(os, "fchmod"):  # mkstemp makes 0o600: others sharing the store read it
+                os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as out:
                 np.savez(out, keys=keys, vectors=vectors)
             Path(tmp).replace(path)
@@ -202,17 +224,23 @@ def doc_strings(sentences: Sequence[str], cache: Mapping[str, Any]) -> list[str]
 @dataclass
 class Kept:
     """The documents a run read from a store (or found missing there), to write back once
-    the run has encoded their strings (:meth:`write`).
+    the run has encoded their strings (:meth:`snapshot` after verification, :meth:`write`
+    after alignment).
 
     Attributes:
         store: The store.
+        encoder: The run's :class:`dedup.semantic.encoder.SentenceEncoder`.
         docs: (text, sentences, what :meth:`SentenceVectorStore.load` gave, or None).
+        taken: Per document, the vectors of its sentences taken from the encoder's cache by
+            :meth:`snapshot` (the cache may be emptied while the aligner runs).
     """
 
     store: SentenceVectorStore
+    encoder: Any
     docs: list[tuple[str, Sequence[str], dict[int, FloatArray] | None]] = field(
         default_factory=list
     )
+    taken: list[dict[int, FloatArray]] = field(default_factory=list)
 
     @classmethod
     def preload(
@@ -222,16 +250,22 @@ class Kept:
         docs: Iterable[tuple[str, Sequence[str]]],
     ) -> Kept:
         """Read the documents' files into ``encoder.kept`` (a
-        :class:`dedup.semantic.encoder.SentenceEncoder`'s vectors by string hash, emptied
-        first when it would grow past the encoder's ``cache_size``)."""
-        out = cls(store)
+        :class:`dedup.semantic.encoder.SentenceEncoder`'s vectors by string hash), emptied
+        first of any earlier run's. Files whose vectors are not as wide as the first one read
+        are left out."""
+        out = cls(store, encoder)
         kept: MutableMapping[int, FloatArray] = encoder.kept
+        kept.clear()
+        width = None
         for text, sentences in docs:
             found = store.load(text)
             if found:
-                if len(kept) + len(found) > encoder.cache_size:
-                    kept.clear()
-                kept.update(found)
+                first = len(next(iter(found.values())))
+                width = first if width is None else width
+                if first != width:
+                    found = None
+                else:
+                    kept.update(found)
             out.docs.append((text, sentences, found))
         return out
 
@@ -239,16 +273,35 @@ class Kept:
         """Documents whose file was read."""
         return sum(found is not None for _, _, found in self.docs)
 
-    def write(self, cache: Mapping[str, FloatArray]) -> int:
-        """Write the file of each document that has strings in ``cache`` its file lacks.
+    def snapshot(self) -> None:
+        """Take the vectors of every document's sentences from the encoder's cache (call it
+        right after verification, which encoded them all)."""
+        cache = self.encoder.cache
+        self.taken = [
+            {string_hash(s): cache[s] for s in sentences if s in cache}
+            for _, sentences, _ in self.docs
+        ]
+
+    def write(self) -> int:
+        """Write the file of each document that has vectors its file lacks (sentences from
+        :meth:`snapshot`, and the strings the encoder's cache holds now); then empty the
+        encoder's ``kept``.
 
         Returns:
             Files written.
         """
         written = 0
-        for text, sentences, found in self.docs:
+        cache = self.encoder.cache
+        taken = self.taken or [{} for _ in self.docs]
+        for (text, sentences, found), mine in zip(self.docs, taken, strict=True):
             strings = doc_strings(sentences, cache)
-            if found is not None and all(string_hash(s) in found for s in strings):
+            have = found or {}
+            if (
+                found is not None
+                and all(k in have for k in mine)
+                and all(string_hash(s) in have for s in strings)
+            ):
                 continue
-            written += self.store.keep(text, strings, cache, found)
+            written += self.store.keep(text, strings, cache, {**mine, **have})
+        self.encoder.kept.clear()
         return written
