@@ -106,3 +106,54 @@ def test_second_scan_reads_the_kept_vectors(
     fresh_scan("three")
     assert sentences & set(encoded)
     assert sorted(cache.rglob("*.npz")) == before
+
+
+@pytest.mark.semantic
+@pytest.mark.slow
+def test_a_scan_killed_while_aligning_keeps_its_sentences_and_resume_reads_them(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    from dedup.engines import local
+    from dedup.semantic import encoder
+    from dedup.text.segment import split_sentences
+
+    cache = tmp_path / "vc"
+    scan([seeds_dir], tmp_path / "clean")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed in align")
+
+    encoder._EMBEDDERS.clear()
+    with monkeypatch.context() as m:
+        m.setattr(local, "align_stage", boom)
+        with pytest.raises(RuntimeError, match="killed in align"):
+            scan([seeds_dir], tmp_path / "run", vector_cache=cache)
+    assert len(list(cache.rglob("*.npz"))) >= 3  # written after verification
+
+    encoded: list[str] = []
+    real = encoder.SentenceEncoder._encode
+
+    def counting(self: encoder.SentenceEncoder, todo: list[str], progress: object) -> np.ndarray:
+        encoded.extend(todo)
+        return real(self, todo, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(encoder.SentenceEncoder, "_encode", counting)
+    encoder._EMBEDDERS.clear()  # as in a new process
+    result = scan([seeds_dir], tmp_path / "run", vector_cache=cache, resume=True)
+    sentences = {
+        s.text
+        for p in sorted(seeds_dir.glob("*.txt"))
+        for s in split_sentences(p.read_text(encoding="utf-8"))
+    }
+    assert encoded  # the joined sentences of merges and splits, not kept before the kill
+    assert not sentences & set(encoded)
+    assert result.manifest["stages"]["semantic"]["vector_cache_written"] >= 1
+    for name in TABLES:
+        a = pl.read_parquet(tmp_path / "clean" / f"{name}.parquet")
+        b = pl.read_parquet(tmp_path / "run" / f"{name}.parquet")
+        floats = [c for c, t in a.schema.items() if t in (pl.Float32, pl.Float64)]
+        assert a.drop(floats).equals(b.drop(floats)), name
+        for c in floats:
+            assert b[c].to_numpy() == pytest.approx(a[c].to_numpy(), abs=1e-5, nan_ok=True)

@@ -224,8 +224,8 @@ def doc_strings(sentences: Sequence[str], cache: Mapping[str, Any]) -> list[str]
 @dataclass
 class Kept:
     """The documents a run read from a store (or found missing there), to write back once
-    the run has encoded their strings (:meth:`snapshot` after verification, :meth:`write`
-    after alignment).
+    the run has encoded their strings: their sentences after verification
+    (:meth:`snapshot`), the joined ones after alignment (:meth:`write`).
 
     Attributes:
         store: The store.
@@ -273,14 +273,30 @@ class Kept:
         """Documents whose file was read."""
         return sum(found is not None for _, _, found in self.docs)
 
-    def snapshot(self) -> None:
-        """Take the vectors of every document's sentences from the encoder's cache (call it
-        right after verification, which encoded them all)."""
+    def snapshot(self) -> int:
+        """Take the vectors of every document's sentences from the encoder's cache and write
+        the files that lack some (call it right after verification, which encoded them all:
+        a run killed while aligning keeps them).
+
+        Returns:
+            Files written.
+        """
         cache = self.encoder.cache
         self.taken = [
             {string_hash(s): cache[s] for s in sentences if s in cache}
             for _, sentences, _ in self.docs
         ]
+        written = 0
+        for k, ((text, sentences, found), mine) in enumerate(
+            zip(self.docs, self.taken, strict=True)
+        ):
+            have = found or {}
+            if found is not None and all(h in have for h in mine):
+                continue
+            if self.store.keep(text, [], cache, {**mine, **have}):
+                self.docs[k] = (text, sentences, {**mine, **have})
+                written += 1
+        return written
 
     def write(self) -> int:
         """Write the file of each document that has vectors its file lacks (sentences from
