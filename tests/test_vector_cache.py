@@ -85,9 +85,11 @@ def test_second_scan_reads_the_kept_vectors(
     assert sentences & set(encoded)
     kept = len(list(cache.rglob("*.npz")))  # one file per candidate document
     assert kept >= 3
+    assert first["vector_cache_written"] >= kept  # some rewritten with joined sentences
 
     second = fresh_scan("two", "--vector-cache", str(cache))
     assert second["stored_documents"] == kept
+    assert second["vector_cache_written"] == 0  # nothing new to keep
     assert second["verify_chars"] == 0  # nothing left for the transformer's budget
     # the documents' sentences, and the joined ones the aligner scored for merges and splits,
     # all come from the cache: the transformer encodes nothing

@@ -228,8 +228,8 @@ def _resumed_kept(
 
 def _keep_vectors(kept: Any, notes: dict[str, Any], prog: Progress) -> None:
     """Write the vector cache's new files; say so when its folder cannot be written."""
-    written = kept.write()
-    notes.setdefault("semantic", {})["vector_cache_written"] = written
+    kept.write()
+    notes.setdefault("semantic", {})["vector_cache_written"] = kept.written
     if not kept.store.writable:
         prog.message(f"vector cache {kept.store.folder} cannot be written: nothing was kept")
 

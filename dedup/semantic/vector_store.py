@@ -233,6 +233,7 @@ class Kept:
         docs: (text, sentences, what :meth:`SentenceVectorStore.load` gave, or None).
         taken: Per document, the vectors of its sentences taken from the encoder's cache by
             :meth:`snapshot` (the cache may be emptied while the aligner runs).
+        written: Files written by :meth:`snapshot` and :meth:`write` together.
     """
 
     store: SentenceVectorStore
@@ -241,6 +242,7 @@ class Kept:
         default_factory=list
     )
     taken: list[dict[int, FloatArray]] = field(default_factory=list)
+    written: int = 0  # files written by snapshot and write together
 
     @classmethod
     def preload(
@@ -296,6 +298,7 @@ class Kept:
             if self.store.keep(text, [], cache, {**mine, **have}):
                 self.docs[k] = (text, sentences, {**mine, **have})
                 written += 1
+        self.written += written
         return written
 
     def write(self) -> int:
@@ -320,4 +323,5 @@ class Kept:
                 continue
             written += self.store.keep(text, strings, cache, {**mine, **have})
         self.encoder.kept.clear()
+        self.written += written
         return written
