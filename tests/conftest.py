@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -21,3 +22,20 @@ def seeds_dir() -> Path:
 @pytest.fixture(scope="session")
 def seed_texts() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("0*.txt"))]
+
+
+@pytest.fixture
+def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every string the transformer encodes while the test runs (through
+    ``SentenceEncoder._encode``, which still encodes them), in order; the test may clear it."""
+    from dedup.semantic import encoder
+
+    seen: list[str] = []
+    real = encoder.SentenceEncoder._encode
+
+    def counting(self: encoder.SentenceEncoder, todo: list[str], progress: Any) -> Any:
+        seen.extend(todo)
+        return real(self, todo, progress)
+
+    monkeypatch.setattr(encoder.SentenceEncoder, "_encode", counting)
+    return seen

@@ -245,7 +245,7 @@ def test_keys_separate_models_precisions_and_devices(tmp_path: Path) -> None:
 @pytest.mark.semantic
 @pytest.mark.slow
 def test_second_query_reads_the_indexed_vectors(
-    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeds_dir: Path, tmp_path: Path, encoded: list[str]
 ) -> None:
     """A second query, in a process that has encoded nothing yet, encodes none of the indexed
     documents' sentences and answers as the first did; an add keeps the new documents'."""
@@ -261,14 +261,6 @@ def test_second_query_reads_the_indexed_vectors(
 
     indexed, query, later = [seed("000"), seed("003")], seed("001"), seed("002")
     build(indexed, tmp_path / "ix", config=RunConfig(semantic=SemanticConfig(enabled=True)))
-    encoded: list[str] = []
-    real = encoder.SentenceEncoder._encode
-
-    def counting(self: encoder.SentenceEncoder, todo: list[str], progress: object) -> np.ndarray:
-        encoded.extend(todo)
-        return real(self, todo, progress)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(encoder.SentenceEncoder, "_encode", counting)
 
     def fresh_query() -> pl.DataFrame:
         encoder._EMBEDDERS.clear()  # as in a new process: nothing cached

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 
@@ -14,6 +13,17 @@ from dedup.errors import ConfigError
 from dedup.pipeline import scan
 
 TABLES = ("pairs", "alignments", "passages", "clusters")
+
+
+def assert_same_tables(one: Path, two: Path) -> None:
+    """The two runs' tables are equal, float columns within 1e-5 (bfloat16 batch noise)."""
+    for name in TABLES:
+        a = pl.read_parquet(one / f"{name}.parquet")
+        b = pl.read_parquet(two / f"{name}.parquet")
+        floats = [c for c, t in a.schema.items() if t in (pl.Float32, pl.Float64)]
+        assert a.drop(floats).equals(b.drop(floats)), name
+        for c in floats:
+            assert b[c].to_numpy() == pytest.approx(a[c].to_numpy(), abs=1e-5, nan_ok=True)
 
 
 def test_vector_cache_is_local_only(seeds_dir: Path, tmp_path: Path) -> None:
@@ -48,7 +58,7 @@ def test_environment_variable_sets_the_cache_of_local_scans(
 @pytest.mark.semantic
 @pytest.mark.slow
 def test_second_scan_reads_the_kept_vectors(
-    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeds_dir: Path, tmp_path: Path, encoded: list[str]
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("sentence_transformers")
@@ -58,14 +68,6 @@ def test_second_scan_reads_the_kept_vectors(
     from dedup.semantic import encoder
     from dedup.text.segment import split_sentences
 
-    encoded: list[str] = []
-    real = encoder.SentenceEncoder._encode
-
-    def counting(self: encoder.SentenceEncoder, todo: list[str], progress: object) -> np.ndarray:
-        encoded.extend(todo)
-        return real(self, todo, progress)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(encoder.SentenceEncoder, "_encode", counting)
     cache = tmp_path / "vc"
     seeds = sorted(seeds_dir.glob("*.txt"))
     sentences = {s.text for p in seeds for s in split_sentences(p.read_text(encoding="utf-8"))}
@@ -95,13 +97,7 @@ def test_second_scan_reads_the_kept_vectors(
     # all come from the cache: the transformer encodes nothing
     assert encoded == []
     assert second["accepted"] == first["accepted"]
-    for name in TABLES:
-        a = pl.read_parquet(tmp_path / "one" / f"{name}.parquet")
-        b = pl.read_parquet(tmp_path / "two" / f"{name}.parquet")
-        floats = [c for c, t in a.schema.items() if t in (pl.Float32, pl.Float64)]
-        assert a.drop(floats).equals(b.drop(floats)), name
-        for c in floats:
-            assert b[c].to_numpy() == pytest.approx(a[c].to_numpy(), abs=1e-5, nan_ok=True)
+    assert_same_tables(tmp_path / "one", tmp_path / "two")
 
     # without the option nothing is read or written there
     before = sorted(cache.rglob("*.npz"))
@@ -113,7 +109,7 @@ def test_second_scan_reads_the_kept_vectors(
 @pytest.mark.semantic
 @pytest.mark.slow
 def test_a_scan_killed_while_aligning_keeps_its_sentences_and_resume_reads_them(
-    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoded: list[str]
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("sentence_transformers")
@@ -134,15 +130,8 @@ def test_a_scan_killed_while_aligning_keeps_its_sentences_and_resume_reads_them(
             scan([seeds_dir], tmp_path / "run", vector_cache=cache)
     assert len(list(cache.rglob("*.npz"))) >= 3  # written after verification
 
-    encoded: list[str] = []
-    real = encoder.SentenceEncoder._encode
-
-    def counting(self: encoder.SentenceEncoder, todo: list[str], progress: object) -> np.ndarray:
-        encoded.extend(todo)
-        return real(self, todo, progress)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(encoder.SentenceEncoder, "_encode", counting)
     encoder._EMBEDDERS.clear()  # as in a new process
+    encoded.clear()
     result = scan([seeds_dir], tmp_path / "run", vector_cache=cache, resume=True)
     sentences = {
         s.text
@@ -152,10 +141,4 @@ def test_a_scan_killed_while_aligning_keeps_its_sentences_and_resume_reads_them(
     assert encoded  # the joined sentences of merges and splits, not kept before the kill
     assert not sentences & set(encoded)
     assert result.manifest["stages"]["semantic"]["vector_cache_written"] >= 1
-    for name in TABLES:
-        a = pl.read_parquet(tmp_path / "clean" / f"{name}.parquet")
-        b = pl.read_parquet(tmp_path / "run" / f"{name}.parquet")
-        floats = [c for c, t in a.schema.items() if t in (pl.Float32, pl.Float64)]
-        assert a.drop(floats).equals(b.drop(floats)), name
-        for c in floats:
-            assert b[c].to_numpy() == pytest.approx(a[c].to_numpy(), abs=1e-5, nan_ok=True)
+    assert_same_tables(tmp_path / "clean", tmp_path / "run")
