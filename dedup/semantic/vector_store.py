@@ -82,11 +82,8 @@ def _weights(model: str | None) -> list[tuple[str, int, int]]:
             folder = Path(model)
         if folder is None:
             return []
-        return [
-            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-            for p in sorted(folder.iterdir())
-            if p.suffix in (".safetensors", ".bin")
-        ]
+        weights = [p for p in sorted(folder.iterdir()) if p.suffix in (".safetensors", ".bin")]
+        return [(p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in weights]
     except Exception:  # no such package or folder: the name alone keys the store
         return []
 
