@@ -24,8 +24,10 @@ def synth(
     mean_chars: Annotated[int, typer.Option(help="Mean document length in characters.")] = 2600,
     workers: Annotated[int, typer.Option(help="Processes generating chunks in parallel.")] = 1,
 ) -> None:
-    """Write a synthetic corpus with planted copies, near-duplicates, derivatives and partial
-    reuse, and truth.parquet (every planted pair with its exact Jaccard)."""
+    """Write a synthetic corpus with planted copies and derivatives, and its truth.
+
+    The corpus holds planted copies, near-duplicates, derivatives and partial reuse;
+    truth.parquet lists every planted pair with its exact Jaccard."""
     from dedup.errors import ConfigError
     from dedup.synth.generate import synthesize
 
@@ -75,8 +77,9 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Throughput and accuracy of dedup scan against datasketch and rensa, in one run, on
-    one synthetic corpus (needs the bench extra)."""
+    """Throughput and accuracy of dedup scan against datasketch and rensa.
+
+    All three are measured in one run, on one synthetic corpus (needs the bench extra)."""
     import argparse
 
     from dedup import bench as bench_mod

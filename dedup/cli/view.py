@@ -34,8 +34,10 @@ def diff(
         ),
     ] = None,
 ) -> None:
-    """Show two files side by side, sentence by sentence: same, edited, added, dropped, moved;
-    and the passages they share, with the share of each file they cover."""
+    """Show two files side by side, sentence by sentence.
+
+    Each sentence is same, edited, added, dropped or moved; the passages the two files share
+    follow, with the share of each file they cover."""
     import json
 
     from dedup.align.pair import align_pair
@@ -133,9 +135,10 @@ def filter_cmd(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
-    """Write the corpus of RUN with one document per duplicate group, and the list of
-    dropped documents with the kept one each duplicates. Texts are read again from the
-    run's inputs, which must be unchanged since the scan."""
+    """Write the corpus of RUN with one document per duplicate group.
+
+    Also writes the list of dropped documents, with the kept one each duplicates. Texts are
+    read again from the run's inputs, which must be unchanged since the scan."""
     from dedup.filter import DEFAULT_RELATIONS, filter_run
 
     chosen = tuple(r.strip() for v in relations or [] for r in v.split(",") if r.strip())
