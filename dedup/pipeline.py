@@ -14,7 +14,6 @@ from pathlib import Path
 
 from dedup import engines
 from dedup.config import RunConfig
-from dedup.errors import ConfigError
 from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.progress import Progress, Silent
 from dedup.run import MANIFEST, ScanResult, check_inputs, check_out
@@ -64,7 +63,8 @@ def scan(
         ray_address: the Ray cluster to connect to (``engine="ray"`` only).
         vector_cache: a folder that keeps the transformer's sentence vectors between scans
             (:mod:`dedup.semantic.vector_store`): the candidates' documents found there are
-            read, not encoded, and those encoded are added. Local engine only.
+            read, not encoded, and those encoded are added. With ``engine="ray"``, every
+            node must be able to read and write it.
 
     Returns:
         The tables, as written.
@@ -79,8 +79,6 @@ def scan(
         skip=(str(out),),
     ).validate()
     runner = engines.get(engine)
-    if vector_cache is not None and engine != "local":
-        raise ConfigError(f"--vector-cache works with the local engine only, not {engine!r}")
     runner.check(resume=resume)
     out = Path(out)
     check_inputs(inputs)

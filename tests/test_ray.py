@@ -343,3 +343,57 @@ def test_semantic_channel_with_one_document(seeds_dir: Path, tmp_path: Path) -> 
     assert result.manifest["stages"]["semantic"]["ran"] is True
     assert result.manifest["stages"]["semantic"]["candidates"] == 0
     assert result.pairs.height == 0
+
+
+@pytest.mark.semantic
+@pytest.mark.slow
+@pytest.mark.skipif(not _has_semantic_extra(), reason="needs torch and sentence-transformers")
+def test_vector_cache_on_ray(seeds_dir: Path, tmp_path: Path, encoded: list[str]) -> None:
+    """The actors write the vectors they encode to ``--vector-cache`` (a local scan then
+    encodes nothing, and gives Ray's tables), and read what is kept there (vectors replaced
+    in the folder change Ray's scores)."""
+    from dedup.semantic import encoder
+
+    seeds = sorted(seeds_dir.glob("0*.txt"))
+    config = RunConfig(semantic=SemanticConfig(precision="float32"))
+    cache = tmp_path / "vc"
+    dist = scan(seeds, tmp_path / "ray", config=config, engine="ray", vector_cache=cache)
+    notes = dist.manifest["stages"]["semantic"]
+    files = sorted(cache.rglob("*.npz"))
+    assert notes["stored_documents"] == 0
+    assert len(files) >= 3  # one per candidate document
+    assert notes["vector_cache_written"] >= len(files)  # each batch writes its documents
+
+    encoder._EMBEDDERS.clear()  # as in a new process: nothing cached
+    encoded.clear()
+    local = scan(seeds, tmp_path / "local", config=config, vector_cache=cache)
+    # the sentences, and the joined ones Ray's aligner scored, all came from Ray's files
+    assert encoded == []
+    assert local.manifest["stages"]["semantic"]["stored_documents"] == len(files)
+    for name, keys in TABLES.items():
+        if name == "documents":
+            continue
+        want = pl.read_parquet(tmp_path / "ray" / f"{name}.parquet").sort(keys, nulls_last=True)
+        got = pl.read_parquet(tmp_path / "local" / f"{name}.parquet").sort(keys, nulls_last=True)
+        floats = [c for c, t in want.schema.items() if t in (pl.Float32, pl.Float64)]
+        assert got.drop(floats).equals(want.drop(floats)), name
+        for c in floats:
+            assert np.allclose(got[c].to_numpy(), want[c].to_numpy(), atol=1e-5, equal_nan=True)
+
+    # every kept vector replaced by one and the same: reading them, the actors score every
+    # candidate's sentences as identical, and accept every candidate
+    same = tmp_path / "same"
+    for path in files:
+        with np.load(path) as data:
+            keys, vectors = data["keys"], data["vectors"]
+        one = np.zeros_like(vectors)
+        one[:, 0] = 1.0
+        target = same / path.relative_to(cache)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(target, keys=keys, vectors=one)
+    forged = scan(seeds, tmp_path / "forged", config=config, engine="ray", vector_cache=same)
+    notes, forged_notes = dist.manifest["stages"]["semantic"], forged.manifest["stages"]["semantic"]
+    assert forged_notes["stored_documents"] == len(files)
+    assert forged_notes["vector_cache_written"] == 0
+    assert forged_notes["candidates"] == notes["candidates"]
+    assert forged_notes["accepted"] == forged_notes["candidates"] > notes["accepted"]

@@ -26,13 +26,7 @@ def assert_same_tables(one: Path, two: Path) -> None:
             assert b[c].to_numpy() == pytest.approx(a[c].to_numpy(), abs=1e-5, nan_ok=True)
 
 
-def test_vector_cache_is_local_only(seeds_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="local engine"):
-        scan([seeds_dir], tmp_path / "r", engine="ray", vector_cache=tmp_path / "vc")
-    assert not (tmp_path / "vc").exists()
-
-
-def test_environment_variable_sets_the_cache_of_local_scans(
+def test_environment_variable_sets_the_cache(
     seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
@@ -51,8 +45,8 @@ def test_environment_variable_sets_the_cache_of_local_scans(
     out = str(tmp_path / "r")
     for extra in ([], ["--vector-cache", str(tmp_path / "opt")], ["--engine", "ray"]):
         CliRunner().invoke(app, ["scan", str(seeds_dir), "--out", out, *extra])
-    # the variable for a local scan, the option over it, and nothing for a Ray scan
-    assert seen == [tmp_path / "env", tmp_path / "opt", None]
+    # the variable, the option over it, and the variable for a Ray scan too
+    assert seen == [tmp_path / "env", tmp_path / "opt", tmp_path / "env"]
 
 
 @pytest.mark.semantic

@@ -80,7 +80,7 @@ def scan(
         typer.Option(
             help="Folder that keeps the transformer's sentence vectors between scans: "
             "documents found there are not encoded again (8-14 bytes per byte of text). "
-            "Default: $DEDUP_VECTOR_CACHE for local scans.",
+            "Default: $DEDUP_VECTOR_CACHE. With --engine ray, a folder every node can write.",
         ),
     ] = None,
     align: Annotated[
@@ -160,7 +160,7 @@ def scan(
                 progress=bar,
                 engine=engine,
                 ray_address=ray_address,
-                vector_cache=_vector_cache(vector_cache, engine),
+                vector_cache=_vector_cache(vector_cache),
             )
     except DedupError as exc:
         raise fail(exc) from None
@@ -170,10 +170,9 @@ def scan(
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def _vector_cache(option: Path | None, engine: str) -> Path | None:
-    """``--vector-cache``, else ``$DEDUP_VECTOR_CACHE`` for a local scan (a Ray scan leaves the
-    variable alone: only the option given to it is refused)."""
-    if option is not None or engine != "local":
+def _vector_cache(option: Path | None) -> Path | None:
+    """``--vector-cache``, else ``$DEDUP_VECTOR_CACHE``."""
+    if option is not None:
         return option
     value = os.environ.get("DEDUP_VECTOR_CACHE", "")
     return Path(value) if value else None

@@ -3,7 +3,7 @@ the alignment of paraphrase pairs (used by :mod:`dedup.engines.ray.semantic`).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -15,17 +15,41 @@ from dedup.engines.ray.shuffle import from_arrow, to_arrow
 
 if TYPE_CHECKING:
     from dedup.semantic.embed import Accept
+    from dedup.semantic.vector_store import Kept, SentenceVectorStore
 
 __all__ = ["SEM", "DocVectors", "ModelActor", "PairScores", "ParaphraseAligner"]
 
 I64 = pl.Int64
 SEM = {"a": I64, "b": I64, "semantic": pl.Float64, "accepted": pl.Boolean}
+#: :data:`SEM` with what a vector store did in the batch: whether each document's file was
+#: read, and (on the batch's first row, 0 on the others) the files written.
+SEM_STORED = {**SEM, "stored_a": pl.Boolean, "stored_b": pl.Boolean, "written": I64}
 
 
 def _sentences(text: str | None) -> list[str]:
     from dedup.text.segment import split_sentences
 
     return [s.text for s in split_sentences(text or "")]
+
+
+def _batch_docs(df: pl.DataFrame) -> dict[int, str]:
+    """The batch's documents (``a``/``text_a``, ``b``/``text_b``): their texts by doc_id."""
+    texts: dict[int, str] = {}
+    for col, text in (("a", "text_a"), ("b", "text_b")):
+        for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
+            texts.setdefault(doc, t or "")
+    return texts
+
+
+def _preload(
+    store: SentenceVectorStore | None, encoder: Any, texts: dict[int, str], sents: dict[int, Any]
+) -> Kept | None:
+    """The batch's documents read from ``store`` into ``encoder`` (None without a store)."""
+    if store is None:
+        return None
+    from dedup.semantic.vector_store import Kept
+
+    return Kept.preload(store, encoder, ((texts[d], sents[d]) for d in texts))
 
 
 class ModelActor:
@@ -78,37 +102,45 @@ class PairScores(ModelActor):
     ``accept``: the rewrite rule when the scan does not align its pairs)."""
 
     def __init__(
-        self, config: SemanticConfig, device: str, threads: int, accept: Accept | None = None
+        self,
+        config: SemanticConfig,
+        device: str,
+        threads: int,
+        accept: Accept | None = None,
+        store: SentenceVectorStore | None = None,
     ) -> None:
         super().__init__(config, device, threads)
         self.accept = accept
+        self.store = store
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from dedup.semantic import embed
         from dedup.semantic.encoder import SentenceEncoder
 
         df = from_arrow(batch)
-        sents: dict[int, list[str]] = {}
-        for col, text in (("a", "text_a"), ("b", "text_b")):
-            for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
-                if doc not in sents:
-                    sents[doc] = _sentences(t)
+        texts = _batch_docs(df)
+        sents = {d: _sentences(t) for d, t in texts.items()}
         # a fresh cache per batch: an actor's memory stays that of one batch's sentences
         encoder = SentenceEncoder(self.model, batch_size=self.config.batch_size)
+        kept = _preload(self.store, encoder, texts, sents)
         pairs = df.select("a", "b").to_numpy().astype(np.int64).reshape(-1, 2)
         scores = embed.verify_candidates(
             encoder, sents, pairs, config=self.config, accept=self.accept
         )
-        out = pl.DataFrame(
-            {
-                "a": df["a"],
-                "b": df["b"],
-                "semantic": [s.score for s in scores],
-                "accepted": [s.accepted for s in scores],
-            },
-            schema=SEM,
-        )
-        return to_arrow(out)
+        columns: dict[str, Any] = {
+            "a": df["a"],
+            "b": df["b"],
+            "semantic": [s.score for s in scores],
+            "accepted": [s.accepted for s in scores],
+        }
+        if kept is None:
+            return to_arrow(pl.DataFrame(columns, schema=SEM))
+        stored = {d for d, (_, _, found) in zip(texts, kept.docs, strict=True) if found}
+        written = kept.write()  # the sentences' vectors, right after verification
+        columns["stored_a"] = [d in stored for d in df["a"].to_list()]
+        columns["stored_b"] = [d in stored for d in df["b"].to_list()]
+        columns["written"] = [written if i == 0 else 0 for i in range(df.height)]
+        return to_arrow(pl.DataFrame(columns, schema=SEM_STORED))
 
 
 class ParaphraseAligner(ModelActor):
@@ -123,6 +155,7 @@ class ParaphraseAligner(ModelActor):
         threads: int,
         cutoff: int | None,
         derivation: DerivationConfig,
+        store: SentenceVectorStore | None = None,
     ) -> None:
         from dedup.align.stage import embedding_scorer_for
 
@@ -130,10 +163,26 @@ class ParaphraseAligner(ModelActor):
         self.cutoff = cutoff
         self.derivation = derivation
         self.scorer = embedding_scorer_for(self.model, config.batch_size)
+        self.store = store
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         df = from_arrow(batch)
+        kept = None
+        if self.store is not None:
+            mine = df.filter(pl.col("semantic").is_not_null())
+            texts = _batch_docs(
+                mine.select(
+                    pl.col("doc_a").alias("a"),
+                    pl.col("doc_b").alias("b"),
+                    pl.col("text_a"),
+                    pl.col("text_b"),
+                )
+            )
+            sents = {d: _sentences(t) for d, t in texts.items()}
+            kept = _preload(self.store, self.scorer, texts, sents)
         out = ap.align_semantic(
             df, cutoff=self.cutoff, scorer=self.scorer, derivation=self.derivation
         )
+        if kept is not None:
+            kept.write()  # the joined sentences the aligner scored, and any sentence it lacked
         return to_arrow(out)

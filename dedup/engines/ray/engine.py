@@ -155,7 +155,9 @@ def run(
             ``HEAD:6379``); ``None`` uses the Ray already initialized in this process, else
             the cluster named by ``RAY_ADDRESS``, else starts a local one (``workers`` CPUs,
             0: all cores).
-        vector_cache: refused (the local engine's option; the pipeline says so first).
+        vector_cache: a folder (every node can read and write it) of sentence vectors kept
+            between scans: the semantic channel's actors read its candidates' vectors there
+            instead of encoding them, and write those they encode.
         load: read the written tables back into the result's frames; ``None`` does so up
             to ``LOAD_MAX_DOCS`` documents. Otherwise the frames are empty and the tables
             are on disk only (read them with ``polars.scan_parquet``).
@@ -165,8 +167,6 @@ def run(
     """
     del overwrite
     check(resume=resume)
-    if vector_cache is not None:
-        raise ConfigError("--vector-cache is an option of the local engine")
     cfg, prog = config, progress
     timings = Timings()
     t_start = time.perf_counter()
@@ -185,6 +185,7 @@ def run(
             timings,
             notes,
             read=read,
+            vector_cache=vector_cache,
         )
         manifest = write_manifest(
             out,
@@ -226,6 +227,7 @@ def _run(
     notes: dict[str, Any],
     *,
     read: ReadOptions,
+    vector_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Every stage on the cluster; the tables committed; the manifest's counts."""
     with timings.stage("read+shingle+minhash"):
@@ -236,11 +238,12 @@ def _run(
     with timings.stage("candidates+verify"):
         prog.stage("candidates + verify (ray)")
         scored = candidates(docs, cfg, n_docs)
+    store = None
     if cfg.semantic.enabled is not False:
         with timings.stage("semantic"):
             prog.stage("semantic: embed + candidates + verify (ray)")
-            outcome = semantic_pairs(scored, docs, cfg, n_parts(n_docs))
-            scored = outcome.pairs
+            outcome = semantic_pairs(scored, docs, cfg, n_parts(n_docs), vector_cache=vector_cache)
+            scored, store = outcome.pairs, outcome.store
             if not outcome.notes["ran"]:
                 prog.message(f"paraphrase detection is off: {outcome.notes['reason']}")
         notes["semantic"] = outcome.notes
@@ -257,7 +260,12 @@ def _run(
         with timings.stage("align" if cfg.align.enabled else "write"):
             prog.stage("paths + align (ray)")
             aligned = align_pairs(
-                scored, docs, cfg, n_pairs, embed_paraphrases=bool(notes["semantic"]["ran"])
+                scored,
+                docs,
+                cfg,
+                n_pairs,
+                embed_paraphrases=bool(notes["semantic"]["ran"]),
+                store=store,
             )
     if cfg.align.enabled:
         timings.add("align", 0.0)

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,13 +35,14 @@ import pyarrow as pa
 from dedup.align.precheck import channel_rule
 from dedup.config import RunConfig, SemanticConfig
 from dedup.engines.ray import align as ap
-from dedup.engines.ray.actors import SEM, DocVectors, PairScores, ParaphraseAligner
+from dedup.engines.ray.actors import SEM, SEM_STORED, DocVectors, PairScores, ParaphraseAligner
 from dedup.engines.ray.shuffle import co_group, collect, map_frames, to_arrow
 
 if TYPE_CHECKING:
     from ray.data import Dataset
 
     from dedup.semantic.embed import Accept
+    from dedup.semantic.vector_store import SentenceVectorStore
 
 #: Most documents whose vectors are collected to the driver for candidate search
 #: (2 million × 384 float32 ≈ 3 GB).
@@ -59,10 +61,12 @@ _WITH_TEXTS = {**_WITH_A, "text_b": pl.String}
 
 @dataclass
 class SemanticResult:
-    """The lexical pairs with the channel's pairs merged in, and what the channel did."""
+    """The lexical pairs with the channel's pairs merged in, what the channel did, and the
+    store of sentence vectors its actors used (for the aligner's actors)."""
 
     pairs: Dataset | None
     notes: dict[str, Any]
+    store: SentenceVectorStore | None = None
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,18 @@ def _count_shingled(docs: Dataset) -> tuple[int, int]:
 
 
 def semantic_pairs(
-    scored: Dataset | None, docs: Dataset, cfg: RunConfig, parts: int
+    scored: Dataset | None,
+    docs: Dataset,
+    cfg: RunConfig,
+    parts: int,
+    *,
+    vector_cache: Path | None = None,
 ) -> SemanticResult:
     """The semantic channel on the lexical pairs ``scored`` (None: there are none).
+
+    With ``vector_cache`` (a folder every node can read and write), the actors read the
+    candidates' sentence vectors kept there by earlier scans instead of encoding them, and
+    write those they encode (:mod:`dedup.semantic.vector_store`).
 
     Returns the pairs with a ``semantic`` column (the local engine's rules,
     :func:`dedup.semantic.stage.merge_semantic`) and the manifest's ``stages.semantic`` notes.
@@ -166,6 +179,16 @@ def semantic_pairs(
     if cand.shape[0] == 0:
         notes["accepted"] = 0
         return SemanticResult(scored, notes)
+    from dedup.semantic.embed import running_precision
+
+    precision = running_precision(cfg.semantic, where.device)
+    store = None
+    if vector_cache is not None:
+        from dedup.semantic.vector_store import SentenceVectorStore
+
+        store = SentenceVectorStore.under(
+            vector_cache, cfg.semantic, device=where.device, precision=precision
+        )
     sem = _verify(
         pl.DataFrame({"a": ids[cand[:, 0]], "b": ids[cand[:, 1]], "cosine": cosine}, schema=_CAND),
         docs,
@@ -173,12 +196,16 @@ def semantic_pairs(
         where,
         parts,
         accept=channel_rule(cfg),
+        store=store,
     )
+    if store is not None:
+        stored = pl.concat([sem.filter("stored_a")["a"], sem.filter("stored_b")["b"]])
+        notes["stored_documents"] = stored.n_unique()
+        notes["vector_cache_written"] = int(sem["written"].sum())
+        sem = sem.select(list(SEM))
     notes["accepted"] = int(sem["accepted"].sum())
-    from dedup.semantic.embed import running_precision
-
-    notes["precision"] = running_precision(cfg.semantic, where.device)
-    return SemanticResult(_merged(scored, sem, docs, cfg), notes)
+    notes["precision"] = precision
+    return SemanticResult(_merged(scored, sem, docs, cfg), notes, store)
 
 
 def document_vectors(
@@ -224,8 +251,10 @@ def _verify(
     parts: int,
     *,
     accept: Accept | None,
+    store: SentenceVectorStore | None = None,
 ) -> pl.DataFrame:
-    """Scores of the candidate pairs (doc ids ``a < b``), by the model actors."""
+    """Scores of the candidate pairs (doc ids ``a < b``), by the model actors; with
+    ``store``, also the :data:`SEM_STORED` columns."""
     import ray
 
     from dedup.engines.ray.shuffle import semi_join
@@ -268,12 +297,13 @@ def _verify(
             "device": where.device,
             "threads": where.threads,
             "accept": accept,
+            "store": store,
         },
         batch_format="pyarrow",
         batch_size=PAIRS_PER_BATCH,
         **where.options(),
     )
-    return collect(scored, SEM).sort("a", "b")
+    return collect(scored, SEM if store is None else SEM_STORED).sort("a", "b")
 
 
 def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: RunConfig) -> Dataset:
@@ -332,10 +362,16 @@ def _merged(scored: Dataset | None, sem: pl.DataFrame, docs: Dataset, config: Ru
     return merged_ds if rest is None else rest.union(merged_ds).materialize()
 
 
-def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> Dataset:
+def align_paraphrases(
+    aligned: Dataset,
+    cfg: RunConfig,
+    cutoff: int | None,
+    store: SentenceVectorStore | None = None,
+) -> Dataset:
     """Pairs from :func:`dedup.engines.ray.align.attach_b` with ``skip_semantic``, the
     semantic channel's pairs aligned by model actors
-    (:class:`dedup.engines.ray.actors.ParaphraseAligner`)."""
+    (:class:`dedup.engines.ray.actors.ParaphraseAligner`), which read and write ``store``'s
+    sentence vectors when given one."""
     where = placement()
     return aligned.map_batches(
         ParaphraseAligner,
@@ -345,6 +381,7 @@ def align_paraphrases(aligned: Dataset, cfg: RunConfig, cutoff: int | None) -> D
             "threads": where.threads,
             "cutoff": cutoff,
             "derivation": cfg.derivation,
+            "store": store,
         },
         batch_format="pyarrow",
         batch_size=PAIRS_PER_BATCH,

@@ -34,6 +34,8 @@ from dedup.lexical.overlap import sampling_stride
 if TYPE_CHECKING:
     from ray.data import Dataset
 
+    from dedup.semantic.vector_store import SentenceVectorStore
+
 
 ROWS_PER_PART = 500_000
 FILES_PER_TASK = 64
@@ -214,12 +216,14 @@ def align_pairs(
     n_pairs: int,
     *,
     embed_paraphrases: bool = False,
+    store: SentenceVectorStore | None = None,
 ) -> Dataset:
     """Pairs with paths, alignment summary and nested alignment rows.
 
     With alignment on, each pair's relation is decided from its passages (null: not
     reported). With ``embed_paraphrases`` (the semantic channel ran), the pairs it proposed
-    are aligned with sentence embeddings by model actors, as the local engine aligns them.
+    are aligned with sentence embeddings by model actors, as the local engine aligns them
+    (reading and writing ``store``'s sentence vectors when given one).
     """
     parts = n_parts(n_pairs)
     texts = semi_join(
@@ -264,7 +268,7 @@ def align_pairs(
     if skip:
         from dedup.engines.ray.semantic import align_paraphrases
 
-        aligned = align_paraphrases(aligned, cfg, cutoff)
+        aligned = align_paraphrases(aligned, cfg, cutoff, store)
     return aligned.materialize()
 
 
