@@ -80,3 +80,23 @@ def test_not_a_run(tmp_path: Path) -> None:
 def test_custom_output(run: Path, tmp_path: Path) -> None:
     out = write_report(run, tmp_path / "sub" / "r.html")
     assert out.read_text(encoding="utf-8").count("pair-2-3") >= 2
+
+
+def test_report_of_a_scan_without_alignment(tmp_path: Path) -> None:
+    """A ``--no-align`` scan's pairs have null per-op counts: the report shows the pair with
+    a legend without counts."""
+    from dedup.config import AlignConfig, RunConfig, SemanticConfig
+    from dedup.pipeline import scan
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = " ".join(f"Sentence number {i} says something about topic {i % 7}." for i in range(40))
+    (docs / "a.txt").write_text(text, encoding="utf-8")
+    (docs / "b.txt").write_text(text, encoding="utf-8")
+    config = RunConfig(semantic=SemanticConfig(enabled=False), align=AlignConfig(enabled=False))
+    result = scan([docs], tmp_path / "run", config=config)
+    assert result.pairs.height == 1 and result.pairs["n_same"].is_null().all()
+    html = build_report(tmp_path / "run")
+    assert "No sentence alignment recorded" in html
+    legend = re.search(r'<p class="legend">(.*?)</p>', html)
+    assert legend is not None and not re.search(r"\d", legend.group(1))

@@ -68,10 +68,12 @@ def page(title: str, body: str, *, script: bool = True) -> str:
 
 
 def legend(counts: Mapping[str, int] | None = None) -> str:
-    """The colour legend, with per-op counts when given."""
+    """The colour legend, with per-op counts when given (none for a pair not aligned, whose
+    counts are null)."""
     parts = []
     for op in _OPS:
-        n = f" {int(counts.get(f'n_{op}', 0))}" if counts is not None else ""
+        value = None if counts is None else counts.get(f"n_{op}")
+        n = "" if value is None else f" {int(value)}"
         parts.append(f'<span class="op-{op}">{MARKS[op]} {op}{n}</span>')
     return f'<p class="legend">{"".join(parts)}</p>'
 
