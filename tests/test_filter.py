@@ -216,3 +216,41 @@ def test_refusals(run: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     res = runner.invoke(app, ["filter", str(old), "--out", str(tmp_path / "z")])
     assert res.exit_code == 3
     assert "scan the inputs again" in res.output
+
+
+def test_outputs_never_replace_the_run_or_its_inputs(
+    run: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The dropped table and the corpus are refused on each other, in the run folder and
+    over (or inside) the scan's inputs, even with ``overwrite``; nothing is written then."""
+    root, _ = run
+    tables = {p.name: p.read_bytes() for p in (root / "run").iterdir() if p.is_file()}
+    inputs = {p.name: p.read_bytes() for p in (root / "corpus").iterdir()}
+    refused = [
+        ("both", tmp_path / "c.parquet", tmp_path / "c.parquet"),
+        ("inside the run folder", tmp_path / "c.parquet", root / "run" / "pairs.parquet"),
+        ("inside the run folder", root / "run" / "c.jsonl", tmp_path / "d.parquet"),
+        ("input", root / "corpus" / "o1.txt.jsonl", tmp_path / "d.parquet"),
+        ("input", tmp_path / "c.jsonl", root / "corpus" / "dropped.parquet"),
+    ]
+    for why, out, dropped in refused:
+        with pytest.raises(OutputError, match=why):
+            filter_run(root / "run", out, dropped=dropped, overwrite=True)
+    assert {p.name: p.read_bytes() for p in (root / "run").iterdir() if p.is_file()} == tables
+    assert {p.name: p.read_bytes() for p in (root / "corpus").iterdir()} == inputs
+    assert not list(tmp_path.iterdir())
+    (tmp_path / "d.parquet").write_bytes(b"old")
+    with pytest.raises(OutputError, match="choose another --dropped"):
+        filter_run(root / "run", tmp_path / "c.jsonl", dropped=tmp_path / "d.parquet")
+
+
+def test_folder_output_gets_the_usual_mode_and_missing_parents(
+    run: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    from dedup.io.atomic import umask
+
+    root, _ = run
+    res = filter_run(root / "run", tmp_path / "new" / "clean")
+    assert res.kept > 0
+    assert (tmp_path / "new" / "clean").stat().st_mode & 0o777 == 0o777 & ~umask() != 0o700
+    assert res.dropped_path.parent == tmp_path / "new"

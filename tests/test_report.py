@@ -95,8 +95,39 @@ def test_report_of_a_scan_without_alignment(tmp_path: Path) -> None:
     (docs / "b.txt").write_text(text, encoding="utf-8")
     config = RunConfig(semantic=SemanticConfig(enabled=False), align=AlignConfig(enabled=False))
     result = scan([docs], tmp_path / "run", config=config)
-    assert result.pairs.height == 1 and result.pairs["n_same"].is_null().all()
+    assert result.pairs.height == 1
+    assert result.pairs["n_same"].is_null().all()
     html = build_report(tmp_path / "run")
     assert "No sentence alignment recorded" in html
     legend = re.search(r'<p class="legend">(.*?)</p>', html)
-    assert legend is not None and not re.search(r"\d", legend.group(1))
+    assert legend is not None
+    assert not re.search(r"\d", legend.group(1))
+
+
+def test_pages_never_replace_tables_inputs_or_folders(run: Path, tmp_path: Path) -> None:
+    """The report and ``diff --html`` refuse a run's table, a diff's own input, a folder and
+    any existing file that is not an HTML page (the CLI: a one-line error, exit 4); they
+    replace an earlier page and make missing parent folders."""
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+    from dedup.errors import OutputError
+
+    cli = CliRunner()
+    pairs = (run / "pairs.parquet").read_bytes()
+    with pytest.raises(OutputError, match=r"not an \.html page"):
+        write_report(run, run / "pairs.parquet")
+    assert (run / "pairs.parquet").read_bytes() == pairs
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("One sentence here. Another one there.\n", encoding="utf-8")
+    b.write_text("One sentence here. A third one.\n", encoding="utf-8")
+    for target, why in ((a, "one of the inputs"), (tmp_path, "is a folder")):
+        res = cli.invoke(app, ["diff", str(a), str(b), "--no-semantic", "--html", str(target)])
+        assert res.exit_code == 4, res.output
+        assert why in res.output
+    assert a.read_text(encoding="utf-8").startswith("One sentence")
+    page = tmp_path / "new" / "d.html"
+    for _ in range(2):  # made, then replaced
+        res = cli.invoke(app, ["diff", str(a), str(b), "--no-semantic", "--html", str(page)])
+        assert res.exit_code == 0, res.output
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

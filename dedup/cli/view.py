@@ -41,15 +41,16 @@ def diff(
     import json
 
     from dedup.align.pair import align_pair
+    from dedup.io.atomic import check_page_target, write_page
     from dedup.report.render import diff_json, render_diff, render_diff_html
 
     try:
+        if html is not None:  # refused before any work: the inputs, a folder, a non-page
+            check_page_target(html, option="--html", protect=(file_a, file_b))
         text_a, text_b = read_one(file_a), read_one(file_b)
         pair = align_pair(text_a, text_b, scorer=diff_scorer(semantic))
         alignment, passages = pair.sentences, pair.passages
         if html is not None:
-            from dedup.io.atomic import write_text_atomic
-
             page = render_diff_html(
                 text_a,
                 text_b,
@@ -58,7 +59,7 @@ def diff(
                 label_b=str(file_b),
                 passages=passages,
             )
-            write_text_atomic(page, html)
+            write_page(page, html)
             err.print(f"wrote {html}")
         if as_json:
             data = diff_json(alignment, passages)

@@ -100,7 +100,8 @@ def filter_run(
     Raises:
         InputError: ``run`` is not a complete run, its manifest does not say what it
             read, or an input changed since the scan.
-        OutputError: ``out`` exists (without ``overwrite``) or cannot be written.
+        OutputError: ``out`` or ``dropped`` exists (without ``overwrite``), cannot be
+            written, is the other one, or lies in the run folder or the scan's inputs.
         ConfigError: unknown relation, ``keep`` value or output suffix.
     """
     run, out = Path(run).resolve(), Path(out).resolve()
@@ -108,11 +109,7 @@ def filter_run(
     fmt = format_of(out)
     side = Path(dropped).resolve() if dropped is not None else dropped_path_for(out)
     record = _inputs_of(run)
-    for target in (out, side):
-        if target.exists() and not overwrite:
-            raise OutputError(f"{target} exists; choose another --out or pass --overwrite")
-    if out == run or run in out.parents:
-        raise OutputError(f"--out {out} is inside the run folder {run}; write it elsewhere")
+    _check_targets(run, record, out, side, overwrite=overwrite)
     chosen = select(run, relations=relations, keep=keep)
     with contextlib.chdir(record["cwd"]):
         _check_signature(record)
@@ -128,6 +125,35 @@ def filter_run(
         groups=chosen.groups,
         skipped=len(chosen.keep) - n_ok,
     )
+
+
+def _check_targets(
+    run: Path, record: dict[str, Any], out: Path, side: Path, *, overwrite: bool
+) -> None:
+    """Refuse outputs that would replace what the filter reads or the run holds: the run
+    folder, an input of the scan (or a path inside an input folder), the same path for both
+    outputs, or an existing path without ``overwrite``; then make their parent folders."""
+    if side == out:
+        raise OutputError(f"--dropped and --out are both {out}; choose another --dropped")
+    cwd = Path(record["cwd"])
+    inputs = [(cwd / p).resolve() for p in record["paths"]]
+    for option, target in (("--out", out), ("--dropped", side)):
+        if target == run or run in target.parents:
+            raise OutputError(
+                f"{option} {target} is inside the run folder {run}; write it elsewhere"
+            )
+        for src in inputs:
+            if target == src or src in target.parents:
+                raise OutputError(
+                    f"{option} {target} is inside the scan's input {src}; write it elsewhere"
+                )
+        if target.exists() and not overwrite:
+            raise OutputError(f"{target} exists; choose another {option} or pass --overwrite")
+    for target in (out, side):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 def _inputs_of(run: Path) -> dict[str, Any]:

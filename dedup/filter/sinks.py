@@ -146,6 +146,7 @@ def _folder(docs: Iterable[Kept], out: Path) -> None:
     then put it in ``out``'s place (an existing ``out`` is moved aside, then removed)."""
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        tmp.chmod(0o777 & ~atomic.umask())  # mkdtemp makes 0o700: others read the corpus too
     except OSError as err:
         raise OutputError(f"cannot write {str(out)!r}: {err.strerror or err}") from err
     try:

@@ -19,9 +19,12 @@ import polars as pl
 from dedup.errors import OutputError
 
 __all__ = [
+    "check_page_target",
     "fsync_path",
     "read_json",
+    "umask",
     "write_json_atomic",
+    "write_page",
     "write_parquet_atomic",
     "write_parquet_parts_atomic",
     "write_stream_atomic",
@@ -30,10 +33,36 @@ __all__ = [
 
 
 @functools.cache
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (read once: setting it back is not thread-safe to repeat)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+#: Suffixes of a file an HTML page may replace.
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def check_page_target(target: str | Path, *, option: str, protect: Sequence[Path] = ()) -> Path:
+    """Refuse to write an HTML page over something else: a folder, a file of ``protect`` (the
+    command's own inputs) or an existing file that is not an HTML page (a run's tables, a
+    text). Returns ``target``.
+
+    Raises:
+        OutputError: Naming ``option`` (the command's option for the page).
+    """
+    path = Path(target)
+    resolved = path.resolve()
+    if any(resolved == Path(p).resolve() for p in protect):
+        raise OutputError(f"{option} {path} is one of the inputs; choose another {option}")
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a folder; name an .html file")
+    if path.exists() and path.suffix.lower() not in PAGE_SUFFIXES:
+        raise OutputError(
+            f"{option} {path} exists and is not an .html page; choose another {option}"
+        )
+    return path
 
 
 def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
@@ -50,7 +79,7 @@ def _write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
     try:
         try:
             if hasattr(os, "fchmod"):  # mkstemp makes 0o600; give the usual mode
-                os.fchmod(fd, 0o666 & ~_umask())
+                os.fchmod(fd, 0o666 & ~umask())
         finally:
             os.close(fd)
         write(tmp)
@@ -152,6 +181,20 @@ def write_text_atomic(text: str, path: str | Path) -> None:
         Path(tmp).write_bytes(data)
 
     _write_atomic(path, write)
+
+
+def write_page(text: str, path: str | Path) -> None:
+    """:func:`write_text_atomic`, creating the missing parent folders first.
+
+    Raises:
+        OutputError: The folder or the file cannot be written.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    write_text_atomic(text, target)
 
 
 def write_json_atomic(obj: Any, path: str | Path) -> None:

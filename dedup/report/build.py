@@ -10,7 +10,7 @@ import polars as pl
 
 from dedup import schema
 from dedup.errors import InputError, OutputError
-from dedup.io.atomic import read_json, write_text_atomic
+from dedup.io.atomic import check_page_target, read_json, write_page
 from dedup.report.bound import ViewBound, prefold
 from dedup.report.html import esc, legend, page, pair_table, passage_legend, plural
 from dedup.report.marks import ViewPassages, passage_summary
@@ -305,14 +305,12 @@ def write_report(run_dir: Path, out: Path | None = None, *, max_pairs: int = 2_0
 
     Raises:
         InputError: The run directory lacks ``pairs.parquet`` or a table is unreadable.
-        OutputError: The output cannot be written.
+        OutputError: The output cannot be written, or is not an HTML page (a folder, a
+            run's table, a text: :func:`dedup.io.atomic.check_page_target`).
     """
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir / "report.html"
+    check_page_target(target, option="--out")
     text = build_report(run_dir, max_pairs=max_pairs)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc}") from exc
-    write_text_atomic(text, target)  # temp file, fsync, rename; usual permissions
+    write_page(text, target)  # parents made; temp file, fsync, rename; usual permissions
     return target

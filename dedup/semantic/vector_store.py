@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.config import SemanticConfig
+from dedup.io.atomic import umask
 from dedup.text.segment import head
 from dedup.version import __version__
 
@@ -54,12 +55,6 @@ BUNDLED = "all-MiniLM-L6-v2"
 MAX_JOINED = 4
 
 FloatArray = npt.NDArray[np.float32]
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def string_hash(text: str) -> int:
@@ -191,7 +186,7 @@ class SentenceVectorStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".npz")
             if hasattr(os, "fchmod"):  # mkstemp makes 0o600: others sharing the store read it
-                os.fchmod(fd, 0o666 & ~_umask())
+                os.fchmod(fd, 0o666 & ~umask())
             with os.fdopen(fd, "wb") as out:
                 np.savez(out, keys=keys, vectors=vectors)
             Path(tmp).replace(path)
