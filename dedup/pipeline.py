@@ -16,7 +16,7 @@ from dedup import engines
 from dedup.config import RunConfig
 from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.progress import Progress, Silent
-from dedup.run import MANIFEST, ScanResult, check_inputs, check_out
+from dedup.run import MANIFEST, ScanResult, check_apart, check_inputs, check_out
 
 __all__ = ["MANIFEST", "ScanResult", "scan"]
 
@@ -82,6 +82,7 @@ def scan(
     runner.check(resume=resume)
     out = Path(out)
     check_inputs(inputs)
+    check_apart(inputs, out)
     check_out(out, cfg, overwrite=overwrite)
     return runner.run(
         inputs,

@@ -97,6 +97,19 @@ def check_inputs(inputs: Sequence[str | Path]) -> None:
             raise InputError(f"input path does not exist: {path}")
 
 
+def check_apart(inputs: Sequence[str | Path], out: Path) -> None:
+    """Refuse a run folder that is an input folder or holds an input: a scan never reads its
+    own output folder, so it would read nothing there (and its tables would land among the
+    documents)."""
+    where = out.resolve()
+    for path in inputs:
+        real = Path(path).resolve()
+        if real == where:
+            raise OutputError(f"--out {out} is the input folder {path}; choose another --out")
+        if where in real.parents:
+            raise OutputError(f"input {path} is inside --out {out}; choose another --out")
+
+
 def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
     """Create the run folder; refuse one holding a run of another config (unless
     ``overwrite``); remove temporary files left by an atomic write killed halfway."""
@@ -107,8 +120,8 @@ def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
         prev = atomic.read_json(manifest).get("fingerprint")
         if prev != cfg.fingerprint():
             raise OutputError(
-                f"{out} holds a run with another config ({prev}); "
-                "choose another --out or pass --overwrite"
+                f"{out} holds a run with another config (fingerprint {prev}, this scan's "
+                f"{cfg.fingerprint()}); choose another --out or pass --overwrite"
             )
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -379,3 +379,47 @@ def test_format_2_segments_are_read(split: tuple[Path, ...], tmp_path: Path) -> 
     np.save(bad, np.zeros(3, np.float32))
     with pytest.raises(IndexStoreError, match="damaged"):
         Index.open(tmp_path / "new")
+
+
+def test_an_index_inside_its_corpus_is_never_read_as_documents(tmp_path: Path) -> None:
+    """An index built inside the folder it indexes: the build does not read its own files
+    (lock, segments), a later add or scan of the folder skips it (recognised by its
+    index.json), so no pair involves an index file."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts, _ = _texts()
+    for i, text in enumerate(texts[:12]):
+        (corpus / f"d{i:02d}.txt").write_text(text, encoding="utf-8")
+    built_docs = build([corpus], corpus / "ix", config=LEXICAL).documents
+    assert built_docs.filter(pl.col("status") == "ok").height == 12
+    # the index being written: one skipped row, never its lock or segment files
+    assert built_docs.filter(pl.col("status") != "ok")["path"].to_list() == [str(corpus / "ix")]
+    (corpus / "d99.txt").write_text(texts[0], encoding="utf-8")  # an exact copy of d00
+    added = add([corpus], corpus / "ix")
+    inside = [p for p in added.documents["path"].to_list() if "/ix" in p.replace("\\", "/")]
+    assert inside == [str(corpus / "ix")]  # one skipped row for the index folder
+    assert added.documents.filter(pl.col("status") == "ok")["path"].str.contains("ix/").sum() == 0
+    for col in ("path_a", "path_b"):
+        assert not added.pairs[col].str.contains("/ix/").any()
+    assert added.pairs.height >= 1
+    result = scan([corpus], tmp_path / "run", config=LEXICAL)
+    skipped = result.documents.filter(pl.col("status") == "skipped")
+    assert skipped["path"].to_list() == [str(corpus / "ix")]
+    assert "index.json" in skipped["reason"][0]
+    for col in ("path_a", "path_b"):
+        assert not result.pairs[col].str.contains("/ix/").any()
+
+
+def test_scan_refuses_an_output_folder_that_is_or_holds_an_input(tmp_path: Path) -> None:
+    from dedup.errors import OutputError
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("some words here", encoding="utf-8")
+    with pytest.raises(OutputError, match="is the input folder"):
+        scan([corpus], corpus, config=LEXICAL)
+    with pytest.raises(OutputError, match="is inside --out"):
+        scan([corpus / "a.txt"], tmp_path, config=LEXICAL)
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt"]
+    res = CliRunner().invoke(app, ["scan", str(corpus), "--out", str(corpus), "--no-semantic"])
+    assert res.exit_code == 4, res.output

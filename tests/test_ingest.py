@@ -140,7 +140,7 @@ def test_why_scanning_a_folder_skips_earlier_runs_and_the_output(tmp_path: Path)
     skipped = dict(docs.filter(pl.col("status") == "skipped").select("path", "reason").iter_rows())
     assert skipped == {
         "./runs/a": "a dedup run folder (its manifest.json): not read",
-        "./runs/b": "inside this scan's output folder (--out)",
+        "./runs/b": "inside this command's output folder (--out, --index)",
     }
     assert pair_set(pairs, Path()) == {("a.txt", "b.txt"): "near_duplicate"}
 
@@ -235,7 +235,7 @@ def test_mixed_folder_end_to_end(tmp_path: Path) -> None:
         names["gazette_a"]: ("ok", None, None),
         names["planet_a"]: ("ok", None, None),
         names["planet_b"]: ("ok", None, None),
-        "runs/new": ("skipped", "inside this scan's output folder (--out)", None),
+        "runs/new": ("skipped", "inside this command's output folder (--out, --index)", None),
     }
     found = pair_set(pairs, root)
     assert found.pop((f"{jsonl}:2", f"{csv}:2")) == "exact"
@@ -246,7 +246,7 @@ def test_mixed_folder_end_to_end(tmp_path: Path) -> None:
     assert manifest["counts"]["skipped_reasons"] == {
         "a dedup run folder": 1,
         "bad CSV row": 1,
-        "inside this scan's output folder": 1,
+        "inside this command's output folder": 1,
     }
     assert manifest["inputs"]["options"]["exclude"] == ["*.tmp"]
     assert manifest["warnings"] == []

@@ -52,10 +52,12 @@ from dedup.config import RunConfig
 from dedup.errors import IndexConfigError, IndexStoreError, OutputError
 from dedup.index import lookup
 from dedup.io import atomic as io
+from dedup.io.select import INDEX_FORMAT, INDEX_MANIFEST
 from dedup.version import __version__
 
-MANIFEST = "index.json"
-FORMAT = "dedup-index"
+MANIFEST = INDEX_MANIFEST  # the walker recognises an index by it (dedup.io.select)
+FORMAT = INDEX_FORMAT
+
 FORMAT_VERSION = 3  # 2: vectors.parquet holds static vectors; 3: lookup tables as .npy
 READS_VERSIONS = (2, 3)
 SEGMENTS = "segments"

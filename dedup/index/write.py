@@ -124,11 +124,14 @@ def _ingest(
     progress: Progress,
     timings: Timings,
 ) -> Corpus:
+    """Read and sign ``inputs`` into the segment ``folder``; the index it belongs to is
+    never read as input (its files are being written)."""
+    index = folder.parent.parent  # INDEX/segments/<segment>
     return ingest(
         inputs,
         cfg,
         folder,
-        read=ReadOptions(text_column=text_column, id_column=id_column),
+        read=ReadOptions(text_column=text_column, id_column=id_column, skip=(str(index),)),
         keep_texts=True,
         progress=progress,
         timings=timings,

@@ -7,9 +7,9 @@ relative to the input folder it was found in (``2024/**/*.csv``). ``*``, ``?``,
 number of folders (elsewhere it is a ``*``). An excluded folder is not entered.
 
 dedup's own outputs are recognised by content, not by name: a folder whose
-``manifest.json`` is a dedup run manifest is a run folder, and a folder whose
-``synth.json`` is a ``dedup synth`` summary holds metadata (``synth.json``,
-``truth.parquet``) beside its documents.
+``manifest.json`` is a dedup run manifest is a run folder, a folder whose ``index.json`` is
+a dedup index manifest is an index, and a folder whose ``synth.json`` is a ``dedup synth``
+summary holds metadata (``synth.json``, ``truth.parquet``) beside its documents.
 """
 
 from __future__ import annotations
@@ -22,16 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "INDEX_FORMAT",
+    "INDEX_MANIFEST",
     "RUN_MANIFEST",
     "SYNTH_FILES",
     "SYNTH_SUMMARY",
     "PathFilter",
     "glob_regex",
+    "is_index_manifest",
     "is_run_manifest",
     "is_synth_summary",
 ]
 
 RUN_MANIFEST = "manifest.json"
+#: The manifest of a ``dedup index`` folder, and the format it names.
+INDEX_MANIFEST = "index.json"
+INDEX_FORMAT = "dedup-index"
 SYNTH_SUMMARY = "synth.json"
 SYNTH_FILES = frozenset({SYNTH_SUMMARY, "truth.parquet"})
 _MAX_JSON_BYTES = 1 << 20  # a manifest is a few KB; anything much larger is not one
@@ -145,6 +151,12 @@ def is_run_manifest(path: Path) -> bool:
         and isinstance(obj.get("fingerprint"), str)
         and isinstance(obj.get("counts"), dict)
     )
+
+
+def is_index_manifest(path: Path) -> bool:
+    """Whether ``path`` is the ``index.json`` of an index written by ``dedup index``."""
+    obj = _small_json(path)
+    return isinstance(obj, dict) and obj.get("format") == INDEX_FORMAT
 
 
 def is_synth_summary(path: Path) -> bool:

@@ -18,10 +18,12 @@ from dedup.io.formats import read_file
 from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.io.readers import RawDoc, os_reason, skipped
 from dedup.io.select import (
+    INDEX_MANIFEST,
     RUN_MANIFEST,
     SYNTH_FILES,
     SYNTH_SUMMARY,
     PathFilter,
+    is_index_manifest,
     is_run_manifest,
     is_synth_summary,
 )
@@ -37,8 +39,9 @@ __all__ = [
     "read_source",
 ]
 
-OUT_REASON = "inside this scan's output folder (--out)"
+OUT_REASON = "inside this command's output folder (--out, --index)"
 RUN_REASON = "a dedup run folder (its manifest.json): not read"
+INDEX_REASON = "a dedup index folder (its index.json): not read"
 SYNTH_REASON = "dedup synth metadata, not a document"
 
 
@@ -227,6 +230,8 @@ class _Walker:
         names = {e.name for e in entries}
         if RUN_MANIFEST in names and is_run_manifest(Path(path, RUN_MANIFEST)):
             return RUN_REASON
+        if INDEX_MANIFEST in names and is_index_manifest(Path(path, INDEX_MANIFEST)):
+            return INDEX_REASON
         synth = SYNTH_SUMMARY in names and is_synth_summary(Path(path, SYNTH_SUMMARY))
         self.seen[key] = path
         stack.append((key, iter(entries), prefix, synth))

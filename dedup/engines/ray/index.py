@@ -252,7 +252,7 @@ def build(
     prog = progress or Silent()
     check(resume=False)
     path = check_build(inputs, path, overwrite=overwrite)
-    read = ReadOptions(text_column=text_column, id_column=id_column)
+    read = ReadOptions(text_column=text_column, id_column=id_column, skip=(str(path),))
     timings = Timings()
     with seg.writer_lock(path):
         manifest, old = start_build(path, cfg)
