@@ -120,7 +120,20 @@ def test_query_equals_scan(scanned: pl.DataFrame, built: Path, split: tuple[Path
     assert set(expected["relation"]) >= {"exact", "near_duplicate", "partial"}
     got = result.matches
     assert got["query_id"].to_list() == (got["doc_b"] - n).to_list()
-    assert _sorted(got).equals(_sorted(expected))
+    same = [c for c in COMPARED if c != "source"] + ["external_id_a", "external_id_b"]
+    assert (
+        got.select(same).sort("doc_a", "doc_b").equals(expected.select(same).sort("doc_a", "doc_b"))
+    )
+    # the scan's source doc_id, as the side of the match it names
+    side = expected.sort("doc_a", "doc_b").select(
+        pl.when(pl.col("source") == pl.col("doc_a"))
+        .then(pl.lit("match"))
+        .when(pl.col("source") == pl.col("doc_b"))
+        .then(pl.lit("query"))
+        .alias("source")
+    )
+    assert got.sort("doc_a", "doc_b")["source"].equals(side["source"])
+    assert set(got["source"].drop_nulls()) == {"match", "query"}
 
 
 def test_add_equals_scan(
@@ -423,3 +436,19 @@ def test_scan_refuses_an_output_folder_that_is_or_holds_an_input(tmp_path: Path)
     assert sorted(p.name for p in corpus.iterdir()) == ["a.txt"]
     res = CliRunner().invoke(app, ["scan", str(corpus), "--out", str(corpus), "--no-semantic"])
     assert res.exit_code == 4, res.output
+
+
+def test_query_and_add_report_both_external_ids(tmp_path: Path) -> None:
+    """Matches name both documents by their external ids, as the scan's pairs do."""
+    texts, _ = _texts()
+    (tmp_path / "ix.jsonl").write_text(
+        "".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts[:8]))
+    )
+    (tmp_path / "q.jsonl").write_text(json.dumps({"id": "q0", "text": texts[3]}) + "\n")
+    build([tmp_path / "ix.jsonl"], tmp_path / "ix", config=LEXICAL, id_column="id")
+    with Index.open(tmp_path / "ix") as ix:
+        got = ix.query_files([tmp_path / "q.jsonl"], id_column="id").matches
+    exact = got.filter(pl.col("relation") == "exact")
+    assert exact.select("external_id_a", "external_id_b").rows() == [("r3", "q0")]
+    added = add([tmp_path / "q.jsonl"], tmp_path / "ix", id_column="id").pairs
+    assert ("r3", "q0") in added.select("external_id_a", "external_id_b").rows()

@@ -50,7 +50,8 @@ class QueryResult:
             into the indexed text, ``b_*`` into the query's, end exclusive; empty beyond
             ``max_pairs`` or without alignment), and the ``pairs`` table's
             statistics (``jaccard``, containments, ``semantic``, ``channel``, alignment
-            summary).
+            summary, both documents' ``external_id``); ``source`` says which of the two is
+            the likely original (``"match"`` or ``"query"``, null when it cannot be told).
         skipped: query documents that could not be used: ``query_id``, ``query``, ``reason``.
         alignments: the matches' sentence alignment rows (``doc_b`` is ``n_docs`` +
             ``query_id``).
@@ -171,7 +172,9 @@ class Index:
             self.reader,
             batch,
             batch_text=lambda d: docs[d - n].text or "",
-            paths=names.select("doc_id", pl.col("name").alias("path")),
+            paths=names.select("doc_id", pl.col("name").alias("path")).with_columns(
+                frame["external_id"].cast(pl.String)
+            ),
             config=cfg,
         )
         skipped = frame.filter(pl.col("status") == "skipped").select(
@@ -194,6 +197,13 @@ class Index:
             (pl.col("doc_b") - n).alias("query_id"),
             pl.col("doc_a").alias("match_id"),
             pl.col("passages").fill_null(pl.lit([], dtype=PASSAGES)),
+            # which side is the likely original: doc ids mean nothing to a caller here
+            pl.when(pl.col("source") == pl.col("doc_a"))
+            .then(pl.lit("match"))
+            .when(pl.col("source") == pl.col("doc_b"))
+            .then(pl.lit("query"))
+            .otherwise(None)
+            .alias("source"),
         )
         rest = [c for c in out.columns if c not in MATCH_COLUMNS]
         return out.select(MATCH_COLUMNS + rest).sort("query_id", "match_id")

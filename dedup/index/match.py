@@ -179,7 +179,7 @@ def match(
         reader: the open index.
         batch: the new documents, shingled and signed.
         batch_text: the text of a new document by ``doc_id``.
-        paths: ``doc_id``, ``path`` of the new documents.
+        paths: ``doc_id``, ``path`` (and ``external_id`` when known) of the new documents.
         config: the index's config.
         keep_new: also keep the new documents' sentence vectors in the index's store (an
             add, which indexes them); the indexed documents' are always kept.
@@ -308,15 +308,19 @@ def _merge(
 
 
 def _with_paths(pairs: pl.DataFrame, reader: IndexReader, paths: pl.DataFrame) -> pl.DataFrame:
-    """Both documents' paths, the ``pairs`` table's columns, sorted as the scan sorts."""
+    """Both documents' paths and external ids (the index's for indexed documents, ``paths``'
+    for new ones), the ``pairs`` table's columns, sorted as the scan sorts."""
     n = reader.n_docs
     a_ids = pairs["doc_a"].to_list()
     at = np.minimum(pairs["doc_a"].to_numpy(), max(n - 1, 0))
-    index_paths = reader.documents["path"].gather(at) if n else pl.Series([None] * len(at))
-    lookup = dict(zip(paths["doc_id"].to_list(), paths["path"].to_list(), strict=True))
-    pa = [p if i < n else lookup.get(i) for i, p in zip(a_ids, index_paths.to_list(), strict=True)]
-    pb = [lookup.get(int(i)) for i in pairs["doc_b"].to_list()]
-    pairs = pairs.with_columns(
-        pl.Series("path_a", pa, dtype=pl.String), pl.Series("path_b", pb, dtype=pl.String)
-    )
+    columns: dict[str, pl.Series] = {}
+    for name in ("path", "external_id"):
+        indexed = reader.documents[name].gather(at).to_list() if n else [None] * len(at)
+        new = paths[name] if name in paths.columns else pl.Series([None] * paths.height)
+        lookup = dict(zip(paths["doc_id"].to_list(), new.to_list(), strict=True))
+        side_a = [v if i < n else lookup.get(i) for i, v in zip(a_ids, indexed, strict=True)]
+        side_b = [lookup.get(int(i)) for i in pairs["doc_b"].to_list()]
+        columns[f"{name}_a"] = pl.Series(f"{name}_a", side_a, dtype=pl.String)
+        columns[f"{name}_b"] = pl.Series(f"{name}_b", side_b, dtype=pl.String)
+    pairs = pairs.with_columns(list(columns.values()))
     return schema.conform(pairs.sort("doc_a", "doc_b"), "pairs")

@@ -293,7 +293,7 @@ def _add(
                 corpus.rows + n, corpus.hashes, corpus.offsets, corpus.keys, corpus.content,
                 is_rep,
             )  # fmt: skip
-            names = corpus.documents.select(pl.col("doc_id") + n, "path")
+            names = corpus.documents.select(pl.col("doc_id") + n, "path", "external_id")
             found = match(
                 reader,
                 batch,
