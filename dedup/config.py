@@ -42,6 +42,11 @@ class ShingleConfig:
         return f"{self.kind}:{self.size}"
 
 
+#: Most MinHash permutations: a 16 KB signature per document (uint32), 32 times the default;
+#: beyond it, a typo would exhaust memory before any useful gain in accuracy.
+MAX_NUM_PERM = 4096
+
+
 @dataclass(frozen=True)
 class MinHashConfig:
     """MinHash signatures (datasketch ``affine32`` scheme)."""
@@ -163,8 +168,8 @@ class RunConfig:
         lsh, mh = self.lsh, self.minhash
         if not 0.0 < lsh.threshold <= 1.0:
             raise ConfigError(f"threshold must be in (0, 1], got {lsh.threshold}")
-        if mh.num_perm < 1:
-            raise ConfigError(f"num_perm must be >= 1, got {mh.num_perm}")
+        if not 1 <= mh.num_perm <= MAX_NUM_PERM:
+            raise ConfigError(f"num_perm must be in [1, {MAX_NUM_PERM}], got {mh.num_perm}")
         if not 0 <= mh.seed < 2**32:
             raise ConfigError(f"seed must be in [0, 2**32), got {mh.seed}")
         if self.shingle.size < 1:

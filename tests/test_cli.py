@@ -38,6 +38,7 @@ def test_every_command_has_help_and_a_readme_entry() -> None:
         (["--threshold", "1.5"], 2, "threshold"),
         (["--threshold", "0"], 2, "threshold"),
         (["--num-perm", "0"], 2, "num_perm"),
+        (["--num-perm", "100000000"], 2, "num_perm must be in [1, 4096]"),
         (["--bands", "20", "--rows", "10"], 2, "exceeds num_perm"),
         (["--bands", "4"], 2, "--rows"),
         (["--shingle", "sentence:3"], 2, "shingle spec"),

@@ -53,15 +53,23 @@ cell = st.text(
 def test_csv_rows_match_the_csv_module(
     tmp_path: Path, rows: list[tuple[str, str]], tsv: bool
 ) -> None:
-    """polars' reading of a well-formed file is what Python's csv module reads from it."""
+    """polars' reading of a well-formed file is what Python's csv module reads from it: CSV
+    fully quoted, TSV unquoted (its fields hold no tab or line break; quotes are text)."""
     sep = "\t" if tsv else ","
+    quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_ALL
+    if tsv:
+        rows = [tuple(c.replace("\t", " ").replace("\n", " ") for c in r) for r in rows]
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer = csv.writer(
+        buf, delimiter=sep, lineterminator="\n", quoting=quoting, quotechar="\x01" if tsv else '"'
+    )
     writer.writerow(["id", "text"])
     writer.writerows(rows)
     path = tmp_path / ("t.tsv" if tsv else "t.csv")
     path.write_text(buf.getvalue(), encoding="utf-8", newline="")
-    oracle = list(csv.DictReader(io.StringIO(buf.getvalue(), newline=""), delimiter=sep))
+    oracle = list(
+        csv.DictReader(io.StringIO(buf.getvalue(), newline=""), delimiter=sep, quoting=quoting)
+    )
     got = docs_of(path, id_column="id")
     assert len(got) == len(oracle)
     for i, (doc, want) in enumerate(zip(got, oracle, strict=True)):
@@ -89,6 +97,23 @@ def test_csv_bad_rows_are_skipped_one_by_one(tmp_path: Path) -> None:
         ("3", "skipped", "row is not valid UTF-8", None),
         ("4", "ok", None, "multi\nline"),
         ("5", "ok", None, "last"),
+    ]
+
+
+def test_tsv_quotes_are_text(tmp_path: Path) -> None:
+    """A TSV field that opens or holds a quotation mark is read as written, and a row with too
+    many fields is skipped alone (polars, then the csv module after the bad row)."""
+    path = tmp_path / "t.tsv"
+    path.write_text(
+        'id\ttext\n0\t"Quoted," she said\n1\ta 5" pipe\n2\ttoo\tmany\n3\t"last"\n',
+        encoding="utf-8",
+    )
+    got = [(d.external_id, d.status, d.text) for d in docs_of(path, id_column="id")]
+    assert got == [
+        ("0", "ok", '"Quoted," she said'),
+        ("1", "ok", 'a 5" pipe'),
+        (None, "skipped", None),  # a malformed row: no field is trusted
+        ("3", "ok", '"last"'),
     ]
 
 

@@ -26,7 +26,9 @@ TextColumn = Annotated[str, typer.Option(help="Text field of JSONL/Parquet input
 IdColumn = Annotated[str | None, typer.Option(help="Id field of JSONL/Parquet input.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")]
 Threshold = Annotated[float | None, typer.Option(help="Jaccard threshold (default 0.5).")]
-NumPerm = Annotated[int | None, typer.Option(help="MinHash permutations (default 128).")]
+NumPerm = Annotated[
+    int | None, typer.Option(help="MinHash permutations (default 128, at most 4096).")
+]
 Shingle = Annotated[str | None, typer.Option(help="Shingles: word:N or char:N (default word:5).")]
 Containment = Annotated[float | None, typer.Option(help="Containment rule (default 0.5).")]
 Overlap = Annotated[

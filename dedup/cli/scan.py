@@ -42,7 +42,7 @@ def scan(
     threshold: Annotated[
         float, typer.Option(help="Jaccard threshold of LSH and verification.")
     ] = 0.5,
-    num_perm: Annotated[int, typer.Option(help="MinHash permutations.")] = 128,
+    num_perm: Annotated[int, typer.Option(help="MinHash permutations (1 to 4096).")] = 128,
     seed: Annotated[int, typer.Option(help="MinHash seed (datasketch-compatible).")] = 1,
     shingle: Annotated[str, typer.Option(help="Shingles: word:N or char:N.")] = "word:5",
     bands: Annotated[

@@ -1,8 +1,10 @@
 """CSV and TSV files: one document per row, the text taken from ``--text-column``.
 
 Rows are numbered from 0 after the header (``file.csv:0`` is the first data row), as
-Parquet rows are, so ``path`` matches the row index polars or pandas give the file; a
-quoted field holding line breaks is one row. polars reads the file in batches of rows
+Parquet rows are, so ``path`` matches the row index polars or pandas give the file; in a
+CSV file a quoted field holding line breaks is one row. A TSV file has no quoting (tabs
+and line breaks cannot occur in a field): a quote is a character of the text, so a text
+that opens with a quotation mark is read as written. polars reads the file in batches of rows
 (all columns as strings, only the text and id columns kept), so memory holds one batch.
 When polars refuses the file (a row with more fields than the header, bytes that are not
 UTF-8, a stray quote), the rest of the file is read row by row with Python's ``csv``
@@ -69,6 +71,7 @@ def iter_csv(path: str, opts: ReadOptions, *, name: str, separator: str) -> Iter
         lf = pl.scan_csv(
             path,
             separator=separator,
+            quote_char=None if separator == "\t" else '"',
             infer_schema=False,
             row_index_name=_ROW,
             empty_string_is_null=False,
@@ -114,7 +117,8 @@ def _csv_module_rows(
         yield skipped(name, f"unreadable: {exc.strerror or exc}")
         return
     with f:
-        reader = csv.reader(f, delimiter=separator, strict=True)
+        quoting = csv.QUOTE_NONE if separator == "\t" else csv.QUOTE_MINIMAL
+        reader = csv.reader(f, delimiter=separator, strict=True, quoting=quoting)
         try:
             header = next(reader)
         except (csv.Error, StopIteration, OSError) as exc:
