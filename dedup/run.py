@@ -43,8 +43,9 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 # Bump when a reader's output changes for the same bytes (as when HTML came to be read
-# for its main text), so that ``--resume`` does not reuse documents read the old way.
-READER_VERSION = 2
+# for its main text; 3: TSV without quoting, index folders skipped), so that ``--resume``
+# does not reuse documents read the old way.
+READER_VERSION = 3
 
 
 @dataclass
