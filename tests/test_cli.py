@@ -256,3 +256,37 @@ def test_report_rejects_negative_max_pairs_and_writes_a_readable_file(tmp_path: 
     res = runner.invoke(app, ["report", str(out)])
     assert res.exit_code == 0, res.output
     assert (out / "report.html").stat().st_mode & 0o044 == 0o044  # group/others may read
+
+
+def test_ctrl_c_in_a_command_says_interrupted_and_exits_130(tmp_path: Path) -> None:
+    """A KeyboardInterrupt inside a command (typer turns it into exit 130) is said on stderr."""
+    code = (
+        "import sys, dedup.pipeline as p\n"
+        "def stop(*a, **k):\n"
+        "    raise KeyboardInterrupt\n"
+        "p.scan = stop\n"
+        f"sys.argv = ['dedup', 'scan', {str(ROOT / 'seeds')!r}, '--out', {str(tmp_path / 'r')!r}]\n"
+        "from dedup.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 130
+    assert done.stderr.strip() == "interrupted"
+
+
+def test_index_build_and_add_say_what_they_skipped(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "empty.txt").write_text("")
+    base = ["--index", str(tmp_path / "ix"), "--no-semantic"]
+    res = runner.invoke(app, ["index", "build", str(corpus), *base])
+    assert res.exit_code == 0, res.output
+    assert "skipped: " in res.output
+    assert "empty.txt: empty" in res.output
+    assert "warning: every document was skipped (1)" in res.output
+    assert "indexed 0 documents (1 skipped)" in res.output
+    (corpus / "a.txt").write_text((ROOT / "seeds" / "README.md").read_text(encoding="utf-8"))
+    res = runner.invoke(app, ["index", "add", str(corpus), "--index", str(tmp_path / "ix")])
+    assert res.exit_code == 0, res.output
+    assert "added 1 documents (1 skipped)" in res.output
+    assert "warning" not in res.output

@@ -53,23 +53,22 @@ cell = st.text(
 def test_csv_rows_match_the_csv_module(
     tmp_path: Path, rows: list[tuple[str, str]], tsv: bool
 ) -> None:
-    """polars' reading of a well-formed file is what Python's csv module reads from it: CSV
-    fully quoted, TSV unquoted (its fields hold no tab or line break; quotes are text)."""
+    """polars' reading of a well-formed file: a fully quoted CSV as Python's csv module reads
+    it; an unquoted TSV as its lines split on tabs (quotes are text)."""
     sep = "\t" if tsv else ","
-    quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_ALL
-    if tsv:
-        rows = [tuple(c.replace("\t", " ").replace("\n", " ") for c in r) for r in rows]
-    buf = io.StringIO(newline="")
-    writer = csv.writer(
-        buf, delimiter=sep, lineterminator="\n", quoting=quoting, quotechar="\x01" if tsv else '"'
-    )
-    writer.writerow(["id", "text"])
-    writer.writerows(rows)
     path = tmp_path / ("t.tsv" if tsv else "t.csv")
-    path.write_text(buf.getvalue(), encoding="utf-8", newline="")
-    oracle = list(
-        csv.DictReader(io.StringIO(buf.getvalue(), newline=""), delimiter=sep, quoting=quoting)
-    )
+    if tsv:  # a field holds no tab or line break, and nothing is quoted
+        rows = [tuple(c.replace("\t", " ").replace("\n", " ") for c in r) for r in rows]
+        data = "".join("\t".join(r) + "\n" for r in [("id", "text"), *rows])
+        oracle = [{"id": i, "text": t} for i, t in rows]
+    else:
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        writer.writerow(["id", "text"])
+        writer.writerows(rows)
+        data = buf.getvalue()
+        oracle = list(csv.DictReader(io.StringIO(data, newline=""), delimiter=sep))
+    path.write_text(data, encoding="utf-8", newline="")
     got = docs_of(path, id_column="id")
     assert len(got) == len(oracle)
     for i, (doc, want) in enumerate(zip(got, oracle, strict=True)):

@@ -51,10 +51,12 @@ def main() -> None:
     """Entry point of the ``dedup`` console script."""
     try:
         app_for(sys.argv)()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before typer runs the command (typer turns it into 130)
         err.print("interrupted")
         leave(130)
     except SystemExit as done:
+        if done.code == 130:  # typer's exit for Ctrl-C inside a command
+            err.print("interrupted")
         leave(done.code)
     leave(0)
 

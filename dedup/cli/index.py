@@ -20,10 +20,17 @@ index_app = typer.Typer(
     help="An on-disk index of a corpus: build it, add to it (then ask it with `dedup query`).",
     no_args_is_help=True,
 )
-Inputs = Annotated[list[Path], typer.Argument(help="Folders, text files, JSONL or Parquet files.")]
+Inputs = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="INPUTS...",
+        help="Folders and files: text, HTML, JSONL, CSV/TSV, Parquet; gzip, bzip2, xz or zstd "
+        "compressed too.",
+    ),
+]
 IndexDir = Annotated[Path, typer.Option("--index", "-i", help="The index folder.")]
-TextColumn = Annotated[str, typer.Option(help="Text field of JSONL/Parquet input.")]
-IdColumn = Annotated[str | None, typer.Option(help="Id field of JSONL/Parquet input.")]
+TextColumn = Annotated[str, typer.Option(help="Text field of JSONL/CSV/Parquet input.")]
+IdColumn = Annotated[str | None, typer.Option(help="Id field of JSONL/CSV/Parquet input.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")]
 Threshold = Annotated[float | None, typer.Option(help="Jaccard threshold (default 0.5).")]
 NumPerm = Annotated[
@@ -36,7 +43,10 @@ Overlap = Annotated[
 ]
 Semantic = Annotated[
     bool | None,
-    typer.Option("--semantic/--no-semantic", help="Paraphrase channel (default: as scan)."),
+    typer.Option(
+        "--semantic/--no-semantic",
+        help="Paraphrase channel (build: as dedup scan decides; add, query: as the index).",
+    ),
 ]
 Align = Annotated[
     bool | None, typer.Option("--align/--no-align", help="Sentence alignment (default on).")
@@ -129,10 +139,10 @@ def build_cmd(
             )
     except DedupError as exc:
         raise fail(exc) from None
+    skipped = _say_skipped(result.documents, text_column, quiet=quiet)
     if not quiet:
-        docs = result.documents
-        skipped = int((docs["status"] == "skipped").sum())
-        out.print(f"indexed {docs.height} documents ({skipped} skipped) into {index}")
+        n_ok = result.documents.height - skipped
+        out.print(f"indexed {n_ok} documents ({skipped} skipped) into {index}", soft_wrap=True)
 
 
 @index_app.command("add")
@@ -168,11 +178,13 @@ def add_cmd(
     except DedupError as exc:
         raise fail(exc) from None
     pairs = result.pairs.select("doc_a", "doc_b", "path_a", "path_b", "relation", "score")
+    skipped = _say_skipped(result.documents, text_column, quiet=quiet)
     if json_out:
         for row in pairs.iter_rows(named=True):
             print(json.dumps(row, ensure_ascii=False))
     elif not quiet:
-        out.print(f"added {result.documents.height} documents to {index}: {pairs.height} pairs")
+        n_ok = result.documents.height - skipped
+        out.print(f"added {n_ok} documents ({skipped} skipped) to {index}: {pairs.height} pairs")
         _table(pairs.rename({"path_a": "a", "path_b": "b"}).select("a", "b", "relation", "score"))
 
 
@@ -187,6 +199,37 @@ def compact_cmd(index: IndexDir, quiet: Quiet = False) -> None:
         raise fail(exc) from None
     if not quiet:
         out.print(f"{index}: one segment, {name}")
+
+
+#: ``skipped:`` lines printed by a build or an add; the rest are counted.
+MAX_SKIPPED_LINES = 20
+
+
+def _say_skipped(documents: pl.DataFrame, text_column: str, *, quiet: bool) -> int:
+    """The skipped documents of a build or an add on stderr (``skipped: PATH: reason``, the
+    first :data:`MAX_SKIPPED_LINES`), and the scan's warnings when nothing was read or every
+    document was skipped (those even when ``quiet``); returns how many were skipped."""
+    from dedup.io.options import ReadOptions, skip_reason_table, skip_reasons
+    from dedup.run import input_warnings
+
+    skipped = documents.filter(pl.col("status") == "skipped")
+    if not quiet:
+        for path, reason in skipped.select("path", "reason").head(MAX_SKIPPED_LINES).iter_rows():
+            err.print(
+                f"skipped: {escape(str(path))}: {escape(str(reason))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if skipped.height > MAX_SKIPPED_LINES:
+            err.print(f"skipped: {skipped.height - MAX_SKIPPED_LINES} more", highlight=False)
+    counts = {
+        "documents": documents.height,
+        "skipped": skipped.height,
+        "skipped_reasons": skip_reasons(skip_reason_table(documents)),
+    }
+    for warning in input_warnings(counts, ReadOptions(text_column=text_column)):
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    return skipped.height
 
 
 def _table(frame: pl.DataFrame) -> None:
@@ -228,7 +271,9 @@ def query_cmd(
     except DedupError as exc:
         raise fail(exc) from None
     for q, reason in result.skipped.select("query", "reason").iter_rows():
-        err.print(f"skipped: {escape(str(q))}: {escape(str(reason))}", highlight=False)
+        err.print(
+            f"skipped: {escape(str(q))}: {escape(str(reason))}", highlight=False, soft_wrap=True
+        )
     matches = result.matches
     if json_out:
         keep = [c for c in matches.columns if c not in ("doc_a", "doc_b", "path_a", "path_b")]

@@ -34,8 +34,9 @@ def scan(
     inputs: Annotated[
         list[Path],
         typer.Argument(
+            metavar="INPUTS...",
             help="Folders and files: text, HTML, JSONL, CSV/TSV, Parquet; gzip, bzip2, xz "
-            "or zstd compressed too."
+            "or zstd compressed too.",
         ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder for the tables.")],

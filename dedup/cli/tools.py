@@ -14,7 +14,9 @@ from dedup.report.console import BarProgress
 
 @app.command()
 def synth(
-    out_dir: Annotated[Path, typer.Argument(help="Folder for the corpus and its truth table.")],
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Folder for the corpus and its truth table.")
+    ],
     docs: Annotated[int, typer.Option(help="Number of documents.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
     fmt: Annotated[

@@ -16,8 +16,12 @@ from dedup.report.diff_input import diff_scorer, read_one
 
 @app.command()
 def diff(
-    file_a: Annotated[Path, typer.Argument(help="The first text (the likely source).")],
-    file_b: Annotated[Path, typer.Argument(help="The second text (the likely derivative).")],
+    file_a: Annotated[
+        Path, typer.Argument(metavar="A", help="The first text (the likely source).")
+    ],
+    file_b: Annotated[
+        Path, typer.Argument(metavar="B", help="The second text (the likely derivative).")
+    ],
     html: Annotated[
         Path | None, typer.Option("--html", help="Write a side-by-side HTML page.")
     ] = None,
@@ -93,7 +97,7 @@ def diff(
 
 @app.command()
 def report(
-    run: Annotated[Path, typer.Argument(help="A run folder written by dedup scan.")],
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder written by dedup scan.")],
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN/report.html).")
     ] = None,
@@ -120,7 +124,7 @@ def report(
 
 @app.command(name="filter")
 def filter_cmd(
-    run: Annotated[Path, typer.Argument(help="A run folder written by dedup scan.")],
+    run: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder written by dedup scan.")],
     output: Annotated[Path, typer.Option("--out", "-o", help="OUT.parquet, OUT.jsonl or OUT/.")],
     relations: Annotated[
         list[str] | None,

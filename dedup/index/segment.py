@@ -137,7 +137,8 @@ def check_config(manifest: dict[str, Any], config: RunConfig | None, index: Path
     if config is not None and config.fingerprint() != manifest["fingerprint"]:
         raise IndexConfigError(
             f"index at {index} was built with config {manifest['fingerprint']}, "
-            f"not {config.fingerprint()}; query it without options or with the same ones"
+            f"not {config.fingerprint()}; leave out the options that change it, or give the "
+            "values it was built with"
         )
 
 

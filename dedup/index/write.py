@@ -107,7 +107,8 @@ def _vectors(
     n_chars = sum(texts.nbytes(int(d)) for d in corpus.rows) if texts is not None else None
     run, reason = semantic_decision(cfg, len(corpus.rows), n_chars)
     if not run or texts is None:
-        progress.message(f"paraphrase detection is off: {reason}")
+        if cfg.semantic.enabled is not False:  # turned off on purpose: nothing to say
+            progress.message(f"paraphrase detection is off: {reason}")
         return None, semantic_meta(False, reason)
     dv = static_vectors([texts.get(int(d)) for d in corpus.rows], cfg.semantic)
     return vector_frame(corpus.rows + first, dv), semantic_meta(

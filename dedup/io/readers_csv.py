@@ -117,8 +117,10 @@ def _csv_module_rows(
         yield skipped(name, f"unreadable: {exc.strerror or exc}")
         return
     with f:
-        quoting = csv.QUOTE_NONE if separator == "\t" else csv.QUOTE_MINIMAL
-        reader = csv.reader(f, delimiter=separator, strict=True, quoting=quoting)
+        if separator == "\t":
+            reader = csv.reader(f, delimiter=separator, strict=True, quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.reader(f, delimiter=separator, strict=True)
         try:
             header = next(reader)
         except (csv.Error, StopIteration, OSError) as exc:

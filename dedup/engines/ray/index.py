@@ -212,7 +212,8 @@ def _vectors(
 
     run, reason = semantic_decision(cfg, n_ok, n_chars)
     if not run:
-        prog.message(f"paraphrase detection is off: {reason}")
+        if cfg.semantic.enabled is not False:  # turned off on purpose: nothing to say
+            prog.message(f"paraphrase detection is off: {reason}")
         return None, semantic_meta(False, reason)
     if n_ok == 0:
         dv = static_vectors([], cfg.semantic)
