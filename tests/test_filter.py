@@ -254,3 +254,17 @@ def test_folder_output_gets_the_usual_mode_and_missing_parents(
     assert res.kept > 0
     assert (tmp_path / "new" / "clean").stat().st_mode & 0o777 == 0o777 & ~umask() != 0o700
     assert res.dropped_path.parent == tmp_path / "new"
+
+
+def test_folder_file_names_keep_letters_of_any_script() -> None:
+    from dedup.filter.sinks import Kept, file_name
+
+    def name(path: str) -> str:
+        return file_name(Kept(3, path, None, "text"))
+
+    assert name("corpus/é ü.txt") == "000000003_é_ü.txt"
+    assert name("news.jsonl:43") == "000000003_news.jsonl_43.txt"
+    assert name("a/x\udcff.txt") == "000000003_x_.txt"  # an undecodable byte: not a letter
+    long = name("x/" + "日" * 200 + ".txt")
+    assert len(long.encode("utf-8")) <= 255
+    assert long.startswith("000000003_日")

@@ -36,7 +36,9 @@ ARROW_SCHEMA = pa.schema(
         ("text", pa.large_string()),
     ]
 )
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^\w.-]+")  # letters and digits of any script are kept
+#: Most UTF-8 bytes of the name part of a file name (a name is at most 255 bytes).
+_STEM_BYTES = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,8 @@ def _jsonl(docs: Iterable[Kept], tmp: str) -> None:
 def file_name(doc: Kept, width: int = 9) -> str:
     """A document's file name in a folder sink: its ``doc_id`` and a safe form of its path's
     last part (``000000042_news.jsonl_43.txt``), unique because the id is."""
-    stem = _UNSAFE.sub("_", Path(doc.path.replace(":", "_")).name)[:80].strip("._")
+    stem = _UNSAFE.sub("_", Path(doc.path.replace(":", "_")).name)
+    stem = stem.encode("utf-8")[:_STEM_BYTES].decode("utf-8", "ignore").strip("._")
     if stem.lower().endswith(".txt"):
         stem = stem[:-4]
     return f"{doc.doc_id:0{width}d}_{stem or 'doc'}.txt"
