@@ -155,6 +155,42 @@ def test_a_sentence_changed_in_place_is_not_marked(tmp_path: Path) -> None:
     assert "Officials said" not in marked
     assert "ROADS" not in section
     assert "Officials said" in _marked(section, 1, "b")
+    assert "1 sentence left unmarked: the text no longer reads as the scan aligned it" in section
+
+
+def test_a_deleted_input_costs_only_its_own_documents(tmp_path: Path) -> None:
+    """A file deleted since the scan, sorted before the pair's files: the pair's documents
+    are still read again and marked (the others are placed by their names)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "0gone.txt").write_text("A text that will be deleted before the report.")
+    (corpus / "1other.jsonl").write_text('{"text": "one record"}\n{"text": "two record"}\n')
+    for name in ("a.txt", "b.txt"):
+        (corpus / name).write_text(TEXTS[name], encoding="utf-8")
+    scan([corpus], tmp_path / "run", config=CFG)
+    (corpus / "0gone.txt").unlink()
+    (corpus / "0new.txt").write_text("A file added after the scan.")
+    docs = pl.read_parquet(tmp_path / "run" / "documents.parquet")
+    ids = {Path(p).name: d for d, p in docs.select("doc_id", "path").iter_rows()}
+    page = build_report(tmp_path / "run")
+    section = _section(page, ids["a.txt"], ids["b.txt"])
+    assert "Officials said" in _marked(section, 1, "a")
+    assert "Officials said" in _marked(section, 1, "b")
+    assert "could not be read" not in page
+
+
+def test_only_pairs_with_a_view_are_linked(run: Path) -> None:
+    """Rows of the pairs index link to a view only where the page has one (--max-pairs and
+    the size bound leave the others out); the count of pairs without a view is exact."""
+    pairs = pl.read_parquet(run / "pairs.parquet").height
+    assert pairs >= 2
+    page = build_report(run, max_pairs=1)
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    links = re.findall(r'href="#([^"]+)"', page)
+    assert all(x in ids for x in links)
+    assert len(re.findall(r'<section class="pair"', page)) == 1
+    assert len([x for x in links if x.startswith("pair-")]) == 1
+    assert f"{pairs - 1} more pair" in page
 
 
 def test_a_moved_run_folder_still_renders(tmp_path: Path) -> None:

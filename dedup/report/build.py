@@ -86,9 +86,11 @@ def _pair_key(row: dict[str, Any]) -> str:
     return f"pair-{int(row['doc_a'])}-{int(row['doc_b'])}"
 
 
-def _index_row(i: int, row: dict[str, Any], names: Names) -> str:
+def _index_row(i: int, row: dict[str, Any], names: Names, viewed: set[str]) -> str:
+    """A row of the pairs index; its number links to the pair's view when it has one."""
     key = _pair_key(row)
-    cells = [f'<td class="num" data-v="{i}"><a href="#{key}">{i}</a></td>']
+    number = f'<a href="#{key}">{i}</a>' if key in viewed else str(i)
+    cells = [f'<td class="num" data-v="{i}">{number}</td>']
     for end in ("a", "b"):
         name = names(row[f"path_{end}"], row[f"external_id_{end}"])
         cells.append(f'<td class="path">{esc(name)}</td>')
@@ -109,17 +111,18 @@ def _index_row(i: int, row: dict[str, Any], names: Names) -> str:
     ):
         v, shown = _num(row[col], fmt)
         cells.append(f'<td class="num" data-v="{v}">{shown}</td>')
-    return f'<tr data-relation="{esc(row["relation"])}" data-target="{key}">{"".join(cells)}</tr>'
+    target = f' data-target="{key}"' if key in viewed else ""
+    return f'<tr data-relation="{esc(row["relation"])}"{target}>{"".join(cells)}</tr>'
 
 
-def _index(pairs: list[dict[str, Any]], total: int, names: Names) -> str:
+def _index(pairs: list[dict[str, Any]], total: int, names: Names, viewed: set[str]) -> str:
     heads = "".join(
         f'<th class="sortable" data-key="{key}">{esc(title)}</th>'
         for key, title, _ in _INDEX_COLUMNS
     )
     relations = sorted({str(p["relation"]) for p in pairs if p["relation"] is not None})
     options = "".join(f'<option value="{esc(r)}">{esc(r)}</option>' for r in relations)
-    body = "\n".join(_index_row(i + 1, p, names) for i, p in enumerate(pairs))
+    body = "\n".join(_index_row(i + 1, p, names, viewed) for i, p in enumerate(pairs))
     more = total - len(pairs)
     tail = (
         f'<p class="muted">{plural(more, "more pair")} (lower scores) in pairs.parquet.</p>'
@@ -210,8 +213,9 @@ def _views(
     docs: pl.DataFrame,
     names: Names,
     limits: ReportLimits,
-) -> list[str]:
-    """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget."""
+) -> tuple[list[str], set[str]]:
+    """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget; and the
+    keys (``pair-A-B``) of the pairs given one."""
     shown = pair_rows[: limits.max_pairs]
     by_pair = _aligned_rows(run_dir, shown, limits.view)
     marked = pair_views(run_dir, shown, docs, max_chars=limits.text_chars)
@@ -221,6 +225,7 @@ def _views(
             '<p class="muted">Some passages are counted but not marked in the text: '
             f"{esc(marked.note)}.</p>"
         )
+    viewed: set[str] = set()
     size = 0
     for p in shown:
         if size >= limits.max_chars:
@@ -229,15 +234,16 @@ def _views(
         out.append(
             _pair_section(p, by_pair.get(key, []), names, limits.view, marked.views.get(key))
         )
+        viewed.add(_pair_key(p))
         size += len(out[-1])
-    more = len(pair_rows) - len(out)
+    more = len(pair_rows) - len(viewed)
     if more > 0:
-        why = "the report's size bound" if len(out) < len(shown) else "--max-pairs"
+        why = "the report's size bound" if len(viewed) < len(shown) else "--max-pairs"
         out.append(
             f'<p class="muted">{plural(more, "more pair")} have no view here ({why}); '
             "see pairs.parquet and alignments.parquet.</p>"
         )
-    return out
+    return out, viewed
 
 
 def build_report(
@@ -276,16 +282,17 @@ def build_report(
         '<a href="#skipped">skipped</a> · <a href="#legend">legend</a> · '
         '<a href="#settings">settings</a></p>'
     )
+    views, viewed = _views(pair_rows, run_dir, docs, names, lim)
     body = "\n".join(
         [
             header,
-            _index(pair_rows[: lim.index_rows], pairs.height, names),
+            _index(pair_rows[: lim.index_rows], pairs.height, names, viewed),
             clusters_html(clusters, names, limit=lim.clusters, members=lim.cluster_members),
             skipped_html(docs, names, limit=lim.skipped),
             legend_html(manifest),
             settings_html(manifest, names),
             "<h2>Pairs side by side</h2>",
-            *_views(pair_rows, run_dir, docs, names, lim),
+            *views,
         ]
     )
     return page(f"dedup report: {run_dir.name}", body)

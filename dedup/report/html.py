@@ -20,7 +20,7 @@ from operator import attrgetter
 from typing import Any
 
 from dedup.report.bound import ViewBound, bounded
-from dedup.report.marks import ViewPassages, mark_rows
+from dedup.report.marks import ViewPassages, mark_rows, stale_cells
 from dedup.report.rows import Cell, DisplayRow, Fold, display_rows, pieces
 
 __all__ = ["MARKS", "esc", "legend", "page", "pair_table", "passage_legend", "plural"]
@@ -186,16 +186,25 @@ def pair_table(
         passages: The pair's passages, marked in the cells (:mod:`dedup.report.marks`).
 
     Returns:
-        A ``<table class="align">``.
+        A ``<table class="align">``, after a note when some sentences no longer read as
+        aligned (:func:`dedup.report.marks.stale_cells`).
     """
     key = _SAFE_KEY.sub("", key)
     laid_out = display_rows(rows)
+    note = ""
     if passages is not None:
+        stale = stale_cells(laid_out, passages)
+        if stale:
+            note = (
+                f'<p class="muted">{plural(stale, "sentence")} left unmarked: the text no '
+                "longer reads as the scan aligned it (an input changed since).</p>\n"
+            )
         laid_out = mark_rows(laid_out, passages)
     shown: list[DisplayRow | Fold] = list(laid_out) if bound is None else bounded(laid_out, bound)
     body = "\n".join(_row_html(r, key) for r in shown)
     return (
-        '<table class="align">\n<colgroup><col class="idx"><col class="mark"><col class="txt">'
+        f'{note}<table class="align">\n'
+        '<colgroup><col class="idx"><col class="mark"><col class="txt">'
         '<col class="idx"><col class="mark"><col class="txt"></colgroup>\n<thead><tr>'
         f'<th colspan="3">A: {esc(label_a)}</th><th colspan="3">B: {esc(label_b)}</th>'
         f"</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"

@@ -23,6 +23,7 @@ __all__ = [
     "mark_rows",
     "passage_summary",
     "share_text",
+    "stale_cells",
 ]
 
 #: The passage kinds; any other value read from a table shows as ``passage``.
@@ -138,6 +139,30 @@ def _sentence_marks(
     return out
 
 
+def _reads_as_aligned(cell: Cell, spans: Sequence[Span], text: str) -> bool:
+    """Whether ``cell`` shows its sentences of ``text`` (joined by a space) as they are."""
+    if cell.hi > len(spans):
+        return False
+    return " ".join(text[s:e] for s, e in spans[cell.lo : cell.hi]) == cell.text
+
+
+def stale_cells(rows: Iterable[DisplayRow], view: ViewPassages) -> int:
+    """Cells of ``rows`` whose sentences no longer read in the text read again as the scan
+    aligned them (their input changed since): :func:`mark_rows` leaves them unmarked. Sides
+    whose text was not read again are not counted (the report says so for the documents)."""
+    if not view.passages:
+        return 0
+    n = 0
+    for row in rows:
+        for cell, spans, text in (
+            (row.left, view.spans_a, view.text_a),
+            (row.right, view.spans_b, view.text_b),
+        ):
+            if cell is not None and text is not None and not _reads_as_aligned(cell, spans, text):
+                n += 1
+    return n
+
+
 def _cell_marks(
     cell: Cell,
     spans: Sequence[Span],
@@ -151,7 +176,7 @@ def _cell_marks(
         return ()
     own = spans[cell.lo : cell.hi]
     if text is not None:
-        if " ".join(text[s:e] for s, e in own) != cell.text:
+        if not _reads_as_aligned(cell, spans, text):
             return ()
     elif sum(e - s for s, e in own) + len(own) - 1 != len(cell.text):
         return ()

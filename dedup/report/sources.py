@@ -95,12 +95,29 @@ def _count(paths: Sequence[str], first: int, name: str) -> int:
     return i - first
 
 
+def _starts(paths: Sequence[str]) -> dict[str, list[int]]:
+    """Where each source's documents may start, by the source's shown name: a document's
+    path, and for a record (``name:ROW``) its file's name; rising ``doc_id`` lists."""
+    out: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        out.setdefault(path, []).append(i)
+        name, colon, row = path.rpartition(":")
+        if colon and row.isdigit():
+            out.setdefault(name, []).append(i)
+    return out
+
+
 def _read_wanted(
     record: dict[str, Any], docs: pl.DataFrame, wanted: list[int]
 ) -> tuple[dict[int, str], int]:
-    """Texts of ``wanted`` (sorted ids) and how many of them differ from the scan's."""
+    """Texts of ``wanted`` (sorted ids) and how many of them differ from the scan's.
+
+    Each source found now is placed at the next document of its name from where the previous
+    one ended, so a file deleted since the scan costs only its own documents, and one added
+    since is passed over."""
     opts = ReadOptions.from_dict(record["options"])
     paths: list[str] = docs["path"].to_list()
+    starts = _starts(paths)
     sizes = list(zip(docs["n_bytes"].to_list(), docs["n_chars"].to_list(), strict=True))
     wanted_set = set(wanted)
     out: dict[int, str] = {}
@@ -109,10 +126,16 @@ def _read_wanted(
     for source in walk.iter_sources(list(record["paths"]), options=opts):
         if first > wanted[-1]:
             break
+        name = source.path if isinstance(source, walk.RawDoc) else shown(source)
+        at = starts.get(name, [])
+        k = bisect.bisect_left(at, first)
+        if k == len(at):
+            continue  # not a source of the run (added since the scan)
+        first = at[k]
         if isinstance(source, walk.RawDoc):  # a skipped folder or file: one document
             first += 1
             continue
-        count = _count(paths, first, shown(source))
+        count = _count(paths, first, name)
         lo = bisect.bisect_left(wanted, first)
         if lo < len(wanted) and wanted[lo] < first + count:
             for k, doc in enumerate(walk.read_source(source, options=opts)):
