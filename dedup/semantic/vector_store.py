@@ -17,7 +17,7 @@ scanned documents' in ``DIR``.
 - The store's folder is named by :func:`store_key`: the model (and its weight files), dedup's
   version, the precision the model runs in and the device kind, so vectors made in bfloat16
   are never read by a float32 run (or one on a GPU), nor vectors of another model file or
-  encoder (a model named by a hub id is keyed by the id).
+  encoder.
 - A file is written whole to a temporary name and renamed: a reader sees a whole file or
   none, and of two runs that race on one file, one's version stays (the other's new strings
   are encoded again later). A file that cannot be read is a miss
@@ -87,8 +87,7 @@ def store_key(config: SemanticConfig, *, device: str, precision: str) -> str:
     """The store's folder name: the model (its name, and its weight files' names, sizes and
     modification times when it is a local folder), dedup's version (the encoder's code), the
     precision it runs in and the device kind. Vectors made under another key are never read.
-    A model named by a hub id is keyed by the id alone: another revision under the same id
-    is not seen."""
+    (A ``--model`` is a local folder: the static first stage distils from its files.)"""
     import json
 
     import xxhash
