@@ -42,12 +42,18 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """``dedup.scan``, ``dedup.ScanResult``, ``dedup.synthesize`` and ``dedup.Index``,
-    imported on first use."""
-    if name in _LAZY:
-        import importlib
+    """``dedup.scan``, ``dedup.ScanResult``, ``dedup.synthesize`` and ``dedup.Index``, and
+    the subpackages and modules (``dedup.index.build`` after ``import dedup``), imported on
+    first use."""
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if not name.startswith("_") and name.isidentifier():
+        import importlib.util
+
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'dedup' has no attribute {name!r}")
 
 

@@ -22,7 +22,7 @@ __all__ = ["MANIFEST", "ScanResult", "scan"]
 
 
 def scan(
-    inputs: Sequence[str | Path],
+    inputs: Sequence[str | Path] | str | Path,
     out: str | Path,
     *,
     config: RunConfig | None = None,
@@ -45,7 +45,8 @@ def scan(
 
     Args:
         inputs: folders (walked recursively) and files: text, HTML, JSONL, CSV/TSV,
-            Parquet, any of them gzip/bzip2/xz/zstd-compressed (Parquet excepted).
+            Parquet, any of them gzip/bzip2/xz/zstd-compressed (Parquet excepted); one
+            path alone is one input.
         out: run folder; created if missing. Never read as input, even inside one.
         config: parameters of every stage; defaults when ``None``.
         text_column: text field of JSONL/CSV/Parquet inputs.
@@ -69,6 +70,8 @@ def scan(
     Returns:
         The tables, as written.
     """
+    if isinstance(inputs, (str, Path)):  # one folder or file, not its characters
+        inputs = [inputs]
     cfg = (config or RunConfig()).validate()
     read = ReadOptions(
         text_column=text_column,

@@ -106,7 +106,8 @@ def check_apart(inputs: Sequence[str | Path], out: Path) -> None:
     for path in inputs:
         real = Path(path).resolve()
         if real == where:
-            raise OutputError(f"--out {out} is the input folder {path}; choose another --out")
+            kind = "folder" if real.is_dir() else "file"
+            raise OutputError(f"--out {out} is the input {kind} {path}; choose another --out")
         if where in real.parents:
             raise OutputError(f"input {path} is inside --out {out}; choose another --out")
 

@@ -452,3 +452,26 @@ def test_query_and_add_report_both_external_ids(tmp_path: Path) -> None:
     assert exact.select("external_id_a", "external_id_b").rows() == [("r3", "q0")]
     added = add([tmp_path / "q.jsonl"], tmp_path / "ix", id_column="id").pairs
     assert ("r3", "q0") in added.select("external_id_a", "external_id_b").rows()
+
+
+def test_query_skipped_table_is_typed_when_nothing_is_skipped(built: Path) -> None:
+    with Index.open(built) as ix:
+        skipped = ix.query(["a few words of a query text"]).skipped
+    assert skipped.height == 0
+    assert skipped.schema == pl.Schema(
+        {"query_id": pl.Int64, "query": pl.String, "reason": pl.String}
+    )
+
+
+def test_scan_takes_one_path_as_one_input(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, text in enumerate(_texts()[0][:3]):
+        (corpus / f"{i}.txt").write_text(text, encoding="utf-8")
+    for one in (str(corpus), corpus):
+        result = scan(one, tmp_path / f"run-{type(one).__name__}", config=LEXICAL)
+        assert result.documents.height == 3
+    from dedup.errors import OutputError
+
+    with pytest.raises(OutputError, match="is the input file"):
+        scan([corpus / "0.txt"], corpus / "0.txt", config=LEXICAL)

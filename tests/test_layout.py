@@ -124,3 +124,13 @@ def test_functions_stay_short() -> None:
                 if n > MAX_FUNCTION_LINES and not command:
                     long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({n})")
     assert long == []
+
+
+def test_subpackages_are_reachable_after_import_dedup() -> None:
+    """The README's Python API names ``dedup.index.build`` after a bare ``import dedup``."""
+    import subprocess
+    import sys
+
+    code = "import dedup; print(callable(dedup.index.build), callable(dedup.engines.build_index))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True"]

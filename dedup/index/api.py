@@ -178,9 +178,9 @@ class Index:
             config=cfg,
         )
         skipped = frame.filter(pl.col("status") == "skipped").select(
-            (pl.col("doc_id") - n).alias("query_id"),
-            pl.col("path").alias("query"),
-            "reason",
+            (pl.col("doc_id") - n).cast(pl.Int64).alias("query_id"),
+            pl.col("path").cast(pl.String).alias("query"),
+            pl.col("reason").cast(pl.String),  # typed even when no document was skipped
         )
         return QueryResult(self._matches(found, names), skipped, found.alignments)
 
