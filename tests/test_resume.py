@@ -93,6 +93,12 @@ def test_resume_skips_finished_stages_and_gives_the_same_tables(
     assert_same_tables(tmp_path / "clean", run)
     assert result.manifest["counts"] == json.loads((run / "manifest.json").read_text())["counts"]
     assert not (run / STAGES).exists()  # checkpoints go once the run is complete
+    # the manifest has every stage's keys, as a clean run's, and says where it resumed from
+    clean = json.loads((tmp_path / "clean" / "manifest.json").read_text())
+    assert set(result.manifest["seconds"]) == set(clean["seconds"])
+    assert result.manifest["rows"] == clean["rows"]
+    assert result.manifest["stages"]["resume"] == {"from": "verified pairs"}
+    assert "resume" not in clean["stages"]
 
 
 def test_resume_after_a_complete_run_finishes_at_once(

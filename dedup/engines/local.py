@@ -70,6 +70,8 @@ def run(
     timings = Timings()
     corpus, token = _corpus(stages, inputs, cfg, read, prog, timings)
     pairs, notes, model, kept = _pairs(stages, token, corpus, cfg, prog, timings, vector_cache)
+    if "resume" in timings.seconds:  # the documents came from their checkpoint
+        notes.setdefault("resume", {"from": "documents read"})
     aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if cfg.align.enabled and corpus.texts is not None:
         n_aligned, n_candidates = min(pairs.height, cfg.align.max_pairs), pairs.height
@@ -148,6 +150,9 @@ def _corpus(
             corpus = load_corpus(stages.root / "ingest")
         if corpus is not None:
             prog.message("resumed: documents read, shingled and signed (checkpoint)")
+            # the stage's keys as in any run; its time is in seconds_detail's "resume"
+            timings.add("read+shingle+minhash", 0.0)
+            timings.count("read+shingle+minhash", corpus.documents.height)
             return corpus, str(marker["token"])
     work = stages.begin("ingest")
     corpus = ingest(
@@ -183,6 +188,11 @@ def _pairs(
         if pairs is not None:
             prog.message("resumed: verified pairs (checkpoint)")
             notes: dict[str, Any] = dict(marker["notes"])
+            notes["resume"] = {"from": "verified pairs"}
+            timings.add("candidates+verify", 0.0)  # the stages' keys, as in any run
+            timings.count("candidates+verify", pairs.height)
+            if "semantic" in notes and cfg.semantic.enabled is not False:
+                timings.add("semantic", 0.0)
             model = _model_for(pairs, notes, cfg)
             return pairs, notes, model, _resumed_kept(pairs, model, corpus, cfg, vector_cache)
     pairs, notes, model, kept = _lexical_and_semantic(corpus, cfg, prog, timings, vector_cache)
