@@ -300,3 +300,15 @@ def test_a_model_that_is_not_a_local_folder_is_one_clear_error(tmp_path: Path) -
     res = runner.invoke(app, [*args, "--model", model])
     assert res.exit_code == 5
     assert "must be a local sentence-transformers model folder" in res.output
+
+
+def test_index_add_warns_when_a_file_is_added_again(tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for seed in sorted((ROOT / "seeds").glob("00[01]*.txt")):
+        (corpus / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+    ix = ["--index", str(tmp_path / "ix")]
+    assert runner.invoke(app, ["index", "build", str(corpus), *ix, "--no-semantic"]).exit_code == 0
+    res = runner.invoke(app, ["index", "add", str(sorted(corpus.iterdir())[0]), *ix])
+    assert res.exit_code == 0, res.output
+    assert "warning: 1 document added again" in res.output

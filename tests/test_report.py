@@ -98,7 +98,9 @@ def test_report_of_a_scan_without_alignment(tmp_path: Path) -> None:
     assert result.pairs.height == 1
     assert result.pairs["n_same"].is_null().all()
     html = build_report(tmp_path / "run")
-    assert "No sentence alignment recorded" in html
+    assert (
+        "No sentence alignment recorded for this pair: the run was scanned with --no-align" in html
+    )
     legend = re.search(r'<p class="legend">(.*?)</p>', html)
     assert legend is not None
     assert not re.search(r"\d", legend.group(1))

@@ -179,6 +179,16 @@ def add_cmd(
         raise fail(exc) from None
     pairs = result.pairs.select("doc_a", "doc_b", "path_a", "path_b", "relation", "score")
     skipped = _say_skipped(result.documents, text_column, quiet=quiet)
+    again = pairs.filter((pl.col("relation") == "exact") & (pl.col("path_a") == pl.col("path_b")))
+    if again.height:  # an add does not check what the index holds by path
+        from dedup.report.html import plural
+
+        err.print(
+            f"[bold yellow]warning:[/] {plural(again.height, 'document')} added again: "
+            "the index already held the same text under the same path",
+            highlight=False,
+            soft_wrap=True,
+        )
     if json_out:
         for row in pairs.iter_rows(named=True):
             print(json.dumps(row, ensure_ascii=False))

@@ -146,7 +146,9 @@ def _pair_section(
     names: Names,
     bound: ViewBound,
     passages: ViewPassages | None,
+    unaligned: str = "",
 ) -> str:
+    """One pair's section; ``unaligned`` says why a pair has no alignment rows."""
     key = _pair_key(row)
     name_a = names(row["path_a"], row["external_id_a"])
     name_b = names(row["path_b"], row["external_id_b"])
@@ -164,7 +166,7 @@ def _pair_section(
     view = (
         pair_table(aligned, key=key, label_a=name_a, label_b=name_b, bound=bound, passages=passages)
         if aligned
-        else '<p class="muted">No sentence alignment recorded for this pair.</p>'
+        else f'<p class="muted">No sentence alignment recorded for this pair{unaligned}.</p>'
     )
     return (
         f'<section class="pair" id="{key}" data-relation="{esc(row["relation"])}">\n'
@@ -225,6 +227,13 @@ def _views(
             '<p class="muted">Some passages are counted but not marked in the text: '
             f"{esc(marked.note)}.</p>"
         )
+    config = _manifest(run_dir).get("config", {})
+    unaligned = ""
+    if isinstance(config, dict) and config.get("align", {}).get("enabled") is False:
+        unaligned = (
+            ": the run was scanned with --no-align (scan again without it, or run "
+            "dedup diff A B, to see the two texts side by side)"
+        )
     viewed: set[str] = set()
     size = 0
     for p in shown:
@@ -232,7 +241,9 @@ def _views(
             break
         key = (int(p["doc_a"]), int(p["doc_b"]))
         out.append(
-            _pair_section(p, by_pair.get(key, []), names, limits.view, marked.views.get(key))
+            _pair_section(
+                p, by_pair.get(key, []), names, limits.view, marked.views.get(key), unaligned
+            )
         )
         viewed.add(_pair_key(p))
         size += len(out[-1])
