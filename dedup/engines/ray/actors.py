@@ -168,8 +168,10 @@ class ParaphraseAligner(ModelActor):
     def __call__(self, batch: pa.Table) -> pa.Table:
         df = from_arrow(batch)
         kept = None
-        if self.store is not None:
-            mine = df.filter(pl.col("semantic").is_not_null())
+        if self.store is not None:  # the documents of the pairs aligned with embeddings
+            from dedup.align.stage import semantic_proposed
+
+            mine = df.filter(semantic_proposed())
             texts = _batch_docs(
                 mine.select(
                     pl.col("doc_a").alias("a"),
