@@ -300,3 +300,38 @@ def test_content_dice_equals_the_set_by_set_oracle(a: list[str], b: list[str]) -
             cx, cy = content_words(x), content_words(y)
             want = 2.0 * len(cx & cy) / (len(cx) + len(cy)) if cx and cy else 0.0
             assert got[i, j] == np.float32(want)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sentence_path_without_a_sentence_matrix_follows_the_edit_script(seed: int) -> None:
+    """Above ``max_sentence_cells`` the sentence path comes from the passages' seeds: on texts
+    of a small vocabulary (where n-grams straddling sentence boundaries abound), a text
+    against itself gives the diagonal, and against a copy with sentences replaced, deleted
+    and inserted it pairs exactly the sentences difflib keeps."""
+    from dedup.align.passages import heaviest_chain
+    from dedup.text.segment import split_sentences
+
+    rng = random.Random(seed)
+    vocab = ["alpha", "beta", "gamma", "delta", "river", "house", "street", "garden", "table"]
+    sents = [
+        " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 20))).capitalize() + "."
+        for _ in range(300)
+    ]
+    edited = list(sents)
+    edited[40] = "Completely new words inserted here for testing."
+    del edited[120]
+    edited.insert(200, "Another fresh sentence appears right here.")
+    cfg = PassageConfig(max_sentence_cells=1)  # no sentence matrix: the seeds' path
+    a = " ".join(sents)
+    assert len(split_sentences(a)) == len(sents)
+    same = align_passages(a, a, config=cfg)
+    assert list(same.path) == [(i, i) for i in range(len(sents))]
+    got = align_passages(a, " ".join(edited), config=cfg)
+    matcher = difflib.SequenceMatcher(a=sents, b=edited, autojunk=False)
+    blocks = matcher.get_matching_blocks()
+    want = [(blk.a + k, blk.b + k) for blk in blocks for k in range(blk.size)]
+    assert list(got.path) == want
+    # the weighted chain: a sentence's heaviest partner, each sentence used once
+    assert heaviest_chain({(0, 0): 1, (0, 1): 5, (1, 1): 1, (1, 2): 5}) == [(0, 1), (1, 2)]
+    assert heaviest_chain({(0, 1): 2, (1, 0): 3}) == [(1, 0)]
+    assert heaviest_chain({}) == []

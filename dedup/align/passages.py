@@ -22,6 +22,8 @@ call :func:`align_passages` per pair and get the same passages.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,7 +42,14 @@ from dedup.align.passage_sentences import (
 from dedup.config import PassageConfig
 from dedup.text.segment import Sentence, split_sentences
 
-__all__ = ["Passage", "PassageAlignment", "PassageKind", "align_passages", "passage_rows"]
+__all__ = [
+    "Passage",
+    "PassageAlignment",
+    "PassageKind",
+    "align_passages",
+    "heaviest_chain",
+    "passage_rows",
+]
 
 PassageKind = Literal["verbatim", "edited", "paraphrase"]
 _CLOSERS = ".!?;:,\"'”’)]»…"
@@ -129,12 +138,16 @@ class _Span:
     paraphrase: bool
 
 
-def _lexical_spans(wa: WordSpans, wb: WordSpans, cfg: PassageConfig) -> list[Chain]:
+def _lexical_spans(
+    wa: WordSpans, wb: WordSpans, cfg: PassageConfig
+) -> tuple[list[Chain], np.ndarray, np.ndarray]:
+    """The chains of shared n-grams long enough to be passages, and the seeds (word
+    positions of the shared n-grams in A and B, sorted by A's)."""
     ia, jb = shared_ngram_seeds(
         wa, wb, n=cfg.ngram, max_df=cfg.max_ngram_df, max_seeds=cfg.max_seeds
     )
     chains = chain_seeds(ia, jb, n=cfg.ngram, gap=cfg.gap)
-    return [c for c in chains if min(c.matched_a, c.matched_b) >= cfg.min_matched]
+    return [c for c in chains if min(c.matched_a, c.matched_b) >= cfg.min_matched], ia, jb
 
 
 def _word_range(spans: WordSpans, start: int, end: int) -> tuple[int, int]:
@@ -215,9 +228,10 @@ def _sentence_of(sents: list[Sentence], offsets: np.ndarray) -> np.ndarray:
 
 def _chain_links(
     chains: list[Chain], sa: list[Sentence], sb: list[Sentence], wa: WordSpans, wb: WordSpans
-) -> set[tuple[int, int]]:
-    """Sentence pairs joined by the words of lexical passages (word by word along a chain)."""
-    links: set[tuple[int, int]] = set()
+) -> Counter[tuple[int, int]]:
+    """Sentence pairs joined by the words of lexical passages (word by word along a chain,
+    by interpolation), with the number of words joining each."""
+    links: Counter[tuple[int, int]] = Counter()
     if not sa or not sb:
         return links
     for c in chains:
@@ -227,7 +241,70 @@ def _chain_links(
         ia = _sentence_of(sa, wa.starts[pos_a])
         ib = _sentence_of(sb, wb.starts[pos_b])
         links.update(zip(ia.tolist(), ib.tolist(), strict=True))
-    return {(i, j) for i, j in links if i >= 0 and j >= 0}
+    return Counter({(i, j): n for (i, j), n in links.items() if i >= 0 and j >= 0})
+
+
+def _seed_links(
+    chains: list[Chain],
+    seeds: tuple[np.ndarray, np.ndarray],
+    sa: list[Sentence],
+    sb: list[Sentence],
+    wa: WordSpans,
+    wb: WordSpans,
+) -> Counter[tuple[int, int]]:
+    """Sentence pairs joined by the seeds inside lexical passages: an n-gram shared at word
+    ``i`` of A and word ``j`` of B links their sentences, exactly (no interpolation along the
+    chain), with the number of seeds joining each pair."""
+    ia, jb = seeds
+    links: Counter[tuple[int, int]] = Counter()
+    if not sa or not sb or not len(ia):
+        return links
+    for c in chains:  # seeds are sorted by A's word: each chain's are one slice
+        lo, hi = np.searchsorted(ia, [c.a_lo, c.a_hi], side="left")
+        i, j = ia[lo:hi], jb[lo:hi]
+        inside = (j >= c.b_lo) & (j < c.b_hi)
+        si = _sentence_of(sa, wa.starts[i[inside]])
+        sj = _sentence_of(sb, wb.starts[j[inside]])
+        links.update((x, y) for x, y in zip(si.tolist(), sj.tolist(), strict=True))
+    return Counter({(x, y): n for (x, y), n in links.items() if x >= 0 and y >= 0})
+
+
+def heaviest_chain(weights: Mapping[tuple[int, int], int]) -> list[tuple[int, int]]:
+    """The sentence pairs, strictly increasing in both texts, of the largest total weight:
+    the sentence path when no sentence matrix is scored. A sentence's heaviest partner wins,
+    not its first one: a word run that straddles a sentence boundary links a sentence to its
+    partner's neighbour by a word or two, and must not shift the path.
+
+    Weighted longest increasing subsequence: pairs by A's sentence, those of one sentence by
+    B's sentence descending (so one sentence is used once), each extending the heaviest chain
+    that ends before its B sentence (a Fenwick tree of prefix maxima)."""
+    if not weights:
+        return []
+    ranks = {j: r + 1 for r, j in enumerate(sorted({j for _, j in weights}))}
+    size = len(ranks)
+    tree_w = [0] * (size + 1)
+    tree_at = [-1] * (size + 1)
+    order = sorted(weights, key=lambda p: (p[0], -p[1]))
+    back = [-1] * len(order)
+    total = [0] * len(order)
+    for k, (i, j) in enumerate(order):
+        best_w, best_at, r = 0, -1, ranks[j] - 1
+        while r > 0:  # heaviest chain ending at a B sentence before j
+            if tree_w[r] > best_w:
+                best_w, best_at = tree_w[r], tree_at[r]
+            r -= r & -r
+        total[k], back[k] = best_w + weights[(i, j)], best_at
+        r = ranks[j]
+        while r <= size:
+            if total[k] > tree_w[r]:
+                tree_w[r], tree_at[r] = total[k], k
+            r += r & -r
+    k = max(range(len(order)), key=lambda x: (total[x], -x))
+    out = []
+    while k >= 0:
+        out.append(order[k])
+        k = back[k]
+    return out[::-1]
 
 
 def align_passages(
@@ -252,7 +329,7 @@ def align_passages(
     cfg = config or PassageConfig()
     vocab: dict[str, int] = {}
     wa, wb = word_spans(text_a, vocab), word_spans(text_b, vocab)
-    chains = _lexical_spans(wa, wb, cfg)
+    chains, ia, jb = _lexical_spans(wa, wb, cfg)
     spans = [_Span(c.a_lo, c.a_hi, c.b_lo, c.b_hi, c.matched_a, 0.0, False) for c in chains]
     sa, sb = split_sentences(text_a), split_sentences(text_b)
     runs: list[SentenceRun] = []
@@ -277,10 +354,10 @@ def align_passages(
         spans.extend(_run_span(r, sa, sb, wa, wb) for r in runs)
     merged = [s for s in _merge(spans) if s.a_hi > s.a_lo and s.b_hi > s.b_lo]
     passages = tuple(_passage(s, text_a, text_b, wa, wb, cfg) for s in merged)
-    links = _chain_links(chains, sa, sb, wa, wb)
+    links = set(_chain_links(chains, sa, sb, wa, wb))
     links.update(link for r in runs for link in r.links)
-    if path is None:  # no sentence matrix: the lexical links, one partner per sentence
-        path = _one_to_one(in_order_chain(sorted(links)))
+    if path is None:  # no sentence matrix: the passages' seeds, one partner per sentence
+        path = heaviest_chain(_seed_links(chains, (ia, jb), sa, sb, wa, wb))
     return PassageAlignment(
         passages=tuple(sorted(passages, key=lambda p: (p.a_start, p.b_start))),
         links=tuple(sorted(links)),
@@ -294,15 +371,6 @@ def align_passages(
         sentences_b=tuple(sb),
         path=tuple(path),
     )
-
-
-def _one_to_one(chain: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The chain with each sentence of either text used once (its first link kept)."""
-    out: list[tuple[int, int]] = []
-    for i, j in chain:
-        if not out or (i > out[-1][0] and j > out[-1][1]):
-            out.append((i, j))
-    return out
 
 
 def passage_rows(doc_a: int, doc_b: int, alignment: PassageAlignment) -> list[dict[str, object]]:
