@@ -335,3 +335,22 @@ def test_sentence_path_without_a_sentence_matrix_follows_the_edit_script(seed: i
     assert heaviest_chain({(0, 0): 1, (0, 1): 5, (1, 1): 1, (1, 2): 5}) == [(0, 1), (1, 2)]
     assert heaviest_chain({(0, 1): 2, (1, 0): 3}) == [(1, 0)]
     assert heaviest_chain({}) == []
+
+
+def test_above_the_bound_no_sentence_is_embedded() -> None:
+    """Past ``max_sentence_cells`` neither the passages nor the sentence view embed a
+    sentence (a diff of two long texts stays lexical and fast)."""
+    from dedup.align.pair import align_pair
+    from dedup.align.scorers import EmbeddingScorer
+
+    class Refusing(EmbeddingScorer):
+        def embed(self, sentences: object, **kwargs: object) -> np.ndarray:
+            raise AssertionError("embedded a sentence above the bound")
+
+    text = " ".join(f"Sentence {i} talks about the river and the house." for i in range(30))
+    edited = text.replace("Sentence 7 talks", "Sentence 7 speaks")
+    refusing = Refusing(loader=lambda: None)
+    pair = align_pair(text, edited, scorer=refusing, config=PassageConfig(max_sentence_cells=1))
+    assert pair.sentences.ops
+    small = align_pair(text, edited, config=PassageConfig())
+    assert len(pair.sentences.ops) == len(small.sentences.ops)

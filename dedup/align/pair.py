@@ -84,7 +84,7 @@ def sentence_view(
     view = align_sentences(
         [s.text for s in sa],
         [s.text for s in sb],
-        scorer=scorer,
+        scorer=scorer if small else None,  # lexical ratios: no embedding of every sentence
         groups=[(i, i + 1, j, j + 1) for i, j in passages.path],
         merges=small,
         moves=small,
