@@ -40,6 +40,18 @@ def texts(t: str) -> list[str]:
         ),
         ("Prices rose, etc. and more.", ["Prices rose, etc. and more."]),
         ("Is it? Yes. (Maybe.)", ["Is it?", "Yes.", "(Maybe.)"]),
+        # Scripts without case: a caseless letter opens a sentence as a capital does.
+        (
+            "قال المسؤولون إن الخطة ستخفض الإنفاق. وتظاهر السكان. هل سيعقد جلسة؟ نعم.",
+            ["قال المسؤولون إن الخطة ستخفض الإنفاق.", "وتظاهر السكان.", "هل سيعقد جلسة؟", "نعم."],
+        ),
+        ("הם אמרו את זה. הוא הלך הביתה.", ["הם אמרו את זה.", "הוא הלך הביתה."]),
+        # Chinese and Japanese: full-width marks end a sentence without a space after them.
+        (
+            "数据显示经济增长。专家认为势头将会延续！但是呢？「好。」他说。",
+            ["数据显示经济增长。", "专家认为势头将会延续！", "但是呢？", "「好。」", "他说。"],
+        ),
+        ("東京は晴れです。明日は雨でしょう。", ["東京は晴れです。", "明日は雨でしょう。"]),
         # Real sentences from the seeds.
         (
             "Despite various international efforts, including U.S. sanctions directed at "

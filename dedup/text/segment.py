@@ -12,8 +12,11 @@ Rules, in order:
   paragraph per line (the common "one paragraph per line" export).
 * Inside a line, ``.``, ``!``, ``?`` and ellipses end a sentence when followed by white space
   (closing quotes and brackets after the mark stay with the sentence) and then a capital
-  letter, a digit or an opening quote or bracket. A lower-case continuation never starts a
-  new sentence.
+  letter, a digit, a letter of a script without case (Arabic, Hebrew, Chinese…) or an
+  opening quote or bracket. A lower-case continuation never starts a new sentence. The
+  Arabic question mark ``؟`` and the Urdu and Devanagari full stops ``۔`` ``।`` act as ``?``
+  and ``.``; the full-width marks ``。！？`` of Chinese and Japanese end a sentence
+  wherever they stand (those scripts put no space between sentences).
 * Titles (``Mr.``, ``Gen.``, ``St.``) never end a sentence; single-letter initials,
   dotted acronyms (``U.S.``), company suffixes, months and ``etc.`` end one only when the
   next word is a typical sentence opener (``in the U.S. The ...``).
@@ -80,8 +83,10 @@ _OPENERS = _words(
     what who why how where officials police authorities"""
 )
 
-# A candidate end: terminal marks, optional closing quotes/brackets, then white space.
-_END = re.compile(r"(?:\.{3}|…|[.!?])+[\"'”’)\]»]*(?=\s)")
+# A candidate end: terminal marks, optional closing quotes/brackets, then white space; or a
+# full-width mark (Chinese, Japanese) with its closing quotes and brackets, anywhere.
+_END = re.compile(r"(?:\.{3}|…|[.!?؟۔।])+[\"'”’)\]»]*(?=\s)|[。！？｡]+[\"'”’)\]»」』）】]*")
+_FULL_WIDTH = frozenset("。！？｡")
 _NEXT = re.compile(r"\s+([\"'“‘(\[«]*)(\S*)")
 _ACRONYM = re.compile(r"^(?:[A-Za-z]\.){2,}$")
 _CLOSERS = "\"'”’)]»"
@@ -97,12 +102,15 @@ def _token_before(line: str, pos: int) -> str:
 
 def _is_boundary(line: str, mark_start: int, mark_end: int) -> bool:
     """Decide whether the terminal mark ``line[mark_start:mark_end]`` ends a sentence."""
+    if line[mark_start] in _FULL_WIDTH:
+        return True
     nxt = _NEXT.match(line, mark_end)
     if nxt is None:
         return True
     opener, word = nxt.group(1), nxt.group(2)
     first = word[:1]
-    if not opener and first and not (first.isupper() or first.isdigit()):
+    caseless = first.isalpha() and not first.islower() and not first.isupper()
+    if not opener and first and not (first.isupper() or first.isdigit() or caseless):
         return False  # lower-case or symbol continuation
     mark = line[mark_start:mark_end].rstrip(_CLOSERS)
     if mark != ".":
