@@ -312,3 +312,21 @@ def test_index_add_warns_when_a_file_is_added_again(tmp_path: Path) -> None:
     res = runner.invoke(app, ["index", "add", str(sorted(corpus.iterdir())[0]), *ix])
     assert res.exit_code == 0, res.output
     assert "warning: 1 document added again" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--docs", "0"], "--docs and --repeat must be >= 1"),
+        (["--repeat", "0"], "--docs and --repeat must be >= 1"),
+        (["--threshold", "1.5"], "threshold must be in (0, 1]"),
+    ],
+)
+def test_bench_refuses_bad_parameters_before_any_work(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    res = runner.invoke(app, ["bench", "--work", str(tmp_path / "w"), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()

@@ -63,6 +63,7 @@ def test_pair_view_rows_and_moves(run: Path) -> None:
     assert "<del>centers</del>" in section
     assert "<ins>centres</ins>" in section
     assert 'class="txt op-added"' in section
+    assert 'class="txt op-added" dir="auto"' in section  # right-to-left text lays out as such
     assert 'class="txt op-dropped"' in section
 
 

@@ -88,6 +88,10 @@ def bench(
     from dedup.errors import ConfigError
 
     try:
+        if docs < 1 or repeat < 1:
+            raise ConfigError(f"--docs and --repeat must be >= 1, got {docs} and {repeat}")
+        if not 0.0 < threshold <= 1.0:
+            raise ConfigError(f"threshold must be in (0, 1], got {threshold}")
         names = contender or list(bench_mod.CONTENDERS)
         bad = [n for n in names if n not in bench_mod.CONTENDERS]
         if bad:

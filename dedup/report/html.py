@@ -135,7 +135,7 @@ def _cell_html(cell: Cell | None, side: str, key: str) -> str:
     return (
         f'<td class="idx op-{op}">{_index_label(cell)}</td>'
         f'<td class="mark op-{op}" title="{op}">{MARKS.get(op, "?")}</td>'
-        f'<td class="txt op-{op}"{anchor}>{_text_html(cell, side)}{jump}</td>'
+        f'<td class="txt op-{op}" dir="auto"{anchor}>{_text_html(cell, side)}{jump}</td>'
     )
 
 

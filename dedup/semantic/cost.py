@@ -111,7 +111,10 @@ def should_run(
         return True, f"semantic channel on {device}"
     precision = embed.running_precision(config, device)
     seconds = estimate_seconds(n_docs, n_chars, device, precision=precision)
-    size = f"{n_docs} documents, {n_chars / 1e6:.1f} MB: ~{seconds:.0f} s estimated"
+    size = (
+        f"{n_docs} documents, {n_chars / 1e6:.1f} MB: ~{seconds:.0f} s estimated before the "
+        "candidates are known"
+    )
     if seconds <= config.max_seconds_cpu:
         return True, f"semantic channel on CPU ({size} <= {config.max_seconds_cpu:.0f} s)"
     if config.enabled:
