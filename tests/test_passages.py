@@ -251,7 +251,8 @@ def _brute_seeds(
     ha: np.ndarray, hb: np.ndarray, max_df: int, max_seeds: int
 ) -> tuple[list[int], list[int]]:
     """Every (i, j) with equal hashes, both counts <= max_df; the rarest (count_a * count_b)
-    kept first when over max_seeds, then sorted by position: the oracle of both paths."""
+    kept first when over max_seeds, among them every k-th position of A first (k = found /
+    max_seeds, rounded up), then sorted by position: the oracle of both paths."""
     ca = {h: int((ha == h).sum()) for h in set(ha.tolist())}
     cb = {h: int((hb == h).sum()) for h in set(hb.tolist())}
     seeds = [
@@ -260,7 +261,9 @@ def _brute_seeds(
         for j, y in enumerate(hb.tolist())
         if x == y and ca[x] <= max_df and cb[y] <= max_df
     ]
-    kept = sorted(sorted(seeds)[:max_seeds], key=lambda t: (t[1], t[2]))
+    k = -(-len(seeds) // max_seeds)
+    ranked = sorted(seeds, key=lambda t: (t[0], t[1] % k, t[1], t[2]))
+    kept = sorted(ranked[:max_seeds], key=lambda t: (t[1], t[2]))
     return [i for _, i, _ in kept], [j for _, _, j in kept]
 
 

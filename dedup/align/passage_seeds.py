@@ -7,8 +7,11 @@ key. Normalizing the whole text first would move offsets (NFKC can change a stri
 A seed is a position ``(i, j)`` where A's words ``i .. i+n`` equal B's words ``j .. j+n``.
 N-grams that occur more than ``max_df`` times in either text are skipped (boilerplate and
 repeated phrases would multiply seeds), and at most ``max_seeds`` seeds are kept, the rarest
-first. Chaining walks the seeds once in A order and grows at most ``max_open`` open chains, so
-the cost is linear in the words of both texts plus the seeds kept.
+first; among equally rare ones every ``k``-th position of A first (``k`` = seeds found /
+``max_seeds``, rounded up), so the seeds kept of two long shared texts are spread evenly along
+them (within the chaining gap while ``k`` is small), not bunched at their start. Chaining
+walks the seeds once in A order and grows at most ``max_open`` open chains, so the cost is
+linear in the words of both texts plus the seeds kept.
 """
 
 from __future__ import annotations
@@ -164,7 +167,8 @@ def shared_ngram_seeds(
         b: Words of B (same vocabulary).
         n: N-gram length in words.
         max_df: Skip n-grams occurring more often than this in either text.
-        max_seeds: Keep at most this many seeds (those of the rarest n-grams).
+        max_seeds: Keep at most this many seeds: those of the rarest n-grams, then evenly
+            spread along A (see the module notes).
 
     Returns:
         Two int64 arrays of equal length.
@@ -181,6 +185,11 @@ def shared_ngram_seeds(
 #: Below this many n-grams in both texts, seeds are found with numpy (sorting), above with
 #: polars' joins: one pair of news articles cost ~3.5 ms in polars' per-call overhead.
 SMALL_SEED_WORDS = 200_000
+
+
+def _stride(total: int, max_seeds: int) -> int:
+    """Every how many positions of A a seed is kept first, when ``total`` are over the cap."""
+    return max(-(-total // max(max_seeds, 1)), 1)
 
 
 def _seeds_numpy(
@@ -209,9 +218,10 @@ def _seeds_numpy(
     seeds_a = np.repeat(pos_a, reps)  # ascending in A, then in B within one A position
     within = np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
     seeds_b = by_group[np.repeat(first[g], reps) + within]
-    if total > max_seeds:  # the rarest n-grams' seeds (fewest pairings), then by position
+    if total > max_seeds:  # the rarest n-grams' seeds (fewest pairings), spread along A
         weight = np.repeat(cnt_a[ia][g] * cnt_b[ib][g], reps)
-        pick = np.lexsort((seeds_b, seeds_a, weight))[:max_seeds]
+        stride = seeds_a % _stride(total, max_seeds)
+        pick = np.lexsort((seeds_b, seeds_a, stride, weight))[:max_seeds]
         pick = pick[np.lexsort((seeds_b[pick], seeds_a[pick]))]
         seeds_a, seeds_b = seeds_a[pick], seeds_b[pick]
     return seeds_a.astype(np.int64), seeds_b.astype(np.int64)
@@ -228,7 +238,8 @@ def _seeds_polars(
     common = ca.join(cb, on="h").with_columns((pl.col("ca") * pl.col("cb")).alias("w"))
     seeds = fa.join(common, on="h").join(fb, on="h")
     if seeds.height > max_seeds:
-        seeds = seeds.sort("w", "i", "j").head(max_seeds)
+        stride = pl.col("i") % _stride(seeds.height, max_seeds)
+        seeds = seeds.with_columns(stride.alias("s")).sort("w", "s", "i", "j").head(max_seeds)
     seeds = seeds.sort("i", "j")
     return seeds["i"].to_numpy().astype(np.int64), seeds["j"].to_numpy().astype(np.int64)
 
