@@ -232,6 +232,7 @@ def test_outputs_never_replace_the_run_or_its_inputs(
         ("inside the run folder", root / "run" / "c.jsonl", tmp_path / "d.parquet"),
         ("input", root / "corpus" / "o1.txt.jsonl", tmp_path / "d.parquet"),
         ("input", tmp_path / "c.jsonl", root / "corpus" / "dropped.parquet"),
+        ("holds the run folder", root, tmp_path / "d.parquet"),  # a folder output over both
     ]
     for why, out, dropped in refused:
         with pytest.raises(OutputError, match=why):
@@ -268,3 +269,18 @@ def test_folder_file_names_keep_letters_of_any_script() -> None:
     long = name("x/" + "日" * 200 + ".txt")
     assert len(long.encode("utf-8")) <= 255
     assert long.startswith("000000003_日")
+
+
+def test_a_folder_output_never_holds_the_inputs(tmp_path: Path) -> None:
+    """A folder output replaces the folder it names: one holding the scan's inputs is
+    refused even with ``overwrite``, and the corpus stays."""
+    (tmp_path / "data").mkdir()
+    _corpus(tmp_path / "data" / "corpus")
+    scan([tmp_path / "data" / "corpus"], tmp_path / "runs" / "r", config=CFG)
+    before = sorted(p.name for p in (tmp_path / "data" / "corpus").iterdir())
+    with pytest.raises(OutputError, match="holds the scan's input"):
+        filter_run(tmp_path / "runs" / "r", tmp_path / "data", overwrite=True)
+    with pytest.raises(OutputError, match="holds the run folder"):
+        filter_run(tmp_path / "runs" / "r", tmp_path / "runs", overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "data" / "corpus").iterdir()) == before
+    assert (tmp_path / "runs" / "r" / "manifest.json").is_file()

@@ -142,10 +142,16 @@ def _check_targets(
             raise OutputError(
                 f"{option} {target} is inside the run folder {run}; write it elsewhere"
             )
+        if target in run.parents:  # a folder output replaces what it names: the run too
+            raise OutputError(f"{option} {target} holds the run folder {run}; write it elsewhere")
         for src in inputs:
             if target == src or src in target.parents:
                 raise OutputError(
                     f"{option} {target} is inside the scan's input {src}; write it elsewhere"
+                )
+            if target in src.parents:
+                raise OutputError(
+                    f"{option} {target} holds the scan's input {src}; write it elsewhere"
                 )
         if target.exists() and not overwrite:
             raise OutputError(f"{target} exists; choose another {option} or pass --overwrite")
