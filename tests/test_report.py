@@ -134,3 +134,29 @@ def test_pages_never_replace_tables_inputs_or_folders(run: Path, tmp_path: Path)
         res = cli.invoke(app, ["diff", str(a), str(b), "--no-semantic", "--html", str(page)])
         assert res.exit_code == 0, res.output
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_never_lands_on_or_among_the_scan_inputs(tmp_path: Path) -> None:
+    """An HTML input of the scan, or a page inside an input folder (which the next scan
+    would read), is refused; inside the run folder (even within the inputs) is fine."""
+    from dedup.config import RunConfig, SemanticConfig
+    from dedup.errors import OutputError
+    from dedup.pipeline import scan
+
+    data = tmp_path / "data"
+    data.mkdir()
+    page = "<html><body><p>" + "Words of a page that repeat here. " * 30 + "</p></body></html>"
+    (data / "a.html").write_text(page, encoding="utf-8")
+    (data / "b.html").write_text(page, encoding="utf-8")
+    cfg = RunConfig(semantic=SemanticConfig(enabled=False))
+    run = data / "runs" / "r"
+    scan([data], run, config=cfg)
+    for target in (data / "a.html", data / "report.html"):
+        with pytest.raises(OutputError, match="inside the scan's input"):
+            write_report(run, target)
+    files = tmp_path / "r2"
+    scan([data / "a.html", data / "b.html"], files, config=cfg)
+    with pytest.raises(OutputError, match="one of the inputs"):
+        write_report(files, data / "a.html")
+    assert (data / "a.html").read_text(encoding="utf-8") == page
+    assert write_report(run) == run / "report.html"

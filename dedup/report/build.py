@@ -309,6 +309,28 @@ def build_report(
     return page(f"dedup report: {run_dir.name}", body)
 
 
+def _inputs_of(run_dir: Path) -> list[Path]:
+    """The scan's inputs as the manifest records them, resolved (none when not recorded)."""
+    record = _manifest(run_dir).get("inputs")
+    if not isinstance(record, dict) or not isinstance(record.get("paths"), list):
+        return []
+    cwd = Path(str(record.get("cwd", ".")))
+    return [(cwd / str(p)).resolve() for p in record["paths"]]
+
+
+def _check_outside_inputs(target: Path, run_dir: Path) -> None:
+    """Refuse a report inside one of the scan's input folders (outside the run folder): the
+    next scan of those inputs would read it as a document."""
+    where, run = target.resolve(), run_dir.resolve()
+    if run in where.parents:
+        return
+    for src in _inputs_of(run_dir):
+        if src in where.parents:
+            raise OutputError(
+                f"--out {target} is inside the scan's input {src}; write it elsewhere"
+            )
+
+
 def write_report(run_dir: Path, out: Path | None = None, *, max_pairs: int = 2_000) -> Path:
     """Write the static, self-contained HTML report of a run.
 
@@ -328,7 +350,8 @@ def write_report(run_dir: Path, out: Path | None = None, *, max_pairs: int = 2_0
     """
     run_dir = Path(run_dir)
     target = Path(out) if out is not None else run_dir / "report.html"
-    check_page_target(target, option="--out")
+    check_page_target(target, option="--out", protect=_inputs_of(run_dir))
+    _check_outside_inputs(target, run_dir)
     text = build_report(run_dir, max_pairs=max_pairs)
     write_page(text, target)  # parents made; temp file, fsync, rename; usual permissions
     return target
