@@ -357,3 +357,22 @@ def test_above_the_bound_no_sentence_is_embedded() -> None:
     assert pair.sentences.ops
     small = align_pair(text, edited, config=PassageConfig())
     assert len(pair.sentences.ops) == len(small.sentences.ops)
+
+
+def test_short_sentences_keep_their_partner_without_a_sentence_matrix() -> None:
+    """Sentences where no kept seed starts (a last "Ok.", one-word replies, positions the seed
+    cap passed over) still pair with their identical partner: a text against itself is the
+    diagonal."""
+    rng = random.Random(3)
+    words = ["alpha", "beta", "gamma", "delta", "river", "house", "street", "garden", "table"]
+    sents = []
+    for k in range(300):
+        if k % 3 == 0:
+            sents.append(rng.choice(["Yes.", "No.", "Right."]))
+        else:
+            n = rng.randint(6, 14)
+            sents.append(" ".join(rng.choice(words) for _ in range(n)).capitalize() + ".")
+    text = " ".join(sents) + " Ok."
+    for cap in (200_000, 400):  # every seed kept; a cap that passes over positions
+        al = align_passages(text, text, config=PassageConfig(max_sentence_cells=0, max_seeds=cap))
+        assert list(al.path) == [(i, i) for i in range(len(al.sentences_a))], cap

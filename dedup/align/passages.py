@@ -269,6 +269,34 @@ def _seed_links(
     return Counter({(x, y): n for (x, y), n in links.items() if x >= 0 and y >= 0})
 
 
+def _fill_same(
+    path: list[tuple[int, int]], sa: list[Sentence], sb: list[Sentence]
+) -> list[tuple[int, int]]:
+    """``path`` with the sentences between (and around) its pairs that read the same paired
+    in order, from each end of a gap: a sentence where no kept seed starts (one too short for
+    an n-gram at a passage's end, or one whose positions the seed cap passed over)."""
+
+    def same(i: int, j: int) -> bool:
+        return sa[i].text.split() == sb[j].text.split()
+
+    out: list[tuple[int, int]] = []
+    prev_i = prev_j = -1
+    for i, j in [*path, (len(sa), len(sb))]:
+        a0, b0, a1, b1 = prev_i + 1, prev_j + 1, i - 1, j - 1
+        while a0 <= a1 and b0 <= b1 and same(a0, b0):
+            out.append((a0, b0))
+            a0, b0 = a0 + 1, b0 + 1
+        tail = []
+        while a1 >= a0 and b1 >= b0 and same(a1, b1):
+            tail.append((a1, b1))
+            a1, b1 = a1 - 1, b1 - 1
+        out.extend(reversed(tail))
+        if i < len(sa):
+            out.append((i, j))
+        prev_i, prev_j = i, j
+    return out
+
+
 def heaviest_chain(weights: Mapping[tuple[int, int], int]) -> list[tuple[int, int]]:
     """The sentence pairs, strictly increasing in both texts, of the largest total weight:
     the sentence path when no sentence matrix is scored. A sentence's heaviest partner wins,
@@ -357,7 +385,7 @@ def align_passages(
     links = set(_chain_links(chains, sa, sb, wa, wb))
     links.update(link for r in runs for link in r.links)
     if path is None:  # no sentence matrix: the passages' seeds, one partner per sentence
-        path = heaviest_chain(_seed_links(chains, (ia, jb), sa, sb, wa, wb))
+        path = _fill_same(heaviest_chain(_seed_links(chains, (ia, jb), sa, sb, wa, wb)), sa, sb)
     return PassageAlignment(
         passages=tuple(sorted(passages, key=lambda p: (p.a_start, p.b_start))),
         links=tuple(sorted(links)),
