@@ -201,9 +201,10 @@ def test_damaged_checkpoint_is_recomputed(
     with (ingest / "shingles.u32").open("r+b") as f:
         f.truncate(8)
     rec = Recorder()
-    scan([corpus], run, config=CFG, resume=True, progress=rec)
+    result = scan([corpus], run, config=CFG, resume=True, progress=rec)
     # ingest is recomputed; the pairs checkpoint hung off the old ingest token, so it is too
     assert not any("resumed" in msg for msg in rec.messages)
+    assert "resume" not in result.manifest["stages"]  # nothing was taken from a checkpoint
     assert_same_tables(tmp_path / "clean", run)
 
 

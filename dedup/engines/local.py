@@ -68,9 +68,9 @@ def run(
         return done
     set_threads(cfg.workers)
     timings = Timings()
-    corpus, token = _corpus(stages, inputs, cfg, read, prog, timings)
+    corpus, token, resumed = _corpus(stages, inputs, cfg, read, prog, timings)
     pairs, notes, model, kept = _pairs(stages, token, corpus, cfg, prog, timings, vector_cache)
-    if "resume" in timings.seconds:  # the documents came from their checkpoint
+    if resumed:  # the documents came from their checkpoint
         notes.setdefault("resume", {"from": "documents read"})
     aligned, passages = schema.empty("alignments"), schema.empty("passages")
     if cfg.align.enabled and corpus.texts is not None:
@@ -142,8 +142,8 @@ def _corpus(
     read: ReadOptions,
     prog: Progress,
     timings: Timings,
-) -> tuple[Corpus, str]:
-    """The ingest stage, or its checkpoint; and the checkpoint's token."""
+) -> tuple[Corpus, str, bool]:
+    """The ingest stage, or its checkpoint; the checkpoint's token; whether it was resumed."""
     marker = stages.valid("ingest")
     if marker is not None:
         with timings.stage("resume"):
@@ -153,7 +153,7 @@ def _corpus(
             # the stage's keys as in any run; its time is in seconds_detail's "resume"
             timings.add("read+shingle+minhash", 0.0)
             timings.count("read+shingle+minhash", corpus.documents.height)
-            return corpus, str(marker["token"])
+            return corpus, str(marker["token"]), True
     work = stages.begin("ingest")
     corpus = ingest(
         inputs,
@@ -168,7 +168,7 @@ def _corpus(
     with timings.stage("checkpoint"):
         save_corpus(work, corpus)
         marker = stages.finish("ingest")
-    return corpus, str(marker["token"])
+    return corpus, str(marker["token"]), False
 
 
 def _pairs(
