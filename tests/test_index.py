@@ -461,6 +461,12 @@ def test_query_skipped_table_is_typed_when_nothing_is_skipped(built: Path) -> No
     assert skipped.schema == pl.Schema(
         {"query_id": pl.Int64, "query": pl.String, "reason": pl.String}
     )
+    with Index.open(built) as ix:  # no query document at all: empty tables, no error
+        none = ix.query([])
+        one = ix.query(["a few words of a query text"])
+    assert none.matches.height == 0
+    assert none.matches.columns == one.matches.columns
+    assert none.skipped.schema == skipped.schema
 
 
 def test_scan_takes_one_path_as_one_input(tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ PASSAGE_FIELDS = {
 }
 PASSAGES = pl.List(pl.Struct(PASSAGE_FIELDS))
 SMALL_BATCH = 64  # query batches smaller than this run the numba kernels single-threaded
+#: The ``documents`` columns a query document has (``doc_id`` and :func:`doc_meta`'s).
+_META_COLUMNS = (
+    "doc_id", "path", "external_id", "status", "reason", "encoding", "n_bytes", "n_chars"
+)  # fmt: skip
 MATCH_COLUMNS = ["query", "match", "query_id", "match_id", "relation", "score", "passages"]
 
 
@@ -167,6 +171,8 @@ class Index:
             representatives(self.reader, signed.content),
         )  # fmt: skip
         frame = pl.DataFrame(meta, infer_schema_length=None)
+        if not meta:  # no query document: the columns of the documents table, no row
+            frame = schema.empty("documents").select(list(_META_COLUMNS))
         names = _names(frame)
         found = match(
             self.reader,
