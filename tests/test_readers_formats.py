@@ -53,21 +53,18 @@ cell = st.text(
 def test_csv_rows_match_the_csv_module(
     tmp_path: Path, rows: list[tuple[str, str]], tsv: bool
 ) -> None:
-    """polars' reading of a well-formed file: a fully quoted CSV as Python's csv module reads
-    it; an unquoted TSV as its lines split on tabs (quotes are text)."""
+    """polars' reading of a well-formed file is what Python's csv module reads from it: a
+    fully quoted CSV, and a TSV quoted as the csv module and pandas write one (only fields
+    that hold a quote, a tab or a line break)."""
     sep = "\t" if tsv else ","
     path = tmp_path / ("t.tsv" if tsv else "t.csv")
-    if tsv:  # a field holds no tab or line break, and nothing is quoted
-        rows = [tuple(c.replace("\t", " ").replace("\n", " ") for c in r) for r in rows]
-        data = "".join("\t".join(r) + "\n" for r in [("id", "text"), *rows])
-        oracle = [{"id": i, "text": t} for i, t in rows]
-    else:
-        buf = io.StringIO(newline="")
-        writer = csv.writer(buf, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_ALL)
-        writer.writerow(["id", "text"])
-        writer.writerows(rows)
-        data = buf.getvalue()
-        oracle = list(csv.DictReader(io.StringIO(data, newline=""), delimiter=sep))
+    quoting = csv.QUOTE_MINIMAL if tsv else csv.QUOTE_ALL
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter=sep, lineterminator="\n", quoting=quoting)
+    writer.writerow(["id", "text"])
+    writer.writerows(rows)
+    data = buf.getvalue()
+    oracle = list(csv.DictReader(io.StringIO(data, newline=""), delimiter=sep))
     path.write_text(data, encoding="utf-8", newline="")
     got = docs_of(path, id_column="id")
     assert len(got) == len(oracle)
@@ -113,6 +110,20 @@ def test_tsv_quotes_are_text(tmp_path: Path) -> None:
         ("1", "ok", 'a 5" pipe'),
         (None, "skipped", None),  # a malformed row: no field is trusted
         ("3", "ok", '"last"'),
+    ]
+
+
+def test_tsv_written_by_pandas_is_read_with_its_quoting(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text(
+        'id\ttext\n1\t"He said ""hi"" to me."\n2\t"line one\nline two"\n3\tplain\n',
+        encoding="utf-8",
+    )
+    got = [(d.external_id, d.status, d.text) for d in docs_of(path, id_column="id")]
+    assert got == [
+        ("1", "ok", 'He said "hi" to me.'),
+        ("2", "ok", "line one\nline two"),
+        ("3", "ok", "plain"),
     ]
 
 

@@ -2,9 +2,11 @@
 
 Rows are numbered from 0 after the header (``file.csv:0`` is the first data row), as
 Parquet rows are, so ``path`` matches the row index polars or pandas give the file; in a
-CSV file a quoted field holding line breaks is one row. A TSV file has no quoting (tabs
-and line breaks cannot occur in a field): a quote is a character of the text, so a text
-that opens with a quotation mark is read as written. polars reads the file in batches of rows
+CSV file a quoted field holding line breaks is one row. A TSV file is read without quoting
+(a quote is a character of the text, so a text that opens with a quotation mark is read as
+written), unless its first 64 KB read as quoted TSV, as Python's ``csv`` module and pandas
+write it (a field holding a quote, a tab or a line break is quoted, its quotes doubled):
+then with quoting (:func:`tsv_quoted`). polars reads the file in batches of rows
 (all columns as strings, only the text and id columns kept), so memory holds one batch.
 When polars refuses the file (a row with more fields than the header, bytes that are not
 UTF-8, a stray quote), the rest of the file is read row by row with Python's ``csv``
@@ -24,7 +26,7 @@ from dedup.io.decode import clean_text, shown
 from dedup.io.options import ReadOptions
 from dedup.io.readers import RawDoc, skipped, too_large
 
-__all__ = ["CSV_SUFFIXES", "TSV_SUFFIXES", "iter_csv", "separator_for"]
+__all__ = ["CSV_SUFFIXES", "TSV_SUFFIXES", "iter_csv", "separator_for", "tsv_quoted"]
 
 CSV_SUFFIXES = (".csv",)
 TSV_SUFFIXES = (".tsv", ".tab")
@@ -35,6 +37,42 @@ _BATCH_ROWS = 1024
 def separator_for(name: str) -> str:
     """The field separator of a file named ``name``: a tab for ``.tsv``/``.tab``, else a comma."""
     return "\t" if name.lower().endswith(TSV_SUFFIXES) else ","
+
+
+#: Bytes of a TSV file read to tell whether it is quoted.
+TSV_SAMPLE_BYTES = 65_536
+
+
+def tsv_quoted(path: str) -> bool:
+    """Whether the TSV file ``path`` uses quoting: some field opens with a quote, and its
+    first :data:`TSV_SAMPLE_BYTES` parse as strictly quoted TSV with every row as wide as the
+    header (a row cut by the sample's end aside). A quote inside unquoted text (``"Hi," he
+    said``, ``a 5" pipe``) breaks the strict parse, so such a file is read unquoted."""
+    import io
+
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(TSV_SAMPLE_BYTES)
+    except OSError:
+        return False
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    if '"' not in text:
+        return False
+    lines = text.count("\n") + 1
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", strict=True)
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error:
+        if len(head) < TSV_SAMPLE_BYTES or reader.line_num < lines - 1:
+            return False  # not at the sample's cut: the text is not quoted TSV
+    if not rows:
+        return False
+    width = len(rows[0])
+    full = rows[:-1] if len(head) == TSV_SAMPLE_BYTES else rows  # the last may be cut
+    return all(len(r) == width for r in full if r) and any(
+        f.startswith('"') for line in text.splitlines() for f in line.split("\t")
+    )
 
 
 def _fields(names: list[str], limit: int = 8) -> str:
@@ -67,11 +105,13 @@ def iter_csv(path: str, opts: ReadOptions, *, name: str, separator: str) -> Iter
         A record per row, path ``name:ROW`` (0-based, header not counted); one ``skipped``
         record for the file when it is empty, has no header or lacks the text column.
     """
+    quoted = separator != "\t" or tsv_quoted(path)
+    quote = '"' if quoted else None
     try:
         lf = pl.scan_csv(
             path,
             separator=separator,
-            quote_char=None if separator == "\t" else '"',
+            quote_char=quote,
             infer_schema=False,
             row_index_name=_ROW,
             empty_string_is_null=False,
@@ -82,7 +122,9 @@ def iter_csv(path: str, opts: ReadOptions, *, name: str, separator: str) -> Iter
         yield skipped(name, "empty: CSV file has no header")
         return
     except (pl.exceptions.PolarsError, OSError) as err:
-        yield from _csv_module_rows(path, opts, name=name, separator=separator, start=0, err=err)
+        yield from _csv_module_rows(
+            path, opts, name=name, separator=separator, quoted=quoted, start=0, err=err
+        )
         return
     if opts.text_column not in names:
         yield skipped(name, f"no column {opts.text_column!r} (columns: {_fields(names)})")
@@ -100,14 +142,23 @@ def iter_csv(path: str, opts: ReadOptions, *, name: str, separator: str) -> Iter
                 yield _row_doc(f"{name}:{row}", value, shown(ext) if ext else None, opts)
                 done += 1
     except (pl.exceptions.PolarsError, OSError) as err:
-        yield from _csv_module_rows(path, opts, name=name, separator=separator, start=done, err=err)
+        yield from _csv_module_rows(
+            path, opts, name=name, separator=separator, quoted=quoted, start=done, err=err
+        )
         return
     if done == 0:
         yield skipped(name, "empty: CSV file has no rows")
 
 
 def _csv_module_rows(
-    path: str, opts: ReadOptions, *, name: str, separator: str, start: int, err: BaseException
+    path: str,
+    opts: ReadOptions,
+    *,
+    name: str,
+    separator: str,
+    quoted: bool,
+    start: int,
+    err: BaseException,
 ) -> Iterator[RawDoc]:
     """Rows ``start`` and on, read with the ``csv`` module, bad rows reported one by one."""
     csv.field_size_limit(max(csv.field_size_limit(), min(opts.max_bytes + 1, sys.maxsize)))
@@ -117,10 +168,10 @@ def _csv_module_rows(
         yield skipped(name, f"unreadable: {exc.strerror or exc}")
         return
     with f:
-        if separator == "\t":
-            reader = csv.reader(f, delimiter=separator, strict=True, quoting=csv.QUOTE_NONE)
-        else:
+        if quoted:
             reader = csv.reader(f, delimiter=separator, strict=True)
+        else:
+            reader = csv.reader(f, delimiter=separator, strict=True, quoting=csv.QUOTE_NONE)
         try:
             header = next(reader)
         except (csv.Error, StopIteration, OSError) as exc:
