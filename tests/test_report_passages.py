@@ -155,7 +155,7 @@ def test_a_sentence_changed_in_place_is_not_marked(tmp_path: Path) -> None:
     assert "Officials said" not in marked
     assert "ROADS" not in section
     assert "Officials said" in _marked(section, 1, "b")
-    assert "1 sentence left unmarked: the text no longer reads as the scan aligned it" in section
+    assert "1 row left unmarked: the text no longer reads as the scan aligned it" in section
 
 
 def test_a_deleted_input_costs_only_its_own_documents(tmp_path: Path) -> None:

@@ -48,10 +48,17 @@ def texts(t: str) -> list[str]:
         ("הם אמרו את זה. הוא הלך הביתה.", ["הם אמרו את זה.", "הוא הלך הביתה."]),
         # Chinese and Japanese: full-width marks end a sentence without a space after them.
         (
-            "数据显示经济增长。专家认为势头将会延续！但是呢？「好。」他说。",
-            ["数据显示经济增长。", "专家认为势头将会延续！", "但是呢？", "「好。」", "他说。"],
+            "数据显示经济增长。专家认为势头将会延续！但是呢？「好。」他说。「走吧。」",
+            [
+                "数据显示经济增长。",
+                "专家认为势头将会延续！",
+                "但是呢？",
+                "「好。」他说。",
+                "「走吧。」",
+            ],
         ),
         ("東京は晴れです。明日は雨でしょう。", ["東京は晴れです。", "明日は雨でしょう。"]),
+        ("「本当？」と彼は言った。次。", ["「本当？」と彼は言った。", "次。"]),
         # Real sentences from the seeds.
         (
             "Despite various international efforts, including U.S. sanctions directed at "

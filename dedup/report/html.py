@@ -196,8 +196,9 @@ def pair_table(
         stale = stale_cells(laid_out, passages)
         if stale:
             note = (
-                f'<p class="muted">{plural(stale, "sentence")} left unmarked: the text no '
-                "longer reads as the scan aligned it (an input changed since).</p>\n"
+                f'<p class="muted">{plural(stale, "row")} left unmarked: the text no longer '
+                "reads as the scan aligned it (its input, or the sentence splitting of this "
+                "dedup, changed since the scan).</p>\n"
             )
         laid_out = mark_rows(laid_out, passages)
     shown: list[DisplayRow | Fold] = list(laid_out) if bound is None else bounded(laid_out, bound)

@@ -16,7 +16,8 @@ Rules, in order:
   opening quote or bracket. A lower-case continuation never starts a new sentence. The
   Arabic question mark ``؟`` and the Urdu and Devanagari full stops ``۔`` ``।`` act as ``?``
   and ``.``; the full-width marks ``。！？`` of Chinese and Japanese end a sentence
-  wherever they stand (those scripts put no space between sentences).
+  wherever they stand (those scripts put no space between sentences), except inside a
+  quotation that the text runs on from (``「好。」他说。`` is one sentence).
 * Titles (``Mr.``, ``Gen.``, ``St.``) never end a sentence; single-letter initials,
   dotted acronyms (``U.S.``), company suffixes, months and ``etc.`` end one only when the
   next word is a typical sentence opener (``in the U.S. The ...``).
@@ -103,7 +104,9 @@ def _token_before(line: str, pos: int) -> str:
 def _is_boundary(line: str, mark_start: int, mark_end: int) -> bool:
     """Decide whether the terminal mark ``line[mark_start:mark_end]`` ends a sentence."""
     if line[mark_start] in _FULL_WIDTH:
-        return True
+        # 「好。」と言った: a quotation closed and run on by its verb is one sentence
+        closed = line[mark_end - 1] not in _FULL_WIDTH
+        return not closed or mark_end >= len(line) or line[mark_end].isspace()
     nxt = _NEXT.match(line, mark_end)
     if nxt is None:
         return True
