@@ -311,7 +311,7 @@ def test_sentence_path_without_a_sentence_matrix_follows_the_edit_script(seed: i
     of a small vocabulary (where n-grams straddling sentence boundaries abound), a text
     against itself gives the diagonal, and against a copy with sentences replaced, deleted
     and inserted it pairs exactly the sentences difflib keeps."""
-    from dedup.align.passages import heaviest_chain
+    from dedup.align.sentence_path import heaviest_chain
     from dedup.text.segment import split_sentences
 
     rng = random.Random(seed)

@@ -23,7 +23,6 @@ call :func:`align_passages` per pair and get the same passages.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,6 +38,7 @@ from dedup.align.passage_sentences import (
     sentence_runs,
     sentence_scores,
 )
+from dedup.align.sentence_path import fill_same, heaviest_chain, seed_links, sentence_of
 from dedup.config import PassageConfig
 from dedup.text.segment import Sentence, split_sentences
 
@@ -47,7 +47,6 @@ __all__ = [
     "PassageAlignment",
     "PassageKind",
     "align_passages",
-    "heaviest_chain",
     "passage_rows",
 ]
 
@@ -221,11 +220,6 @@ def _covered(spans: list[tuple[int, int]]) -> int:
     return total
 
 
-def _sentence_of(sents: list[Sentence], offsets: np.ndarray) -> np.ndarray:
-    starts = np.fromiter((s.start for s in sents), dtype=np.int64, count=len(sents))
-    return np.searchsorted(starts, offsets, side="right") - 1
-
-
 def _chain_links(
     chains: list[Chain], sa: list[Sentence], sb: list[Sentence], wa: WordSpans, wb: WordSpans
 ) -> Counter[tuple[int, int]]:
@@ -238,101 +232,10 @@ def _chain_links(
         la, lb = c.a_hi - c.a_lo, c.b_hi - c.b_lo
         pos_a = np.arange(c.a_lo, c.a_hi)
         pos_b = c.b_lo + ((pos_a - c.a_lo) * lb) // max(la, 1)
-        ia = _sentence_of(sa, wa.starts[pos_a])
-        ib = _sentence_of(sb, wb.starts[pos_b])
+        ia = sentence_of(sa, wa.starts[pos_a])
+        ib = sentence_of(sb, wb.starts[pos_b])
         links.update(zip(ia.tolist(), ib.tolist(), strict=True))
     return Counter({(i, j): n for (i, j), n in links.items() if i >= 0 and j >= 0})
-
-
-def _seed_links(
-    chains: list[Chain],
-    seeds: tuple[np.ndarray, np.ndarray],
-    sa: list[Sentence],
-    sb: list[Sentence],
-    wa: WordSpans,
-    wb: WordSpans,
-) -> Counter[tuple[int, int]]:
-    """Sentence pairs joined by the seeds inside lexical passages: an n-gram shared at word
-    ``i`` of A and word ``j`` of B links their sentences, exactly (no interpolation along the
-    chain), with the number of seeds joining each pair."""
-    ia, jb = seeds
-    links: Counter[tuple[int, int]] = Counter()
-    if not sa or not sb or not len(ia):
-        return links
-    for c in chains:  # seeds are sorted by A's word: each chain's are one slice
-        lo, hi = np.searchsorted(ia, [c.a_lo, c.a_hi], side="left")
-        i, j = ia[lo:hi], jb[lo:hi]
-        inside = (j >= c.b_lo) & (j < c.b_hi)
-        si = _sentence_of(sa, wa.starts[i[inside]])
-        sj = _sentence_of(sb, wb.starts[j[inside]])
-        links.update((x, y) for x, y in zip(si.tolist(), sj.tolist(), strict=True))
-    return Counter({(x, y): n for (x, y), n in links.items() if x >= 0 and y >= 0})
-
-
-def _fill_same(
-    path: list[tuple[int, int]], sa: list[Sentence], sb: list[Sentence]
-) -> list[tuple[int, int]]:
-    """``path`` with the sentences between (and around) its pairs that read the same paired
-    in order, from each end of a gap: a sentence where no kept seed starts (one too short for
-    an n-gram at a passage's end, or one whose positions the seed cap passed over)."""
-
-    def same(i: int, j: int) -> bool:
-        return sa[i].text.split() == sb[j].text.split()
-
-    out: list[tuple[int, int]] = []
-    prev_i = prev_j = -1
-    for i, j in [*path, (len(sa), len(sb))]:
-        a0, b0, a1, b1 = prev_i + 1, prev_j + 1, i - 1, j - 1
-        while a0 <= a1 and b0 <= b1 and same(a0, b0):
-            out.append((a0, b0))
-            a0, b0 = a0 + 1, b0 + 1
-        tail = []
-        while a1 >= a0 and b1 >= b0 and same(a1, b1):
-            tail.append((a1, b1))
-            a1, b1 = a1 - 1, b1 - 1
-        out.extend(reversed(tail))
-        if i < len(sa):
-            out.append((i, j))
-        prev_i, prev_j = i, j
-    return out
-
-
-def heaviest_chain(weights: Mapping[tuple[int, int], int]) -> list[tuple[int, int]]:
-    """The sentence pairs, strictly increasing in both texts, of the largest total weight:
-    the sentence path when no sentence matrix is scored. A sentence's heaviest partner wins,
-    not its first one: a word run that straddles a sentence boundary links a sentence to its
-    partner's neighbour by a word or two, and must not shift the path.
-
-    Weighted longest increasing subsequence: pairs by A's sentence, those of one sentence by
-    B's sentence descending (so one sentence is used once), each extending the heaviest chain
-    that ends before its B sentence (a Fenwick tree of prefix maxima)."""
-    if not weights:
-        return []
-    ranks = {j: r + 1 for r, j in enumerate(sorted({j for _, j in weights}))}
-    size = len(ranks)
-    tree_w = [0] * (size + 1)
-    tree_at = [-1] * (size + 1)
-    order = sorted(weights, key=lambda p: (p[0], -p[1]))
-    back = [-1] * len(order)
-    total = [0] * len(order)
-    for k, (i, j) in enumerate(order):
-        best_w, best_at, r = 0, -1, ranks[j] - 1
-        while r > 0:  # heaviest chain ending at a B sentence before j
-            if tree_w[r] > best_w:
-                best_w, best_at = tree_w[r], tree_at[r]
-            r -= r & -r
-        total[k], back[k] = best_w + weights[(i, j)], best_at
-        r = ranks[j]
-        while r <= size:
-            if total[k] > tree_w[r]:
-                tree_w[r], tree_at[r] = total[k], k
-            r += r & -r
-    k = max(range(len(order)), key=lambda x: (total[x], -x))
-    out = []
-    while k >= 0:
-        out.append(order[k])
-        k = back[k]
-    return out[::-1]
 
 
 def align_passages(
@@ -385,7 +288,7 @@ def align_passages(
     links = set(_chain_links(chains, sa, sb, wa, wb))
     links.update(link for r in runs for link in r.links)
     if path is None:  # no sentence matrix: the passages' seeds, one partner per sentence
-        path = _fill_same(heaviest_chain(_seed_links(chains, (ia, jb), sa, sb, wa, wb)), sa, sb)
+        path = fill_same(heaviest_chain(seed_links(chains, (ia, jb), sa, sb, wa, wb)), sa, sb)
     return PassageAlignment(
         passages=tuple(sorted(passages, key=lambda p: (p.a_start, p.b_start))),
         links=tuple(sorted(links)),
