@@ -96,35 +96,39 @@ def test_csv_bad_rows_are_skipped_one_by_one(tmp_path: Path) -> None:
     ]
 
 
-def test_tsv_quotes_are_text(tmp_path: Path) -> None:
-    """A TSV field that opens or holds a quotation mark is read as written, and a row with too
-    many fields is skipped alone (polars, then the csv module after the bad row)."""
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        # unquoted: a field that opens or holds a quotation mark is read as written, and a
+        # row with too many fields is skipped alone (polars, then the csv module after it)
+        (
+            'id\ttext\n0\t"Quoted," she said\n1\ta 5" pipe\n2\ttoo\tmany\n3\t"last"\n',
+            [
+                ("0", "ok", '"Quoted," she said'),
+                ("1", "ok", 'a 5" pipe'),
+                (None, "skipped", None),  # a malformed row: no field is trusted
+                ("3", "ok", '"last"'),
+            ],
+        ),
+        # quoted as pandas and the csv module write it: quotes doubled, line breaks kept
+        (
+            'id\ttext\n1\t"He said ""hi"" to me."\n2\t"line one\nline two"\n3\tplain\n',
+            [
+                ("1", "ok", 'He said "hi" to me.'),
+                ("2", "ok", "line one\nline two"),
+                ("3", "ok", "plain"),
+            ],
+        ),
+    ],
+    ids=["unquoted", "quoted"],
+)
+def test_tsv_quoting_is_told_from_the_file(
+    tmp_path: Path, data: str, want: list[tuple[str | None, str, str | None]]
+) -> None:
     path = tmp_path / "t.tsv"
-    path.write_text(
-        'id\ttext\n0\t"Quoted," she said\n1\ta 5" pipe\n2\ttoo\tmany\n3\t"last"\n',
-        encoding="utf-8",
-    )
+    path.write_text(data, encoding="utf-8")
     got = [(d.external_id, d.status, d.text) for d in docs_of(path, id_column="id")]
-    assert got == [
-        ("0", "ok", '"Quoted," she said'),
-        ("1", "ok", 'a 5" pipe'),
-        (None, "skipped", None),  # a malformed row: no field is trusted
-        ("3", "ok", '"last"'),
-    ]
-
-
-def test_tsv_written_by_pandas_is_read_with_its_quoting(tmp_path: Path) -> None:
-    path = tmp_path / "t.tsv"
-    path.write_text(
-        'id\ttext\n1\t"He said ""hi"" to me."\n2\t"line one\nline two"\n3\tplain\n',
-        encoding="utf-8",
-    )
-    got = [(d.external_id, d.status, d.text) for d in docs_of(path, id_column="id")]
-    assert got == [
-        ("1", "ok", 'He said "hi" to me.'),
-        ("2", "ok", "line one\nline two"),
-        ("3", "ok", "plain"),
-    ]
+    assert got == want
 
 
 def test_csv_file_level_problems(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from dedup.align.passage_sentences import (
     plain_scores,
 )
 from dedup.config import DerivationConfig, PassageConfig, RunConfig
-from dedup.text.segment import split_sentences
+from dedup.text.segment import sentence_texts
 
 __all__ = [
     "RewriteRule",
@@ -181,6 +181,5 @@ def could_relate(
     bound, words_a, words_b = lexical_bound(text_a, text_b, pcfg)
     if bound >= min(dcfg.rewrite_coverage * min(words_a, words_b), dcfg.min_passage):
         return True
-    sa = [s.text for s in split_sentences(text_a)]
-    sb = [s.text for s in split_sentences(text_b)]
+    sa, sb = sentence_texts(text_a), sentence_texts(text_b)
     return reworded(sa, sb, embed=embed, passage=pcfg, derivation=dcfg)

@@ -226,13 +226,13 @@ def _resumed_kept(
     if model is None or vector_cache is None or corpus.texts is None:
         return None
     from dedup.semantic.vector_store import Kept, SentenceVectorStore
-    from dedup.text.segment import split_sentences
+    from dedup.text.segment import sentence_texts
 
     store = SentenceVectorStore.here(vector_cache, cfg.semantic)
     sem = pairs.filter(semantic_proposed())
     ids = sorted(set(sem["doc_a"].to_list()) | set(sem["doc_b"].to_list()))
     texts = [corpus.texts.get(d) for d in ids]
-    docs = [(t, [s.text for s in split_sentences(t)]) for t in texts]
+    docs = [(t, sentence_texts(t)) for t in texts]
     return Kept.preload(store, model, docs)
 
 

@@ -40,7 +40,7 @@ from dedup.lexical.candidates import labelled_exact_groups, verify_candidates
 from dedup.semantic.stage import merge_semantic
 from dedup.semantic.static import DocumentVectors
 from dedup.semantic.vector_store import Kept
-from dedup.text.segment import split_sentences
+from dedup.text.segment import sentence_texts
 
 TextOf = Callable[[int], str]
 
@@ -69,11 +69,6 @@ class _Texts:
         if doc_id >= self.reader.n_docs:
             return self.batch_text(doc_id)
         return self.reader.text(doc_id)
-
-
-def sentences(text: str) -> list[str]:
-    """A text as the scan's semantic stage sees it: its sentences."""
-    return [s.text for s in split_sentences(text)]
 
 
 @dataclass
@@ -283,7 +278,7 @@ def _merge(
 
     pair_arr = _to_rows(sem.pairs, rows).select("a", "b").to_numpy().astype(np.int64)
     pair_arr = pair_arr.reshape(-1, 2)
-    sents = {int(r): sentences(texts.get(int(rows[r]))) for r in np.unique(pair_arr).tolist()}
+    sents = {int(r): sentence_texts(texts.get(int(rows[r]))) for r in np.unique(pair_arr).tolist()}
     embedder, pending = None, None
     scores: list[Any] = []
     if len(pair_arr):

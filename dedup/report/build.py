@@ -215,6 +215,7 @@ def _views(
     docs: pl.DataFrame,
     names: Names,
     limits: ReportLimits,
+    manifest: dict[str, Any],
 ) -> tuple[list[str], set[str]]:
     """Side-by-side views of the best pairs, until ``max_pairs`` or the size budget; and the
     keys (``pair-A-B``) of the pairs given one."""
@@ -227,7 +228,7 @@ def _views(
             '<p class="muted">Some passages are counted but not marked in the text: '
             f"{esc(marked.note)}.</p>"
         )
-    config = _manifest(run_dir).get("config", {})
+    config = manifest.get("config", {})
     unaligned = ""
     if isinstance(config, dict) and config.get("align", {}).get("enabled") is False:
         unaligned = (
@@ -293,7 +294,7 @@ def build_report(
         '<a href="#skipped">skipped</a> · <a href="#legend">legend</a> · '
         '<a href="#settings">settings</a></p>'
     )
-    views, viewed = _views(pair_rows, run_dir, docs, names, lim)
+    views, viewed = _views(pair_rows, run_dir, docs, names, lim, manifest)
     body = "\n".join(
         [
             header,

@@ -126,7 +126,7 @@ def _measured_rate(
     verification; documents of size 0 in ``sizes``, those a vector store holds, are not
     read), and the seconds it took; ``assumed`` when too little text to time."""
     from dedup.semantic.encoder import sentence_embedder
-    from dedup.text.segment import split_sentences
+    from dedup.text.segment import sentence_texts
 
     t0 = time.perf_counter()
     docs: list[int] = []
@@ -143,7 +143,7 @@ def _measured_rate(
     for d in docs:
         room = SAMPLE_CHARS - sum(len(s) for s in sentences)
         head = texts.get(doc_ids[d])[: max(room, 0) + 1000]
-        sentences += [s.text for s in split_sentences(head)]
+        sentences += sentence_texts(head)
     embedder = sentence_embedder(
         config.model, batch_size=config.batch_size, precision=config.precision
     )
@@ -169,11 +169,11 @@ def _verify(
 ) -> tuple[list[Any], Any, Kept | None]:
     from dedup.semantic import embed
     from dedup.semantic.encoder import sentence_embedder
-    from dedup.text.segment import split_sentences
+    from dedup.text.segment import sentence_texts
 
     needed = sorted({int(d) for d in np.unique(pairs)})
     text_of = {d: texts.get(doc_ids[d]) for d in needed}
-    sentences = {d: [s.text for s in split_sentences(text_of[d])] for d in needed}
+    sentences = {d: sentence_texts(text_of[d]) for d in needed}
     embedder = sentence_embedder(
         config.model, batch_size=config.batch_size, precision=config.precision
     )

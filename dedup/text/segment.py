@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["MAX_SENTENCE_WORDS", "Sentence", "head", "split_sentences"]
+__all__ = ["MAX_SENTENCE_WORDS", "Sentence", "head", "sentence_texts", "split_sentences"]
 
 #: Words of a sentence that the aligner scores: a text without sentence punctuation is one huge
 #: "sentence", and the word-level ratio is quadratic in its length (the model reads fewer).
@@ -235,3 +235,8 @@ def split_sentences(text: str) -> list[Sentence]:
     if len(text) <= CACHED_CHARS:
         return list(_split_cached(text))
     return _split(text)
+
+
+def sentence_texts(text: str) -> list[str]:
+    """The texts of :func:`split_sentences` (what the semantic stage and the aligner read)."""
+    return [s.text for s in split_sentences(text)]

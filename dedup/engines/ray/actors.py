@@ -12,6 +12,7 @@ import pyarrow as pa
 from dedup.config import DerivationConfig, SemanticConfig
 from dedup.engines.ray import align as ap
 from dedup.engines.ray.shuffle import from_arrow, to_arrow
+from dedup.text.segment import sentence_texts
 
 if TYPE_CHECKING:
     from dedup.semantic.embed import Accept
@@ -26,16 +27,11 @@ SEM = {"a": I64, "b": I64, "semantic": pl.Float64, "accepted": pl.Boolean}
 SEM_STORED = {**SEM, "stored_a": pl.Boolean, "stored_b": pl.Boolean, "written": I64}
 
 
-def _sentences(text: str | None) -> list[str]:
-    from dedup.text.segment import split_sentences
-
-    return [s.text for s in split_sentences(text or "")]
-
-
-def _batch_docs(df: pl.DataFrame) -> dict[int, str]:
-    """The batch's documents (``a``/``text_a``, ``b``/``text_b``): their texts by doc_id."""
+def _batch_docs(df: pl.DataFrame, ids: tuple[str, str] = ("a", "b")) -> dict[int, str]:
+    """The batch's documents (id columns ``ids``, texts ``text_a``/``text_b``): their texts by
+    doc_id."""
     texts: dict[int, str] = {}
-    for col, text in (("a", "text_a"), ("b", "text_b")):
+    for col, text in zip(ids, ("text_a", "text_b"), strict=True):
         for doc, t in zip(df[col].to_list(), df[text].to_list(), strict=True):
             texts.setdefault(doc, t or "")
     return texts
@@ -119,7 +115,7 @@ class PairScores(ModelActor):
 
         df = from_arrow(batch)
         texts = _batch_docs(df)
-        sents = {d: _sentences(t) for d, t in texts.items()}
+        sents = {d: sentence_texts(t) for d, t in texts.items()}
         # a fresh cache per batch: an actor's memory stays that of one batch's sentences
         encoder = SentenceEncoder(self.model, batch_size=self.config.batch_size)
         kept = _preload(self.store, encoder, texts, sents)
@@ -171,16 +167,8 @@ class ParaphraseAligner(ModelActor):
         if self.store is not None:  # the documents of the pairs aligned with embeddings
             from dedup.align.stage import semantic_proposed
 
-            mine = df.filter(semantic_proposed())
-            texts = _batch_docs(
-                mine.select(
-                    pl.col("doc_a").alias("a"),
-                    pl.col("doc_b").alias("b"),
-                    pl.col("text_a"),
-                    pl.col("text_b"),
-                )
-            )
-            sents = {d: _sentences(t) for d, t in texts.items()}
+            texts = _batch_docs(df.filter(semantic_proposed()), ("doc_a", "doc_b"))
+            sents = {d: sentence_texts(t) for d, t in texts.items()}
             kept = _preload(self.store, self.scorer, texts, sents)
         out = ap.align_semantic(
             df, cutoff=self.cutoff, scorer=self.scorer, derivation=self.derivation
