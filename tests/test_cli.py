@@ -274,6 +274,23 @@ def test_ctrl_c_in_a_command_says_interrupted_and_exits_130(tmp_path: Path) -> N
     assert done.stderr.strip() == "interrupted"
 
 
+def test_ctrl_c_while_the_command_line_loads_says_interrupted_and_exits_130() -> None:
+    """A KeyboardInterrupt during the command line's imports is the same one line, not a
+    traceback (the console script is ``dedup.__main__:run``)."""
+    code = (
+        "import sys\n"
+        "class Loading:\n"
+        "    def __getattr__(self, name):\n"
+        "        raise KeyboardInterrupt\n"
+        "sys.modules['dedup.cli'] = Loading()\n"
+        "from dedup.__main__ import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 130
+    assert done.stderr.strip() == "interrupted"
+
+
 def test_index_build_and_add_say_what_they_skipped(tmp_path: Path) -> None:
     corpus = tmp_path / "c"
     corpus.mkdir()
