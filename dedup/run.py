@@ -43,9 +43,10 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 # Bump when a reader's output changes for the same bytes (as when HTML came to be read
-# for its main text; 3: TSV without quoting, index folders skipped), so that ``--resume``
-# does not reuse documents read the old way.
-READER_VERSION = 3
+# for its main text; 3: TSV without quoting, index folders skipped; 4: UTF-16/32 without a
+# BOM, long first JSONL records sniffed, XHTML declarations, short CSV rows padded), so that
+# ``--resume`` does not reuse documents read the old way.
+READER_VERSION = 4
 
 
 @dataclass
@@ -136,7 +137,9 @@ def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
 def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> InputSignature:
     """Hash the path, size and ``mtime_ns`` of each input file, in the reader's order.
 
-    Folders are walked with the reader's own rules (globs, skipped folders); the options
+    Folders are walked with the reader's own rules (globs, skipped folders); what the walk
+    skips unread (run and index folders, the scan's output, symlink loops) is left out, so
+    writing into a run folder inside the corpus changes nothing; the options
     that decide which documents come out (text and id columns, per-file cap, globs) and
     :data:`READER_VERSION` are part of the digest. Cheap (no file is opened), and it
     changes when any input does.
@@ -144,12 +147,16 @@ def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> Input
     h = hashlib.sha256(json.dumps([READER_VERSION, *read.signature()]).encode())
     files = 0
     for path, reason in walk.iter_input_files(list(inputs), options=read):
+        if reason is not None:
+            # skipped unread (a run or index folder, the scan's own output, a loop): what
+            # is written into it later changes no document
+            continue
         try:
             st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
             item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
-            files += reason is None
+            files += 1
         except OSError as err:
-            item = f"{path}\0{reason or err.errno}"
+            item = f"{path}\0{err.errno}"
         h.update(os.fsencode(item) + b"\0\n")
     return InputSignature(
         h.hexdigest()[:32],

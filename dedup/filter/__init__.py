@@ -12,6 +12,7 @@ nothing. Documents stream from the reader to the output a batch at a time.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,14 @@ def _check_targets(
                 raise OutputError(
                     f"{option} {target} holds the scan's input {src}; write it elsewhere"
                 )
+    walked = _walked_folders(inputs, _read_options(record))
+    for option, target in (("--out", out), ("--dropped", side)):
+        for hit in sorted(walked):  # reached through a symlinked folder, say
+            where = "is in" if hit == target or hit in target.parents else "holds"
+            if where == "is in" or target in hit.parents:
+                raise OutputError(
+                    f"{option} {target} {where} {hit}, a folder the scan read; write it elsewhere"
+                )
         if target.exists() and not overwrite:
             raise OutputError(f"{target} exists; choose another {option} or pass --overwrite")
     for target in (out, side):
@@ -160,6 +169,17 @@ def _check_targets(
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _walked_folders(inputs: list[Path], read: ReadOptions) -> set[Path]:
+    """The real folders holding the files the scan's folder inputs gave (symlinks resolved)."""
+    out: set[Path] = set()
+    for src in inputs:
+        if src.is_dir():
+            for path, reason in walk.iter_input_files([src], options=read):
+                if reason is None:
+                    out.add(Path(os.path.realpath(path)).parent)
+    return out
 
 
 def _inputs_of(run: Path) -> dict[str, Any]:

@@ -94,7 +94,7 @@ def decode_bytes(data: bytes) -> Decoded:
     """Decode the bytes of one text file.
 
     Tries, in order: binary signatures (PNG, gzip, PDF ...), a byte-order mark (UTF-8,
-    UTF-16, UTF-32), NUL bytes (UTF-16 without BOM, else binary), strict UTF-8, then
+    UTF-16, UTF-32), NUL bytes (UTF-32 or UTF-16 without BOM, else binary), strict UTF-8, then
     Windows-1252. Line endings become LF. No decode ever substitutes U+FFFD.
 
     Args:
@@ -141,20 +141,51 @@ def _decode_bom(data: bytes) -> Decoded:
     return _finish(text, codec)
 
 
+def _unicode_without_bom(data: bytes) -> tuple[str, ...]:
+    """The codecs to try on UTF-32 or UTF-16 text without a BOM, told by its NUL bytes.
+
+    UTF-32: every 4-byte unit is at most U+10FFFF, so its top byte is NUL and the next at
+    most 0x10. UTF-16: the NUL bytes all fall on one side of the 2-byte units, which random
+    binary data does not do: the high side for spaces, punctuation and Latin letters
+    (tried first), the low side for CJK characters such as U+4E00.
+    """
+    n = len(data)
+    if n % 4 == 0:
+        if data[3::4].count(0) == n // 4 and max(data[2::4]) <= 0x10:
+            return ("utf-32-le",)
+        if data[0::4].count(0) == n // 4 and max(data[1::4]) <= 0x10:
+            return ("utf-32-be",)
+    if n % 2 == 0 and data.count(0) >= 2:
+        even, odd = data[0::2].count(0), data[1::2].count(0)
+        if even == 0:
+            return ("utf-16-le", "utf-16-be")
+        if odd == 0:
+            return ("utf-16-be", "utf-16-le")
+    return ()
+
+
 def _decode_with_nul(data: bytes) -> Decoded:
     n = len(data)
     nul = data.count(0)
+    for codec in _unicode_without_bom(data):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        shown_chars = sum(c.isprintable() or c.isspace() for c in text)
+        if shown_chars >= 0.95 * len(text):  # not control codes: text
+            return _finish(text, codec)
     if n % 2 == 0 and nul * 4 >= n:  # ASCII-heavy UTF-16 has a NUL in every other byte
         half = n // 2
         even, odd = data[0::2].count(0), data[1::2].count(0)
-        codec = None
+        pick = None  # a few NULs on the other side too (U+0100, U+0200 ...)
         if odd >= 0.5 * half and even <= 0.05 * half:
-            codec = "utf-16-le"
+            pick = "utf-16-le"
         elif even >= 0.5 * half and odd <= 0.05 * half:
-            codec = "utf-16-be"
-        if codec is not None:
+            pick = "utf-16-be"
+        if pick is not None:
             try:
-                return _finish(data.decode(codec), codec)
+                return _finish(data.decode(pick), pick)
             except UnicodeDecodeError:
                 pass
     if nul * 2 > n:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -78,10 +79,18 @@ def format_of(name: str, head: bytes) -> Format:
     return "text"
 
 
+#: A JSON object's opening up to its first key: ``{"text":`` (no line break inside).
+_OBJECT_START = re.compile(rb'\{[ \t]*"(?:[^"\\\n]|\\.)*"[ \t]*:')
+
+
 def _first_line_is_object(head: bytes) -> bool:
     line = head.lstrip().split(b"\n", 1)
-    if len(line) < 2 or not line[0].startswith(b"{"):
-        return False  # no complete first line in the head: not sure enough to call it JSONL
+    if not line[0].startswith(b"{"):
+        return False
+    if len(line) < 2:
+        # a first line longer than the head (a long record): JSONL if it opens as an
+        # object with a key, which prose and pretty-printed JSON (``{`` alone) never do
+        return _OBJECT_START.match(line[0]) is not None
     try:
         return isinstance(json.loads(line[0]), dict)
     except (ValueError, RecursionError):

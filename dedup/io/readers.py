@@ -225,7 +225,8 @@ def _jsonl_lines(
     lineno = 0
     while True:
         try:
-            line: bytes = f.readline(max_bytes + 1)
+            # room for the cap and a CRLF: a line of exactly max_bytes is read whole
+            line: bytes = f.readline(max_bytes + 2)
         except (TooLarge, CorruptData) as err:
             yield skipped(f"{name}:{lineno + 1}", f"{err.strerror}; the rest is not read")
             return n_docs + 1
@@ -236,9 +237,9 @@ def _jsonl_lines(
             return n_docs
         lineno += 1
         where = f"{name}:{lineno}"
-        if len(line) > max_bytes:
+        if len(line.rstrip(b"\r\n")) > max_bytes:
             try:
-                n = len(line) + _skip_line(f)
+                n = len(line) + (0 if line.endswith(b"\n") else _skip_line(f))
             except OSError as err:
                 yield skipped(where, f"unreadable: {err.strerror or err}")
                 return n_docs + 1

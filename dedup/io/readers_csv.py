@@ -206,12 +206,14 @@ def _rows_after_header(
             return
         if row < start:
             continue
-        if fields and len(fields) != len(header):
+        if len(fields) > len(header):
             yield skipped(where, f"bad CSV row: {len(fields)} fields, header has {len(header)}")
             continue
-        ext = fields[id_at] if id_at is not None and fields else None
+        # a short row: the missing fields are empty, as polars (the fast path) reads it
+        fields += [""] * (len(header) - len(fields))
+        ext = fields[id_at] if id_at is not None else None
         ext_id = shown(ext) if ext else None
-        value = fields[text_at] if fields else ""
+        value = fields[text_at]
         if not _is_utf8(value):
             yield skipped(where, "row is not valid UTF-8", 0, ext_id)
             continue

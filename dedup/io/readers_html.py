@@ -36,6 +36,11 @@ def _extractor() -> Any:
     return trafilatura.extract
 
 
+#: An XML declaration opening the page (XHTML): lxml's HTML parser, under trafilatura, reads
+#: ``<?xml ... encoding=...?>`` in a decoded string as no document at all.
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\b[^>]*\?>", re.I)
+
+
 def extract_main_text(html: str) -> str | None:
     """The main text of one HTML page: paragraphs on their own lines, no boilerplate.
 
@@ -49,7 +54,7 @@ def extract_main_text(html: str) -> str | None:
         Exception: Whatever the HTML parser raises on markup it cannot handle.
     """
     text: str | None = _extractor()(
-        html,
+        _XML_DECLARATION.sub("", html, count=1),
         include_comments=False,
         include_tables=True,
         include_images=False,

@@ -132,31 +132,41 @@ def read_source(path: str, *, options: ReadOptions | None = None) -> Iterator[Ra
 
 
 def _distinct_inputs(paths: list[str]) -> list[str]:
-    """``paths`` without repeats: an input given twice (``a`` and ``./a``), or a file inside
-    a folder that is also an input, is read once, where it first comes."""
-    real = [os.path.realpath(p) for p in paths]
-    folders = [r for p, r in zip(paths, real, strict=True) if Path(p).is_dir()]
+    """``paths`` without repeats: an input given twice (``a`` and ``./a``) comes where it
+    first comes."""
     out: list[str] = []
     seen: set[str] = set()
-    for path, r in zip(paths, real, strict=True):
-        inside = not Path(path).is_dir() and any(
-            r.startswith(f.rstrip(os.sep) + os.sep) for f in folders
-        )
-        if r in seen or inside:
-            continue
-        seen.add(r)
-        out.append(path)
+    for path in paths:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
     return out
 
 
 def _iter_sources(paths: list[str], opts: ReadOptions) -> Iterator[str | RawDoc]:
+    """Every input's files in order. A file named on the command line that a folder's walk
+    also reaches (directly or through a symlinked folder) is read once, where it first
+    comes; one the walk leaves out (a glob, a dot-name) is still read where it is named."""
     walker = _Walker(opts)
-    for path in _distinct_inputs(paths):
+    inputs = _distinct_inputs(paths)
+    named = {os.path.realpath(p) for p in inputs if not Path(p).is_dir()}
+    watch = bool(named) and any(Path(p).is_dir() for p in inputs)
+    done: set[str] = set()
+    for path in inputs:
         if Path(path).is_dir():
-            yield from walker.walk(path)
+            for source in walker.walk(path):
+                if watch and isinstance(source, str):
+                    real = os.path.realpath(source)
+                    if real in named:
+                        if real in done:
+                            continue
+                        done.add(real)
+                yield source
         elif walker.in_skipped_folder(path):
             yield skipped(shown(path), OUT_REASON)
-        else:
+        elif not watch or os.path.realpath(path) not in done:
+            done.add(os.path.realpath(path))
             yield path
 
 
