@@ -24,11 +24,17 @@ SEED_B = ROOT / "seeds" / "002_5e9adce2734e71c8.txt"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def _run_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
+def _run_on_a_terminal(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> tuple[int, bytes]:
     """Run ``python -m dedup ARGS`` with stdout on a pseudo-terminal; its code and bytes."""
     main, sub = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dedup", *args], stdout=sub, stderr=sub, env=ENV, cwd=ROOT
+        [sys.executable, "-m", "dedup", *args],
+        stdout=sub,
+        stderr=sub,
+        env={**ENV, **(env or {})},
+        cwd=cwd,
     )
     os.close(sub)
     out = b""
@@ -54,6 +60,33 @@ def test_diff_no_color_on_a_terminal_prints_no_escape_codes() -> None:
     code, out = _run_on_a_terminal(["diff", str(SEED_A), str(SEED_B), "--no-semantic"])
     assert code == 0
     assert b"\x1b[" in out  # colour is still the default on a terminal
+
+
+def test_diff_honours_no_color_on_a_terminal() -> None:
+    args = ["diff", str(SEED_A), str(SEED_B), "--no-semantic"]
+    code, out = _run_on_a_terminal(args, env={"NO_COLOR": "1"})
+    assert code == 0, out[-500:]
+    assert b"\x1b[" not in out
+    assert b"passage text [[ ]]" in out  # the plain layout's legend
+
+
+def test_diff_shows_control_characters_instead_of_sending_them(tmp_path: Path) -> None:
+    """Escape sequences in a text or a file name (clear the screen, retitle the window)
+    are printed as signs, even in colour on a terminal; so is an error's path."""
+    text = "Alpha beta gamma delta epsilon. Iota kappa lambda mu nu xi. Rho sigma tau phi chi."
+    (tmp_path / "a.txt").write_text(text)
+    hostile = text.replace("Iota", "Iota \x1b[2J\x1b[31mRED\x1b[0m \x1b]0;pwned\x07")
+    (tmp_path / "b\x1b[31mname.txt").write_text(hostile)
+    args = ["diff", "a.txt", "b\x1b[31mname.txt", "--no-semantic", "--color"]
+    code, out = _run_on_a_terminal(args, cwd=tmp_path)
+    assert code == 0, out[-500:]
+    for sequence in (b"\x1b[2J", b"\x1b[31mRED", b"\x1b]0;", b"\x1b[31mname", b"\x07"):
+        assert sequence not in out
+    assert "␛[2J".encode() in out
+    assert "␛[31mname".encode() in out
+    code, out = _run_on_a_terminal(["diff", "a.txt", "gone\x1b[2J.txt"], cwd=tmp_path)
+    assert code == 3
+    assert b"\x1b[2J" not in out
 
 
 def test_diff_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:

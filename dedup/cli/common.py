@@ -23,7 +23,9 @@ out = Console()
 
 
 def fail(exc: DedupError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    from dedup.report.console import visible
+
+    err.print(f"[bold red]error:[/] {escape(visible(str(exc)))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -72,7 +73,9 @@ def diff(
                 sys.stdout.write("\n")
                 sys.stdout.flush()
         elif html is None:
-            use_color = out.is_terminal if color is None else color
+            if color is None:  # NO_COLOR (no-color.org) asks for the readable plain layout
+                color = out.is_terminal and not os.environ.get("NO_COLOR")
+            use_color = color
             console = PipeConsole(
                 color_system="auto" if use_color else None,
                 no_color=not use_color,

@@ -14,7 +14,19 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["BarProgress", "PipeConsole", "quiet_broken_pipe", "summary_table"]
+__all__ = ["BarProgress", "PipeConsole", "quiet_broken_pipe", "summary_table", "visible"]
+
+#: Control characters a terminal would obey (ESC starts sequences that clear the screen,
+#: retitle the window or repaint what was printed), each as one visible character so that
+#: offsets into a text still hold: C0 as its Control Pictures sign (U+241B for ESC), DEL as
+#: U+2421, C1 as U+FFFD. Tab and line feed stay.
+_CONTROLS = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A)}
+_CONTROLS |= {0x7F: 0x2421} | dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
+
+
+def visible(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters shown, never obeyed."""
+    return text.translate(_CONTROLS)
 
 
 class BarProgress:
@@ -78,7 +90,7 @@ class BarProgress:
             self._bar.advance(self._task, n)
 
     def message(self, text: str) -> None:
-        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._console.print(visible(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def summary_table(manifest: dict[str, Any], out_dir: Path) -> Table:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from rich import box
@@ -13,6 +13,7 @@ from rich.text import Text
 from dedup.align.passages import PassageAlignment
 from dedup.align.rows import alignment_rows
 from dedup.align.sentences import Alignment, align_texts, summarize
+from dedup.report.console import visible
 from dedup.report.html import MARKS, esc, legend, page, pair_table, passage_legend
 from dedup.report.marks import ViewPassages, mark_rows
 from dedup.report.rows import Cell, Mark, display_rows, pieces
@@ -183,7 +184,12 @@ def render_diff(
         label_b: Heading of the right column.
         passages: The pair's passages (:func:`dedup.align.pair.align_pair`), or None.
     """
+    # control characters of the texts and names are shown, not sent to the terminal (one
+    # character for one, so the alignment's offsets hold)
+    text_a, text_b = visible(text_a), visible(text_b)
+    label_a, label_b = visible(label_a), visible(label_b)
     al = _ensure(text_a, text_b, alignment)
+    al = replace(al, a=tuple(map(visible, al.a)), b=tuple(map(visible, al.b)))
     view = view_passages(al, passages, text_a, text_b)
     table = _table(view, color, label_a, label_b)
     rows = display_rows(alignment_rows(0, 1, al))
