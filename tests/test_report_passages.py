@@ -142,6 +142,8 @@ def test_a_changed_input_leaves_passages_unmarked(tmp_path: Path) -> None:
     assert 'data-side="a"' not in page  # A changed: not marked
     assert 'data-p="1" data-side="b"' in page  # B is as the scan read it
     assert "counted but not marked in the text: 1 of the documents could not be read" in page
+    assert "(1 differs from what the scan read)" in page
+    assert "The text of A (<bdi>a.txt</bdi>) could not be read again" in _section(page, 0, 1)
     assert "1 passage · " in page
 
 

@@ -14,6 +14,9 @@ from dedup.errors import DedupError
 from dedup.report.console import BarProgress, PipeConsole, quiet_broken_pipe
 from dedup.report.diff_input import diff_scorer, read_one
 
+#: Fewest terminal columns ``dedup diff`` lays its two texts out in (narrower terminals wrap).
+MIN_DIFF_WIDTH = 40
+
 
 @app.command()
 def diff(
@@ -82,6 +85,8 @@ def diff(
                 highlight=False,
                 force_terminal=use_color or None,
             )
+            # two text columns need room: below 40 columns they would show no words at all
+            console.width = max(console.width, MIN_DIFF_WIDTH)
             with quiet_broken_pipe():
                 render_diff(
                     text_a,

@@ -93,7 +93,7 @@ def _index_row(i: int, row: dict[str, Any], names: Names, viewed: set[str]) -> s
     cells = [f'<td class="num" data-v="{i}">{number}</td>']
     for end in ("a", "b"):
         name = names(row[f"path_{end}"], row[f"external_id_{end}"])
-        cells.append(f'<td class="path">{esc(name)}</td>')
+        cells.append(f'<td class="path"><bdi>{esc(name)}</bdi></td>')
     cells.append(f'<td><span class="rel">{esc(row["relation"])}</span></td>')
     for col, fmt in (
         ("score", "{:.3f}"),
@@ -116,8 +116,11 @@ def _index_row(i: int, row: dict[str, Any], names: Names, viewed: set[str]) -> s
 
 
 def _index(pairs: list[dict[str, Any]], total: int, names: Names, viewed: set[str]) -> str:
+    # a button per header, so sorting works from the keyboard; the index starts by score
+    sort = {"score": ' aria-sort="descending"'}
     heads = "".join(
-        f'<th class="sortable" data-key="{key}">{esc(title)}</th>'
+        f'<th class="sortable" data-key="{key}"{sort.get(key, "")}>'
+        f'<button type="button">{esc(title)}</button></th>'
         for key, title, _ in _INDEX_COLUMNS
     )
     relations = sorted({str(p["relation"]) for p in pairs if p["relation"] is not None})
@@ -135,8 +138,8 @@ def _index(pairs: list[dict[str, Any]], total: int, names: Names, viewed: set[st
         'aria-label="filter pairs">'
         f'<select id="rel" aria-label="relation"><option value="">all relations</option>'
         f'{options}</select><span id="shown" class="muted"></span></div>\n'
-        f'<table id="pairs"><thead><tr>{heads}</tr></thead>\n<tbody>\n{body}\n</tbody></table>'
-        f"{tail}"
+        f'<div class="scroll"><table id="pairs"><thead><tr>{heads}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody></table></div>{tail}"
     )
 
 
@@ -168,9 +171,23 @@ def _pair_section(
         if aligned
         else f'<p class="muted">No sentence alignment recorded for this pair{unaligned}.</p>'
     )
+    unread = [
+        f"{side} (<bdi>{esc(name)}</bdi>)"
+        for side, name, spans in (
+            ("A", name_a, passages.spans_a if passages else True),
+            ("B", name_b, passages.spans_b if passages else True),
+        )
+        if not spans
+    ]
+    if unread and aligned:
+        view = (
+            f'<p class="muted">The text of {" and ".join(unread)} could not be read again '
+            "(changed or gone since the scan, or past the report's size bound): its passages "
+            f"are not marked.</p>\n{view}"
+        )
     return (
         f'<section class="pair" id="{key}" data-relation="{esc(row["relation"])}">\n'
-        f'<h3>{esc(name_a)} ↔ {esc(name_b)}</h3>\n<p class="meta">{stats} · '
+        f'<h3><bdi>{esc(name_a)}</bdi> ↔ <bdi>{esc(name_b)}</bdi></h3>\n<p class="meta">{stats} · '
         f'<a href="#pairs-index">index</a></p>\n{legend(row)}\n{passage_legend(passages)}\n'
         f"{view}\n</section>"
     )
@@ -304,7 +321,7 @@ def build_report(
             legend_html(manifest),
             settings_html(manifest, names),
             "<h2>Pairs side by side</h2>",
-            *views,
+            *(views or ['<p class="muted">None.</p>']),
         ]
     )
     return page(f"dedup report: {run_dir.name}", body)

@@ -107,7 +107,10 @@ def _text_html(cell: Cell, side: str) -> str:
         title = f"passage {m.number}: {m.kind}"
         if m.first and m.number not in badged:
             badged.add(m.number)
-            out.append(f'<span class="pno psg-{m.kind}" title="{title}">P{m.number}</span>')
+            # dir="ltr": the label does not decide the cell's direction (dir="auto")
+            out.append(
+                f'<span class="pno psg-{m.kind}" dir="ltr" title="{title}">P{m.number}</span>'
+            )
         out.append(
             f'<mark class="psg psg-{m.kind}" data-p="{m.number}" data-side="{side}" '
             f'title="{title}">{text}</mark>'
@@ -119,7 +122,7 @@ def _index_label(cell: Cell) -> str:
     return str(cell.lo + 1) if cell.hi - cell.lo <= 1 else f"{cell.lo + 1}–{cell.hi}"
 
 
-def _cell_html(cell: Cell | None, side: str, key: str) -> str:
+def _cell_html(cell: Cell | None, side: str, key: str, anchors: set[str]) -> str:
     if cell is None:
         return '<td class="idx"></td><td class="mark"></td><td class="txt"></td>'
     other = "b" if side == "a" else "a"
@@ -127,10 +130,11 @@ def _cell_html(cell: Cell | None, side: str, key: str) -> str:
     jump = ""
     if cell.link is not None:
         arrow = "→" if side == "a" else "←"
-        jump = (
-            f' <a class="jump" href="#{key}-{other}{cell.link}">{arrow} '
-            f"{other.upper()}{cell.link + 1}</a>"
-        )
+        where = f"{arrow} {other.upper()}{cell.link + 1}"
+        if f"{other}{cell.link}" in anchors:
+            jump = f' <a class="jump" href="#{key}-{other}{cell.link}">{where}</a>'
+        else:  # past the view's size bound
+            jump = f' <span class="jump">{where} (not shown)</span>'
     op = cell.tag
     return (
         f'<td class="idx op-{op}">{_index_label(cell)}</td>'
@@ -157,12 +161,24 @@ def _fold_text(fold: Fold) -> str:
     )
 
 
-def _row_html(row: DisplayRow | Fold, key: str) -> str:
+def _row_html(row: DisplayRow | Fold, key: str, anchors: set[str]) -> str:
     if isinstance(row, DisplayRow) and row.fold is not None:
         row = row.fold
     if isinstance(row, Fold):
         return f'<tr class="fold"><td colspan="6">⋯ {esc(_fold_text(row))}</td></tr>'
-    return f"<tr>{_cell_html(row.left, 'a', key)}{_cell_html(row.right, 'b', key)}</tr>"
+    left, right = _cell_html(row.left, "a", key, anchors), _cell_html(row.right, "b", key, anchors)
+    return f"<tr>{left}{right}</tr>"
+
+
+def _anchors(rows: list[DisplayRow | Fold]) -> set[str]:
+    """The moved rows a view shows (``a12``, ``b7``): the only targets its links may have."""
+    out: set[str] = set()
+    for row in rows:
+        if isinstance(row, DisplayRow) and row.fold is None:
+            for side, cell in (("a", row.left), ("b", row.right)):
+                if cell is not None and cell.tag == "moved":
+                    out.add(f"{side}{cell.lo}")
+    return out
 
 
 def pair_table(
@@ -202,11 +218,13 @@ def pair_table(
             )
         laid_out = mark_rows(laid_out, passages)
     shown: list[DisplayRow | Fold] = list(laid_out) if bound is None else bounded(laid_out, bound)
-    body = "\n".join(_row_html(r, key) for r in shown)
+    anchors = _anchors(shown)
+    body = "\n".join(_row_html(r, key, anchors) for r in shown)
     return (
         f'{note}<table class="align">\n'
         '<colgroup><col class="idx"><col class="mark"><col class="txt">'
         '<col class="idx"><col class="mark"><col class="txt"></colgroup>\n<thead><tr>'
-        f'<th colspan="3">A: {esc(label_a)}</th><th colspan="3">B: {esc(label_b)}</th>'
+        f'<th colspan="3">A: <bdi>{esc(label_a)}</bdi></th>'
+        f'<th colspan="3">B: <bdi>{esc(label_b)}</bdi></th>'
         f"</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
     )

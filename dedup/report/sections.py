@@ -181,7 +181,10 @@ def clusters_html(clusters: pl.DataFrame, names: Names, *, limit: int, members: 
     )
     rows = []
     for g in groups.head(limit).iter_rows(named=True):
-        shown = [esc(names(p, x)) for p, x in zip(g["path"], g["external_id"], strict=True)]
+        shown = [
+            f"<bdi>{esc(names(p, x))}</bdi>"
+            for p, x in zip(g["path"], g["external_id"], strict=True)
+        ]
         if g["n"] > len(shown):
             shown.append(f'<span class="muted">and {g["n"] - len(shown):,} more</span>')
         rows.append(
@@ -195,7 +198,8 @@ def clusters_html(clusters: pl.DataFrame, names: Names, *, limit: int, members: 
         else ""
     )
     return (
-        '<h2 id="clusters">Clusters</h2>\n<table class="clusters"><thead><tr><th>cluster</th>'
-        f"<th>size</th><th>documents</th></tr></thead>\n<tbody>\n{''.join(rows)}\n</tbody>"
+        '<h2 id="clusters">Clusters</h2>\n<table class="clusters"><thead><tr>'
+        '<th class="num">cluster</th><th class="num">size</th><th>documents</th></tr></thead>\n'
+        f"<tbody>\n{''.join(rows)}\n</tbody>"
         f"</table>{tail}"
     )

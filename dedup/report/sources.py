@@ -177,7 +177,8 @@ def read_texts(run_dir: Path, wanted: set[int], docs: pl.DataFrame) -> Texts:
     missing = len(wanted) - len(texts)
     if not missing:
         return Texts(texts)
-    why = f"{differ:,} differ from what the scan read" if differ else "not found in the inputs"
+    verb = "differs" if differ == 1 else "differ"
+    why = f"{differ:,} {verb} from what the scan read" if differ else "not found in the inputs"
     return Texts(texts, f"{missing:,} of the documents could not be read again ({why})")
 
 
