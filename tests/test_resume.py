@@ -208,6 +208,48 @@ def test_damaged_checkpoint_is_recomputed(
     assert_same_tables(tmp_path / "clean", run)
 
 
+@pytest.mark.parametrize("name", ["texts.utf8", "rows.npy", "offsets.npy", "keys.npy"])
+def test_same_size_damage_to_a_checkpoint_is_recomputed(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Damage that keeps a file's size and still parses (a flipped byte range) is caught by
+    the marker's digests: the stage is computed again, never used (wrong tables) nor a crash."""
+    scan([corpus], tmp_path / "clean", config=CFG)
+    run = tmp_path / "run"
+    with monkeypatch.context() as m:
+        crash_in_align(m)
+        with pytest.raises(RuntimeError):
+            scan([corpus], run, config=CFG)
+    path = run / STAGES / "ingest" / name
+    raw = bytearray(path.read_bytes())
+    mid = len(raw) // 2
+    raw[mid : mid + 8] = bytes(b ^ 0xFF for b in raw[mid : mid + 8])
+    path.write_bytes(bytes(raw))
+    rec = Recorder()
+    scan([corpus], run, config=CFG, resume=True, progress=rec)
+    assert not any("resumed" in msg for msg in rec.messages)
+    assert_same_tables(tmp_path / "clean", run)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_complete_run_with_a_damaged_table_is_computed_again(
+    corpus: Path, tmp_path: Path, damage: str
+) -> None:
+    run = tmp_path / "run"
+    scan([corpus], run, config=CFG)
+    clean = tables(run)
+    for name in ("passages", "alignments"):
+        path = run / f"{name}.parquet"
+        if damage == "missing":
+            path.unlink()
+        else:
+            path.write_bytes(path.read_bytes()[:100])
+        rec = Recorder()
+        scan([corpus], run, config=CFG, resume=True, progress=rec)
+        assert not any("nothing to do" in msg for msg in rec.messages)
+        assert tables(run)[name].equals(clean[name])
+
+
 def test_checkpoint_marker_is_written_last(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

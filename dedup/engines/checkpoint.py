@@ -2,8 +2,10 @@
 
 A stage writes its files into its own folder, flushes them to disk, and writes
 ``done.json`` last, atomically. The marker holds the config fingerprint, the input
-signature and the token of the checkpoint the stage was computed from; a folder whose
-marker is missing or disagrees is stale, and the stage is computed again.
+signature, the token of the checkpoint the stage was computed from, and the size and
+xxh3-64 digest of each of the stage's files; a folder whose marker is missing or disagrees,
+or whose files are not the ones it lists (damaged, truncated, replaced), is stale, and the
+stage is computed again.
 
 The input signature is :func:`dedup.run.input_signature`.
 """
@@ -27,6 +29,7 @@ from dedup.lexical.sign import Corpus
 STAGES = ".stages"
 MARKER = "done.json"
 _ARRAYS = ("rows", "offsets", "keys", "content")
+_CHUNK = 1 << 22
 
 
 class Stages:
@@ -48,6 +51,8 @@ class Stages:
         want = {**self.key, "upstream": upstream}
         if not isinstance(marker, dict) or any(marker.get(k) != v for k, v in want.items()):
             return None
+        if marker.get("files") != _files(self.root / name):
+            return None
         return marker
 
     def begin(self, name: str) -> Path:
@@ -62,13 +67,39 @@ class Stages:
         folder = self.root / name
         for path in sorted(folder.iterdir()):
             atomic.fsync_path(path)
-        marker = {**self.key, "upstream": upstream, "token": uuid.uuid4().hex, **extra}
+        marker = {
+            **self.key,
+            "upstream": upstream,
+            "token": uuid.uuid4().hex,
+            "files": _files(folder),
+            **extra,
+        }
         atomic.write_json_atomic(marker, folder / MARKER)
         return marker
 
     def clear(self) -> None:
         """Remove every checkpoint (the run is complete)."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _files(folder: Path) -> dict[str, list[Any]] | None:
+    """``{name: [size, xxh3-64 hex]}`` of the stage's files (its marker aside); None when the
+    folder cannot be read."""
+    import xxhash
+
+    out: dict[str, list[Any]] = {}
+    try:
+        for path in sorted(folder.iterdir()):
+            if path.name == MARKER or not path.is_file():
+                continue
+            digest = xxhash.xxh3_64()
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    digest.update(chunk)
+            out[path.name] = [path.stat().st_size, digest.hexdigest()]
+    except OSError:
+        return None
+    return out
 
 
 def save_corpus(folder: Path, corpus: Corpus) -> None:
@@ -97,8 +128,11 @@ def load_corpus(folder: Path) -> Corpus | None:
         return None
 
 
-def load_frame(path: Path) -> pl.DataFrame | None:
-    """A Parquet table, or None if it is missing or unreadable."""
+def load_frame(path: Path, *, rows: bool = True) -> pl.DataFrame | None:
+    """A Parquet table, or None if it is missing or unreadable; with ``rows=False`` only its
+    schema is read (an empty frame), to check that the file is whole."""
     with contextlib.suppress(OSError, pl.exceptions.PolarsError):
+        if not rows:
+            return pl.DataFrame(schema=pl.read_parquet_schema(path))
         return pl.read_parquet(path)
     return None

@@ -132,6 +132,9 @@ def _finished(out: Path, cfg: RunConfig, sig: InputSignature) -> ScanResult | No
         return None
     if frame_counts(documents, pairs, clusters) != manifest.get("counts"):
         return None
+    for name in ("alignments", "passages"):  # written by every run, empty or not
+        if load_frame(out / f"{name}.parquet", rows=False) is None:
+            return None
     return ScanResult(out, documents, pairs, clusters, manifest)
 
 
