@@ -49,6 +49,24 @@ def test_planted_verbatim_passage_has_exact_offsets() -> None:
     assert p.n_words == 120
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_passage_copied_into_the_middle_of_a_sentence_starts_and_ends_with_the_copy(
+    seed: int,
+) -> None:
+    """The copy (whole sentences inside) begins after a few words of A's own sentence and
+    ends a few words before B's sentence does: the passage is the copy, verbatim, not the
+    sentences around its ends."""
+    rng = random.Random(seed)
+    copy = _prose(rng, 80).rstrip(".")
+    a = _prose(rng, 150) + " Lead words of a here " + copy + " and a tail of words. "
+    a += _prose(rng, 150)
+    b = _prose(rng, 120) + " " + copy + " with its own ending words here. " + _prose(rng, 90)
+    (p,) = align_passages(a, b).passages
+    assert a[p.a_start : p.a_end] == copy
+    assert b[p.b_start : p.b_end] == copy
+    assert p.kind == "verbatim"
+
+
 def test_offsets_index_the_text_as_given_not_its_normal_form() -> None:
     # NFKC turns the ligature into two letters and the decomposed accent into one character:
     # offsets computed on the normalized text would be off by one each.

@@ -165,6 +165,31 @@ def _run_span(
     return _Span(a_lo, a_hi, b_lo, b_hi, 0, run.score, True)
 
 
+def _clip(lo: int, hi: int, c_lo: int, c_hi: int, sid: np.ndarray) -> tuple[int, int]:
+    """A sentence run's word range ``[lo, hi)`` in one text, without the words of its first
+    (last) sentence before (after) the lexical chain ``[c_lo, c_hi)`` that starts (ends) in
+    that same sentence: a passage copied into the middle of a sentence starts where the copy
+    does, not where the sentence does."""
+    if lo < c_lo < hi and sid[lo] == sid[c_lo]:
+        lo = c_lo
+    if lo < c_hi < hi and sid[hi - 1] == sid[c_hi - 1]:
+        hi = c_hi
+    return lo, hi
+
+
+def _trim_runs(
+    runs: list[_Span], chains: list[Chain], sid_a: np.ndarray, sid_b: np.ndarray
+) -> list[_Span]:
+    """Sentence-run spans clipped to the lexical chains they overlap in both texts (see
+    :func:`_clip`), before the two kinds are merged."""
+    for r in runs:
+        for c in chains:
+            if r.a_lo < c.a_hi and c.a_lo < r.a_hi and r.b_lo < c.b_hi and c.b_lo < r.b_hi:
+                r.a_lo, r.a_hi = _clip(r.a_lo, r.a_hi, c.a_lo, c.a_hi, sid_a)
+                r.b_lo, r.b_hi = _clip(r.b_lo, r.b_hi, c.b_lo, c.b_hi, sid_b)
+    return runs
+
+
 def _merge(spans: list[_Span]) -> list[_Span]:
     """Merge spans that overlap in both texts (union of ranges)."""
     out: list[_Span] = []
@@ -282,7 +307,11 @@ def align_passages(
         runs = sentence_runs(
             path, score, lex, max_gap=cfg.sentence_gap, min_links=cfg.min_links, extend=cfg.extend
         )
-        spans.extend(_run_span(r, sa, sb, wa, wb) for r in runs)
+        run_spans = [_run_span(r, sa, sb, wa, wb) for r in runs]
+        if run_spans and chains:
+            sid_a, sid_b = sentence_of(sa, wa.starts), sentence_of(sb, wb.starts)
+            run_spans = _trim_runs(run_spans, chains, sid_a, sid_b)
+        spans.extend(run_spans)
     merged = [s for s in _merge(spans) if s.a_hi > s.a_lo and s.b_hi > s.b_lo]
     passages = tuple(_passage(s, text_a, text_b, wa, wb, cfg) for s in merged)
     links = set(_chain_links(chains, sa, sb, wa, wb))
