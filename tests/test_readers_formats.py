@@ -211,8 +211,28 @@ def test_corrupt_and_truncated_compressed_files(tmp_path: Path) -> None:
     (tmp_path / "cut.csv.bz2").write_bytes(bz2.compress(b"text\nabc\n")[:-8])
     got = {Path(d.path).name: d.reason or "" for d in docs_of(tmp_path)}
     assert got["cut.txt.gz"].startswith("corrupt gzip data")
-    assert got["junk.jsonl.xz"].startswith("corrupt xz data")
+    assert got["junk.jsonl.xz:1"].startswith("corrupt xz data")  # no line read whole
     assert got["cut.csv.bz2"].startswith("corrupt bzip2 data")
+
+
+@pytest.mark.parametrize("kind", ["gz", "xz"])
+def test_truncated_compressed_jsonl_keeps_every_whole_line(tmp_path: Path, kind: str) -> None:
+    """Each line that decompresses whole before the cut is a record; the first one cut is
+    the skipped row, with the reason (gzip's own read buffer would drop up to 64 KB of
+    lines). bzip2 decodes whole 900 KB blocks only, and zstd is read through pyarrow, which
+    gives nothing of a damaged frame: those keep the lines of the blocks before the cut."""
+    rng = random.Random(4)
+    lines = [json.dumps({"text": f"record {i} " + sentences(rng, 40)}) for i in range(300)]
+    data = PACKERS[kind]("".join(x + "\n" for x in lines).encode())
+    (tmp_path / f"cut.jsonl.{kind}").write_bytes(data[: len(data) * 2 // 3])
+    got = docs_of(tmp_path / f"cut.jsonl.{kind}")
+    ok = [d for d in got if d.status == "ok"]
+    assert [d.text for d in ok] == [json.loads(x)["text"] for x in lines[: len(ok)]]
+    assert len(ok) > 100
+    assert got[-1].path.endswith(f":{len(ok) + 1}")
+    assert got[-1].status == "skipped"
+    assert "data" in (got[-1].reason or "")
+    assert (got[-1].reason or "").endswith("the rest is not read")
 
 
 def test_text_starting_like_bzip2_stays_text(tmp_path: Path) -> None:

@@ -4,19 +4,20 @@ A compressed file is read as a stream through :class:`CappedReader`, which stops
 :class:`TooLarge` once more than ``max_bytes`` have come out of it: the per-file cap
 applies to the decompressed size, so a small file that inflates without end (a
 decompression bomb) costs at most ``max_bytes`` of work and never more memory than one
-read buffer. Corrupt or truncated data surfaces as :class:`CorruptData`. Both are
-``OSError`` subclasses, so the readers' usual error handling reports them.
+read buffer. Corrupt or truncated data surfaces as :class:`CorruptData`, on the read after
+the last bytes that could be decompressed (readers check for it at what looks like the end).
+Both are ``OSError`` subclasses, so the readers' usual error handling reports them.
 """
 
 from __future__ import annotations
 
 import bz2
 import errno
-import gzip
 import io
 import lzma
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -108,6 +109,7 @@ class CappedReader(io.RawIOBase):
         self._kind = kind
         self._max = max_bytes
         self.n_out = 0
+        self._error: OSError | None = None
 
     def readable(self) -> bool:
         return True
@@ -115,6 +117,11 @@ class CappedReader(io.RawIOBase):
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         # Up to max_bytes + 1 bytes come out, so that a reader sees a file is over the cap;
         # asking for more then raises.
+        # Damaged data first reads as the end of the stream, so that a buffered reader hands
+        # out the bytes it holds (a line in the making would be lost with an exception); the
+        # next read raises, so a reader learns the stream did not end, after its last data.
+        if self._error is not None:
+            raise self._error
         room = self._max + 1 - self.n_out
         if room <= 0:
             raise TooLarge(self._max)
@@ -122,9 +129,11 @@ class CappedReader(io.RawIOBase):
         try:
             data = self._stream.read(min(len(view), room))
         except _decode_errors() as err:
-            raise CorruptData(self._kind, str(err) or type(err).__name__) from err
+            self._error = CorruptData(self._kind, str(err) or type(err).__name__)
+            return 0
         except OSError as err:
-            raise CorruptData(self._kind, err.strerror or str(err)) from err
+            self._error = CorruptData(self._kind, err.strerror or str(err))
+            return 0
         n = len(data)
         view[:n] = data
         self.n_out += n
@@ -136,16 +145,33 @@ class CappedReader(io.RawIOBase):
         super().close()
 
 
-class _XzStream:
-    """xz streams (one or several, concatenated) with a cap on the decoder's memory.
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
 
-    The decoder allocates the dictionary size the file declares (up to 1.5 GiB); past
-    ``XZ_MEMLIMIT`` it refuses, which the reader reports as corrupt data.
+    @property
+    def needs_input(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, /, max_length: int = -1) -> bytes: ...
+
+
+class _ChunkStream:
+    """xz or bzip2 data (one stream or several, concatenated), decompressed as it is read.
+
+    Unlike ``bz2.open``, whose own read buffer drops what it holds when the data turns out
+    damaged, every byte that decompresses is handed out before the damage is reported, so
+    the records of a truncated file before the cut are kept. The xz decoder allocates the
+    dictionary size the file declares (up to 1.5 GiB); past ``XZ_MEMLIMIT`` it refuses,
+    which the reader reports as corrupt data.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, new: Callable[[], _Decompressor]) -> None:
         self._file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
-        self._dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+        self._new = new
+        self._dec = new()
         self._done = False
 
     def read(self, size: int = -1, /) -> bytes:
@@ -156,7 +182,7 @@ class _XzStream:
                 if not rest.strip(b"\0"):  # end of file, or stream padding
                     self._done = True
                     break
-                self._dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+                self._dec = self._new()
                 data = self._dec.decompress(rest, max_length=want)
             elif self._dec.needs_input:
                 chunk = self._file.read(1 << 16)
@@ -173,13 +199,46 @@ class _XzStream:
         self._file.close()
 
 
+class _GzipStream:
+    """gzip data (one member or several, concatenated), decompressed as it is read, with
+    the same promise as :class:`_ChunkStream` (``gzip.open`` drops its buffer on damage)."""
+
+    def __init__(self, path: str) -> None:
+        self._file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+        self._dec = zlib.decompressobj(wbits=31)
+        self._in = b""  # input the decoder has not taken yet
+        self._done = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        want = size if size > 0 else 1 << 16
+        while not self._done:
+            if self._dec.eof:
+                rest = self._dec.unused_data + self._in + self._file.read(1 << 16)
+                if not rest.strip(b"\0"):  # end of file, or padding
+                    self._done = True
+                    break
+                self._dec, self._in = zlib.decompressobj(wbits=31), rest
+            elif not self._in:
+                self._in = self._file.read(1 << 16)
+                if not self._in:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+            data = self._dec.decompress(self._in, want)
+            self._in = self._dec.unconsumed_tail
+            if data:
+                return data
+        return b""
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def _open_raw(path: str, fmt: Compression) -> _Stream:
     if fmt.name == "gzip":
-        return gzip.open(path, "rb")
+        return _GzipStream(path)
     if fmt.name == "bzip2":
-        return bz2.open(path, "rb")
+        return _ChunkStream(path, bz2.BZ2Decompressor)
     if fmt.name == "xz":
-        return _XzStream(path)
+        return _ChunkStream(path, lambda: lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT))
     import pyarrow as pa
 
     stream: _Stream = pa.CompressedInputStream(pa.OSFile(str(Path(path)), "rb"), "zstd")

@@ -165,6 +165,7 @@ def _compressed_whole(stream: BufferedReader, name: str, fmt: Format, max_bytes:
         data = stream.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise TooLarge(max_bytes)
+        stream.read(1)  # raises when the data ended damaged rather than complete
     except OSError as err:
         return skipped(name, err.strerror or str(err))
     if fmt == "html":
@@ -184,6 +185,7 @@ def _compressed_csv(
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(stream, out, 1 << 20)
+            stream.read(1)  # raises when the data ended damaged rather than complete
         except OSError as err:
             yield skipped(name, err.strerror or str(err))
             return

@@ -246,6 +246,14 @@ def _jsonl_lines(
             n_docs += 1
             yield skipped(where, too_large(n, max_bytes), n)
             continue
+        if not line.endswith(b"\n"):  # the last line, or one cut by damaged data
+            try:
+                f.peek(1)
+            except (TooLarge, CorruptData) as err:
+                yield skipped(where, f"{err.strerror}; the rest is not read")
+                return n_docs + 1
+            except OSError:
+                pass
         if line.strip():
             n_docs += 1
             yield _jsonl_doc(where, line.rstrip(b"\r\n"), text_column, id_column)
