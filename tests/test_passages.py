@@ -50,21 +50,36 @@ def test_planted_verbatim_passage_has_exact_offsets() -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("inside", ["a", "b"])
 def test_a_passage_copied_into_the_middle_of_a_sentence_starts_and_ends_with_the_copy(
-    seed: int,
+    seed: int, inside: str
 ) -> None:
-    """The copy (whole sentences inside) begins after a few words of A's own sentence and
-    ends a few words before B's sentence does: the passage is the copy, verbatim, not the
-    sentences around its ends."""
+    """The copy (whole sentences inside) begins after a few words of one text's sentence
+    and ends a few words before it does; in the other text it is whole sentences. The
+    passage is the copy, verbatim, not the sentences around its ends."""
     rng = random.Random(seed)
-    copy = _prose(rng, 80).rstrip(".")
-    a = _prose(rng, 150) + " Lead words of a here " + copy + " and a tail of words. "
-    a += _prose(rng, 150)
-    b = _prose(rng, 120) + " " + copy + " with its own ending words here. " + _prose(rng, 90)
+    copy = _prose(rng, 80)
+    host = _prose(rng, 150) + " Lead words of a here " + copy.rstrip(".")
+    host += " and a tail of words. " + _prose(rng, 150)
+    plain = _prose(rng, 120) + " " + copy + " " + _prose(rng, 90)
+    a, b = (host, plain) if inside == "a" else (plain, host)
     (p,) = align_passages(a, b).passages
-    assert a[p.a_start : p.a_end] == copy
-    assert b[p.b_start : p.b_end] == copy
+    assert a[p.a_start : p.a_end].rstrip(".") == copy.rstrip(".")
+    assert b[p.b_start : p.b_end].rstrip(".") == copy.rstrip(".")
     assert p.kind == "verbatim"
+
+
+def test_an_edited_start_of_a_sentence_stays_in_the_passage() -> None:
+    """Both texts have their own words before the shared ones, in the same sentence (an
+    edited opening): those words are part of the passage on both sides."""
+    rng = random.Random(8)
+    body = _prose(rng, 100)
+    a = _prose(rng, 100) + " In the older accounts of it " + body + " " + _prose(rng, 80)
+    b = _prose(rng, 90) + " Within early reports about it " + body + " " + _prose(rng, 70)
+    passages = align_passages(a, b).passages
+    first = min(passages, key=lambda p: p.a_start)
+    assert a[first.a_start :].startswith("In the older accounts")
+    assert b[first.b_start :].startswith("Within early reports")
 
 
 def test_offsets_index_the_text_as_given_not_its_normal_form() -> None:

@@ -165,28 +165,33 @@ def _run_span(
     return _Span(a_lo, a_hi, b_lo, b_hi, 0, run.score, True)
 
 
-def _clip(lo: int, hi: int, c_lo: int, c_hi: int, sid: np.ndarray) -> tuple[int, int]:
-    """A sentence run's word range ``[lo, hi)`` in one text, without the words of its first
-    (last) sentence before (after) the lexical chain ``[c_lo, c_hi)`` that starts (ends) in
-    that same sentence: a passage copied into the middle of a sentence starts where the copy
-    does, not where the sentence does."""
-    if lo < c_lo < hi and sid[lo] == sid[c_lo]:
-        lo = c_lo
-    if lo < c_hi < hi and sid[hi - 1] == sid[c_hi - 1]:
-        hi = c_hi
-    return lo, hi
-
-
 def _trim_runs(
     runs: list[_Span], chains: list[Chain], sid_a: np.ndarray, sid_b: np.ndarray
 ) -> list[_Span]:
-    """Sentence-run spans clipped to the lexical chains they overlap in both texts (see
-    :func:`_clip`), before the two kinds are merged."""
+    """Sentence-run spans clipped to the lexical chains they overlap in both texts, before
+    the two kinds are merged: a passage copied into the middle of a sentence of one text
+    starts (ends) where the copy does, not where that sentence does.
+
+    A run's words before (after) the chain are dropped in one text only when they lie in the
+    same sentence as the chain's first (last) word and the other text has no such words:
+    they then have no counterpart. Words on both sides are kept (an edited start).
+    """
     for r in runs:
         for c in chains:
-            if r.a_lo < c.a_hi and c.a_lo < r.a_hi and r.b_lo < c.b_hi and c.b_lo < r.b_hi:
-                r.a_lo, r.a_hi = _clip(r.a_lo, r.a_hi, c.a_lo, c.a_hi, sid_a)
-                r.b_lo, r.b_hi = _clip(r.b_lo, r.b_hi, c.b_lo, c.b_hi, sid_b)
+            if not (r.a_lo < c.a_hi and c.a_lo < r.a_hi and r.b_lo < c.b_hi and c.b_lo < r.b_hi):
+                continue
+            head_a = r.a_lo < c.a_lo and sid_a[r.a_lo] == sid_a[c.a_lo]
+            head_b = r.b_lo < c.b_lo and sid_b[r.b_lo] == sid_b[c.b_lo]
+            if head_a and r.b_lo >= c.b_lo:
+                r.a_lo = c.a_lo
+            elif head_b and r.a_lo >= c.a_lo:
+                r.b_lo = c.b_lo
+            tail_a = c.a_hi < r.a_hi and sid_a[r.a_hi - 1] == sid_a[c.a_hi - 1]
+            tail_b = c.b_hi < r.b_hi and sid_b[r.b_hi - 1] == sid_b[c.b_hi - 1]
+            if tail_a and r.b_hi <= c.b_hi:
+                r.a_hi = c.a_hi
+            elif tail_b and r.a_hi <= c.a_hi:
+                r.b_hi = c.b_hi
     return runs
 
 
