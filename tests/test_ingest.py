@@ -193,6 +193,18 @@ def test_why_everything_skipped_gives_a_warning(tmp_path: Path) -> None:
     assert "--text-column 'text'" in warning
 
 
+def test_why_a_missing_id_column_gives_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    rows = [{"text": f"document number {i} has words", "url": f"u{i}"} for i in range(3)]
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, stderr = scan(tmp_path / "in", "--out", tmp_path / "r1", "-q", "--id-column", "uri")
+    assert code == 0
+    assert "no document read has the id column 'uri'" in " ".join(stderr.split())
+    code, _, stderr = scan(tmp_path / "in", "--out", tmp_path / "r2", "-q", "--id-column", "url")
+    assert code == 0
+    assert "warning" not in stderr
+
+
 def test_why_max_bytes_can_be_changed(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "small.txt").write_text("x " * 100)

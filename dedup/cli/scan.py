@@ -171,7 +171,16 @@ def scan(
         raise fail(exc) from None
     if not quiet:
         out.print(summary_table(result.manifest, out_dir))
-    for warning in result.manifest.get("warnings", []):
+    warnings = list(result.manifest.get("warnings", []))
+    docs = result.documents
+    if id_column is not None and docs.height and "external_id" in docs.columns:
+        read = docs.filter(docs["status"] == "ok")
+        if read.height and read["external_id"].null_count() == read.height:
+            warnings.append(
+                f"no document read has the id column {id_column!r} (--id-column): "
+                "external_id is empty"
+            )
+    for warning in warnings:
         err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
