@@ -209,9 +209,8 @@ def iter_jsonl(
 def iter_jsonl_stream(f: BufferedReader, name: str, opts: ReadOptions) -> Iterator[RawDoc]:
     """One record per non-blank line of an open JSON Lines stream (a decompressed file).
 
-    Past the decompression cap, the records read so far stand and one ``skipped`` record
-    at the next line says why the rest was not read.
-    """
+    Past the decompression cap or at damaged data, the records read so far stand and one
+    ``skipped`` record at the next line says why the rest was not read."""
     n_docs = yield from _jsonl_lines(f, name, opts.text_column, opts.id_column, opts.max_bytes)
     if n_docs == 0:
         yield skipped(name, "empty: no JSON lines")
@@ -225,8 +224,7 @@ def _jsonl_lines(
     lineno = 0
     while True:
         try:
-            # room for the cap and a CRLF: a line of exactly max_bytes is read whole
-            line: bytes = f.readline(max_bytes + 2)
+            line: bytes = f.readline(max_bytes + 2)  # a line of max_bytes, and its CRLF
         except (TooLarge, CorruptData) as err:
             yield skipped(f"{name}:{lineno + 1}", f"{err.strerror}; the rest is not read")
             return n_docs + 1
@@ -249,11 +247,9 @@ def _jsonl_lines(
         if not line.endswith(b"\n"):  # the last line, or one cut by damaged data
             try:
                 f.peek(1)
-            except (TooLarge, CorruptData) as err:
-                yield skipped(where, f"{err.strerror}; the rest is not read")
+            except OSError as err:
+                yield skipped(where, f"{err.strerror or err}; the rest is not read")
                 return n_docs + 1
-            except OSError:
-                pass
         if line.strip():
             n_docs += 1
             yield _jsonl_doc(where, line.rstrip(b"\r\n"), text_column, id_column)
