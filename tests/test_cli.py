@@ -305,7 +305,7 @@ def test_index_build_and_add_say_what_they_skipped(tmp_path: Path) -> None:
     (corpus / "a.txt").write_text((ROOT / "seeds" / "README.md").read_text(encoding="utf-8"))
     res = runner.invoke(app, ["index", "add", str(corpus), "--index", str(tmp_path / "ix")])
     assert res.exit_code == 0, res.output
-    assert "added 1 documents (1 skipped)" in res.output
+    assert "added 1 document (1 skipped)" in res.output
     assert "warning" not in res.output
 
 

@@ -11,10 +11,12 @@ import polars as pl
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dedup.cli.common import app, err, fail, out
 from dedup.config import RunConfig, ShingleConfig
 from dedup.errors import DedupError
+from dedup.report.console import visible
 
 index_app = typer.Typer(
     help="An on-disk index of a corpus: build it, add to it (then ask it with `dedup query`).",
@@ -141,8 +143,12 @@ def build_cmd(
         raise fail(exc) from None
     skipped = _say_skipped(result.documents, text_column, quiet=quiet)
     if not quiet:
+        from dedup.report.html import plural
+
         n_ok = result.documents.height - skipped
-        out.print(f"indexed {n_ok} documents ({skipped} skipped) into {index}", soft_wrap=True)
+        out.print(
+            f"indexed {plural(n_ok, 'document')} ({skipped} skipped) into {index}", soft_wrap=True
+        )
 
 
 @index_app.command("add")
@@ -180,11 +186,12 @@ def add_cmd(
     pairs = result.pairs.select("doc_a", "doc_b", "path_a", "path_b", "relation", "score")
     skipped = _say_skipped(result.documents, text_column, quiet=quiet)
     again = pairs.filter((pl.col("relation") == "exact") & (pl.col("path_a") == pl.col("path_b")))
-    if again.height:  # an add does not check what the index holds by path
-        from dedup.report.html import plural
+    from dedup.report.html import plural
 
+    if again.height:  # an add does not check what the index holds by path
+        added = again.select(pl.max_horizontal("doc_a", "doc_b")).to_series().n_unique()
         err.print(
-            f"[bold yellow]warning:[/] {plural(again.height, 'document')} added again: "
+            f"[bold yellow]warning:[/] {plural(added, 'document')} added again: "
             "the index already held the same text under the same path",
             highlight=False,
             soft_wrap=True,
@@ -194,7 +201,10 @@ def add_cmd(
             print(json.dumps(row, ensure_ascii=False))
     elif not quiet:
         n_ok = result.documents.height - skipped
-        out.print(f"added {n_ok} documents ({skipped} skipped) to {index}: {pairs.height} pairs")
+        out.print(
+            f"added {plural(n_ok, 'document')} ({skipped} skipped) to {index}: "
+            f"{plural(pairs.height, 'pair')}"
+        )
         _table(pairs.rename({"path_a": "a", "path_b": "b"}).select("a", "b", "relation", "score"))
 
 
@@ -248,8 +258,8 @@ def _table(frame: pl.DataFrame) -> None:
     table = Table(show_header=True)
     for col in frame.columns:
         table.add_column(col)
-    for row in frame.iter_rows():
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    for row in frame.iter_rows():  # names as text: "[red]" in a path is no style
+        table.add_row(*[Text(f"{v:.3f}" if isinstance(v, float) else visible(str(v))) for v in row])
     out.print(table)
 
 

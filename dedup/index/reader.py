@@ -143,9 +143,11 @@ class IndexReader:
         except IndexStoreError:
             self.close()
             raise
-        except (OSError, pl.exceptions.PolarsError, ValueError) as exc:
-            self.close()
-            raise IndexStoreError(f"index at {index} is damaged: {exc}") from exc
+        except (OSError, EOFError, pl.exceptions.PolarsError, ValueError) as exc:
+            self.close()  # EOFError: numpy reading an empty .npy file
+            raise IndexStoreError(
+                f"index at {index} is damaged: {exc or type(exc).__name__}"
+            ) from exc
 
     def _load(self) -> None:
         docs, bands, overlap, vectors = [], [], [], []
@@ -187,7 +189,9 @@ class IndexReader:
         )
         self.ok = ok
         self.shingle_start = frame["shingle_start"].to_numpy() if frame.height else np.zeros(0)
-        self.n_shingles = frame["n_shingles"].fill_null(0).to_numpy() if frame.height else None
+        self.n_shingles = (
+            frame["n_shingles"].fill_null(0).to_numpy() if frame.height else np.zeros(0, np.int64)
+        )
         self.text_start = frame["text_start"].to_numpy() if frame.height else np.zeros(0)
         self.text_bytes = frame["text_bytes"].to_numpy() if frame.height else np.zeros(0)
         self.is_rep = frame["is_rep"].to_numpy() if frame.height else np.zeros(0, bool)

@@ -119,11 +119,19 @@ def read_manifest(index: Path) -> dict[str, Any]:
     )
     if not ok:
         raise IndexStoreError(f"index at {index} is damaged: {MANIFEST} is not a dedup index")
-    if manifest.get("version") not in READS_VERSIONS:
-        raise IndexStoreError(
-            f"index at {index} has format version {manifest.get('version')}; "
-            f"this dedup reads versions {', '.join(map(str, READS_VERSIONS))}"
-        )
+    version = manifest.get("version")
+    if version not in READS_VERSIONS:
+        reads = ", ".join(map(str, READS_VERSIONS))
+        if not isinstance(version, int) or isinstance(version, bool):
+            why = f"is damaged: its format version {version!r} is not a number"
+        elif version < min(READS_VERSIONS):
+            why = (
+                f"has format version {version}, older than this dedup reads ({reads}): "
+                "build it again with dedup index build"
+            )
+        else:
+            why = f"has format version {version}, newer than this dedup reads ({reads})"
+        raise IndexStoreError(f"index at {index} {why}")
     out: dict[str, Any] = manifest
     return out
 
@@ -138,7 +146,8 @@ def check_config(manifest: dict[str, Any], config: RunConfig | None, index: Path
         raise IndexConfigError(
             f"index at {index} was built with config {manifest['fingerprint']}, "
             f"not {config.fingerprint()}; leave out the options that change it, or give the "
-            "values it was built with"
+            "values it was built with (an index built without --semantic or --no-semantic "
+            "takes neither)"
         )
 
 
