@@ -18,7 +18,8 @@ kind as well), recall of all planted pairs, and precision: the share of reported
 are planted. dedup reports verified pairs (its overlap channel for partial reuse is on, as by
 default); the datasketch and rensa loops report raw LSH candidates, as a plain loop does.
 
-    dedup bench --docs 10000 --threshold 0.5        (or: python -m dedup.bench ...)
+    dedup bench --docs 10000 --threshold 0.5
+    (or: python -m dedup.bench --contenders dedup rensa ..., results in WORK/results)
 """
 
 from __future__ import annotations
@@ -201,10 +202,10 @@ def accuracy(found: set[tuple[int, int]], truth: pl.DataFrame, threshold: float)
         (a, b): (k, j) for a, b, k, j in truth.select("id_a", "id_b", "kind", "jaccard").rows()
     }
     target = {p for p, (_, j) in planted.items() if j >= threshold + 0.1}
-    row: dict[str, Any] = {
-        "recall": len(found & target) / max(len(target), 1),
-        "precision": len(found & planted.keys()) / max(len(found), 1),
-        "recall_all_planted": len(found & planted.keys()) / max(len(planted), 1),
+    row: dict[str, Any] = {  # None where there is nothing to find, or nothing was reported
+        "recall": len(found & target) / len(target) if target else None,
+        "precision": len(found & planted.keys()) / len(found) if found else None,
+        "recall_all_planted": len(found & planted.keys()) / len(planted) if planted else None,
         "target_pairs": len(target),
     }
     for kind in ("exact", "near_duplicate", "derivative", "partial"):
@@ -217,13 +218,18 @@ def run_contender(name: str, corpus: Path, work: Path, threshold: float) -> dict
     cmd = [sys.executable, "-m", "dedup.bench", "--child", name, "--work", str(work)]
     cmd += ["--threshold", str(threshold), "--root", str(corpus / "docs")]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
+    if proc.returncode != 0:  # its last line says why (a missing package, a bad threshold)
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise ContenderError(f"contender {name} failed: {why}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def chart(table: pl.DataFrame, path: Path) -> None:
-    import matplotlib
+def chart(table: pl.DataFrame, path: Path) -> bool:
+    """The results' plot; False (no plot) without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -239,18 +245,19 @@ def chart(table: pl.DataFrame, path: Path) -> None:
     ]
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.4))
     for ax, (col, title) in zip(axes.flat, panels, strict=True):
-        values = table[col].to_list()
+        values = [0.0 if v is None else v for v in table[col].to_list()]
         ax.barh(
             names, values, color=["#2b6cb0" if n.startswith("dedup") else "#999" for n in names]
         )
         ax.set_title(title, fontsize=10)
         ax.invert_yaxis()
-        for i, v in enumerate(values):
-            ax.text(v, i, f" {v:.3g}", va="center", fontsize=8)
+        for i, v in enumerate(table[col].to_list()):
+            ax.text(values[i], i, " n/a" if v is None else f" {v:.3g}", va="center", fontsize=8)
         ax.margins(x=0.25)
     fig.suptitle(f"{table['docs'][0]:,} synthetic documents, word 5-shingles, 128 permutations")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return True
 
 
 def measure(args: argparse.Namespace, corpus: Path) -> list[dict[str, Any]]:
@@ -269,10 +276,14 @@ def measure(args: argparse.Namespace, corpus: Path) -> list[dict[str, Any]]:
         r["docs_per_s"] = len(texts) / r["wall_s"]
         rows.append(r)
         print(f"{name:>14}: {r['wall_s']:6.2f} s ({r['cpu_s']:6.2f} CPU s) {r['mb_per_s']:6.1f} "
-              f"MB/s  RSS {r['peak_rss_mb']:5.0f} MiB  recall {r['recall']:.3f} "
-              f"(all planted {r['recall_all_planted']:.3f})  precision {r['precision']:.3f}",
-              flush=True)  # fmt: skip
+              f"MB/s  RSS {r['peak_rss_mb']:5.0f} MiB  recall {_share(r['recall'])} "
+              f"(all planted {_share(r['recall_all_planted'])})  "
+              f"precision {_share(r['precision'])}", flush=True)  # fmt: skip
     return rows
+
+
+def _share(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def write_results(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
@@ -291,7 +302,8 @@ def write_results(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     (args.results / "throughput.json").write_text(
         json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
     )
-    chart(table, args.results / "throughput.png")
+    if not chart(table, args.results / "throughput.png"):
+        print("no throughput.png: matplotlib is not installed (the bench extra)", file=sys.stderr)
 
 
 def main() -> None:
@@ -302,14 +314,28 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per contender; the fastest counts")
     ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     ap.add_argument("--work", type=Path, default=Path("/tmp/dedup-bench-throughput"))
-    ap.add_argument("--results", type=Path, default=Path("results"))
+    ap.add_argument("--results", type=Path, default=None, help="default: WORK/results")
     ap.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.root, args.work, args.threshold)
         return
+    args.results = args.results if args.results is not None else args.work / "results"
     run(args)
+
+
+class ContenderError(RuntimeError):
+    """A contender's process failed; the message is its last line of errors."""
+
+
+def missing_packages(contenders: list[str]) -> list[str]:
+    """The packages the chosen contenders need that are not installed (the bench extra)."""
+    import importlib.util
+
+    need = {"datasketch": "datasketch", "rensa": "rensa", "rensa_batch": "rensa"}
+    wanted = dict.fromkeys(need[c] for c in contenders if c in need)
+    return [p for p in wanted if importlib.util.find_spec(p) is None]
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:

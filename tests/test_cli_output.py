@@ -145,6 +145,37 @@ def test_bench_leaves_the_published_results_alone(
     assert {r["contender"] for r in data["rows"]} == {"dedup"}
 
 
+def test_bench_refuses_what_it_cannot_run_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing contender package, a file where a folder goes, or a contender that fails:
+    one line and an exit code, before any work where it can be known before."""
+    import importlib.util
+
+    from dedup import bench
+
+    monkeypatch.chdir(tmp_path)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "rensa" else real(name, *a)
+    )
+    assert bench.missing_packages(["dedup", "rensa", "rensa_batch", "datasketch"]) == ["rensa"]
+    base = ["bench", "--docs", "60", "--repeat", "1"]
+    res = CliRunner().invoke(app, [*base, "--contender", "rensa"])
+    assert res.exit_code == 2
+    assert "need rensa, not installed" in res.output
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    Path("afile").write_text("x")
+    res = CliRunner().invoke(app, [*base, "--contender", "dedup", "--work", "afile"])
+    assert res.exit_code == 4
+    assert "--work afile is a file" in res.output
+    res = CliRunner().invoke(app, [*base, "--contender", "datasketch", "--threshold", "1.0"])
+    assert res.exit_code == 1
+    assert "contender datasketch failed" in res.output
+    assert "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
 def test_piped_scan_prints_its_whole_summary_and_exit_codes_survive(tmp_path: Path) -> None:
     """``main`` leaves through ``os._exit``: the summary must still reach a pipe whole, and
     an error's code and message must still come out."""

@@ -247,3 +247,44 @@ def test_shingle_stats_on_long_texts() -> None:
     b = a[: len(a) // 2] + " " + " ".join(rng.choice(vocab) for _ in range(3000))
     for k in (1, 5, 9):  # 9 x 14 bits > 64: the row path
         assert exact_word_shingle_stats(a, b, k) == pytest.approx(naive_stats(a, b, k))
+
+
+def test_the_cli_bar_reaches_the_total_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """synthesize reports documents written so far; the bar adds only what is new."""
+    from typer.testing import CliRunner
+
+    from dedup.cli import app, tools
+
+    steps: list[int] = []
+
+    class Bar:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def stage(self, name: str, total: int | None = None) -> None:
+            pass
+
+        def advance(self, n: int = 1) -> None:
+            steps.append(n)
+
+    monkeypatch.setattr(tools, "BarProgress", Bar)
+    res = CliRunner().invoke(app, ["synth", str(tmp_path / "s"), "--docs", "2500", "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    assert sum(steps) == 2500
+    assert all(n > 0 for n in steps)
+
+
+def test_mean_chars_outside_its_bounds_is_refused(tmp_path: Path) -> None:
+    from dedup.errors import ConfigError
+
+    for mean in (499, 100_001):
+        with pytest.raises(ConfigError, match="mean_chars in"):
+            synthesize(tmp_path / f"s{mean}", docs=3, seed=0, mean_chars=mean)

@@ -23,7 +23,9 @@ def synth(
         list[str] | None,
         typer.Option("--format", help="txt, jsonl and/or parquet (repeat the option)."),
     ] = None,
-    mean_chars: Annotated[int, typer.Option(help="Mean document length in characters.")] = 2600,
+    mean_chars: Annotated[
+        int, typer.Option(help="Mean document length in characters (500 to 100,000).")
+    ] = 2600,
     workers: Annotated[int, typer.Option(help="Processes generating chunks in parallel.")] = 1,
 ) -> None:
     """Write a synthetic corpus with planted copies and derivatives, and its truth.
@@ -42,6 +44,12 @@ def synth(
             raise ConfigError(f"unknown --format {bad[0]!r}: expected txt, jsonl or parquet")
         with BarProgress(err, enabled=err.is_terminal) as bar:
             bar.stage("synth", total=docs)
+            written = [0]
+
+            def progress(total: int) -> None:  # synthesize reports documents so far
+                bar.advance(total - written[0])
+                written[0] = total
+
             summary = synthesize(
                 out_dir,
                 docs=docs,
@@ -49,7 +57,7 @@ def synth(
                 formats=formats,
                 mean_chars=mean_chars,
                 workers=workers,
-                progress=bar.advance,
+                progress=progress,
             )
     except DedupError as exc:
         raise fail(exc) from None
@@ -85,20 +93,29 @@ def bench(
     import argparse
 
     from dedup import bench as bench_mod
-    from dedup.errors import ConfigError
+    from dedup.errors import ConfigError, OutputError
 
     try:
         if docs < 1 or repeat < 1:
             raise ConfigError(f"--docs and --repeat must be >= 1, got {docs} and {repeat}")
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"threshold must be in (0, 1], got {threshold}")
-        names = contender or list(bench_mod.CONTENDERS)
+        names = list(dict.fromkeys(contender or bench_mod.CONTENDERS))
         bad = [n for n in names if n not in bench_mod.CONTENDERS]
         if bad:
             raise ConfigError(
                 f"unknown contender {bad[0]!r}: one of {', '.join(bench_mod.CONTENDERS)}"
             )
+        missing = bench_mod.missing_packages(names)
+        if missing:
+            raise ConfigError(
+                f"the contenders need {', '.join(missing)}, not installed: pip install "
+                "'dedup[bench]', or leave those contenders out (--contender)"
+            )
         results = results if results is not None else work / "results"
+        for option, folder in (("--work", work), ("--results", results)):
+            if folder.exists() and not folder.is_dir():
+                raise OutputError(f"{option} {folder} is a file, not a folder")
         args = argparse.Namespace(
             docs=docs,
             seed=seed,
@@ -109,6 +126,8 @@ def bench(
             results=results,
         )
         bench_mod.run(args)
+    except bench_mod.ContenderError as exc:
+        raise fail(DedupError(str(exc))) from None
     except DedupError as exc:
         raise fail(exc) from None
     out.print(f"results: {results}/throughput.parquet, throughput.json, throughput.png")

@@ -217,6 +217,12 @@ def _chunks(jobs: Iterator[_Job], workers: int) -> Iterator[_Chunk]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: Bounds of ``mean_chars``. Shorter texts are dominated by the sentences every planted
+#: near-duplicate shares, so unplanted pairs become similar and the truth table is no longer
+#: every similar pair; longer ones hold chunks of 64 originals' words in memory (gigabytes).
+MEAN_CHARS = (500, 100_000)
+
+
 def synthesize(
     out: Path,
     *,
@@ -240,7 +246,8 @@ def synthesize(
         docs: Number of documents.
         seed: Random seed (>= 0).
         formats: Any of ``txt``, ``jsonl``, ``parquet``.
-        mean_chars: Mean length of an original document, in characters (lognormal).
+        mean_chars: Mean length of an original document, in characters (lognormal), within
+            :data:`MEAN_CHARS`.
         rates: Share of documents planted as each kind (default :class:`PlantRates`).
         progress: Called with the number of documents written so far, every 1,000 and at the end.
         workers: Processes generating text: 1 generates here; 0 starts one per core. Other
@@ -256,9 +263,16 @@ def synthesize(
     """
     rates = (rates or PlantRates()).validate()
     fmts = tuple(dict.fromkeys(formats))
-    if min(docs, seed, workers) < 0 or mean_chars < 50 or not fmts or set(fmts) - set(FORMATS):
+    lo, hi = MEAN_CHARS
+    if (
+        min(docs, seed, workers) < 0
+        or not lo <= mean_chars <= hi
+        or not fmts
+        or set(fmts) - set(FORMATS)
+    ):
         raise ConfigError(
-            f"need docs, seed, workers >= 0, mean_chars >= 50, formats among {FORMATS}; got "
+            f"need docs, seed, workers >= 0, mean_chars in [{lo:,}, {hi:,}], formats among "
+            f"{FORMATS}; got "
             f"docs={docs}, seed={seed}, workers={workers}, mean_chars={mean_chars}, "
             f"formats={list(formats)}"
         )
