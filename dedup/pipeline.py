@@ -16,7 +16,7 @@ from dedup import engines
 from dedup.config import RunConfig
 from dedup.io.options import DEFAULT_MAX_BYTES, ReadOptions
 from dedup.progress import Progress, Silent
-from dedup.run import MANIFEST, ScanResult, check_apart, check_inputs, check_out
+from dedup.run import MANIFEST, ScanResult, check_apart, check_inputs, check_out, run_lock
 
 __all__ = ["MANIFEST", "ScanResult", "scan"]
 
@@ -86,15 +86,16 @@ def scan(
     out = Path(out)
     check_inputs(inputs)
     check_apart(inputs, out)
-    check_out(out, cfg, overwrite=overwrite)
-    return runner.run(
-        inputs,
-        out,
-        config=cfg,
-        read=read,
-        overwrite=overwrite,
-        resume=resume,
-        progress=progress or Silent(),
-        ray_address=ray_address,
-        vector_cache=None if vector_cache is None else Path(vector_cache),
-    )
+    with run_lock(out):
+        check_out(out, cfg, overwrite=overwrite)
+        return runner.run(
+            inputs,
+            out,
+            config=cfg,
+            read=read,
+            overwrite=overwrite,
+            resume=resume,
+            progress=progress or Silent(),
+            ray_address=ray_address,
+            vector_cache=None if vector_cache is None else Path(vector_cache),
+        )

@@ -6,12 +6,14 @@ manifest is complete. Both engines build the manifest here, with the same keys.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from dedup.version import __version__
 
 __all__ = [
     "MANIFEST",
+    "RUN_LOCK",
     "InputSignature",
     "ScanResult",
     "check_inputs",
@@ -37,6 +40,7 @@ __all__ = [
     "input_signature",
     "input_warnings",
     "read_manifest",
+    "run_lock",
     "set_threads",
     "write_manifest",
 ]
@@ -111,6 +115,38 @@ def check_apart(inputs: Sequence[str | Path], out: Path) -> None:
             raise OutputError(f"--out {out} is the input {kind} {path}; choose another --out")
         if where in real.parents:
             raise OutputError(f"input {path} is inside --out {out}; choose another --out")
+
+
+#: The lock file of a run folder, held (flock) by the scan writing it.
+RUN_LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock while a scan writes it: a second scan into the same folder is
+    refused at once rather than racing the first over its checkpoints and tables.
+
+    Raises:
+        OutputError: another process holds it, or the folder cannot be made.
+    """
+    if out.exists() and not out.is_dir():
+        yield  # refused by check_out with its own message
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise OutputError(
+                f"{out} is being written by another dedup scan; wait for it or choose another --out"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
 
 
 def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:

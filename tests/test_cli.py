@@ -317,6 +317,10 @@ def test_a_model_that_is_not_a_local_folder_is_one_clear_error(tmp_path: Path) -
     res = runner.invoke(app, [*args, "--model", model])
     assert res.exit_code == 5
     assert "must be a local sentence-transformers model folder" in res.output
+    (tmp_path / "not-a-model").mkdir()  # a folder, but no tokenizer or weights
+    res = runner.invoke(app, [*args, "--model", str(tmp_path / "not-a-model")])
+    assert res.exit_code == 5
+    assert "is not a sentence-transformers model folder" in res.output
 
 
 def test_index_add_warns_when_a_file_is_added_again(tmp_path: Path) -> None:

@@ -206,6 +206,12 @@ def test_refusals(run: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "unknown relation" in res.output
+    for empty in ("", ","):  # given but naming none: not the default
+        res = runner.invoke(
+            app, ["filter", str(root / "run"), "--out", str(tmp_path / "z"), "--relations", empty]
+        )
+        assert res.exit_code == 2
+        assert "needs at least one relation" in res.output
     res = runner.invoke(app, ["filter", str(tmp_path), "--out", str(tmp_path / "z")])
     assert res.exit_code == 3
     old = tmp_path / "old-run"

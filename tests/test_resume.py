@@ -295,3 +295,25 @@ def test_input_signature_tracks_paths_sizes_and_mtimes(tmp_path: Path) -> None:
     assert sig() != second
     shutil.move(root / "b", root / "d")
     assert sig() != second
+
+
+def test_a_second_scan_into_a_folder_being_written_is_refused(corpus: Path, tmp_path: Path) -> None:
+    """Two scans into one --out would race over its checkpoints and tables: while one holds
+    the folder's lock, another is refused at once (exit 4), and the folder is left alone."""
+    import fcntl
+
+    from dedup.errors import OutputError
+    from dedup.run import RUN_LOCK
+
+    run = tmp_path / "run"
+    first = scan([corpus], run, config=CFG)
+    fd = os.open(run / RUN_LOCK, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a scan in progress holds it
+        with pytest.raises(OutputError, match="being written by another dedup scan") as err:
+            scan([corpus], run, config=CFG, overwrite=True)
+        assert err.value.exit_code == 4
+    finally:
+        os.close(fd)
+    assert tables(run)["pairs"].equals(first.pairs)
+    scan([corpus], run, config=CFG, overwrite=True)  # free again

@@ -161,7 +161,8 @@ def filter_cmd(
             result = filter_run(
                 run,
                 output,
-                relations=chosen or DEFAULT_RELATIONS,
+                # given but empty (--relations ''): refused by filter_run, not the default
+                relations=chosen if relations else DEFAULT_RELATIONS,
                 keep=keep,  # type: ignore[arg-type]  # checked by filter_run
                 dropped=dropped,
                 overwrite=overwrite,

@@ -100,6 +100,12 @@ def _source(name: str | None) -> Path:
             f"--model must be a local sentence-transformers model folder (nothing is "
             f"downloaded), got {name!r}"
         )
+    weights = [p for p in path.iterdir() if p.suffix in (".safetensors", ".bin")]
+    if not (path / "tokenizer.json").is_file() or not weights:
+        raise ModelError(
+            f"--model {name!r} is not a sentence-transformers model folder: it needs "
+            "tokenizer.json and the weights (model.safetensors or pytorch_model.bin)"
+        )
     return path
 
 
