@@ -313,7 +313,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--repeat", type=int, default=3, help="runs per contender; the fastest counts")
     ap.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/dedup-bench-throughput"))
+    ap.add_argument("--work", type=Path, default=Path("bench-work"))
     ap.add_argument("--results", type=Path, default=None, help="default: WORK/results")
     ap.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -322,7 +322,13 @@ def main() -> None:
         child(args.child, args.root, args.work, args.threshold)
         return
     args.results = args.results if args.results is not None else args.work / "results"
-    run(args)
+    missing = missing_packages(args.contenders)
+    if missing:
+        sys.exit(f"error: the contenders need {', '.join(missing)}, not installed")
+    try:
+        run(args)
+    except ContenderError as exc:
+        sys.exit(f"error: {exc}")
 
 
 class ContenderError(RuntimeError):

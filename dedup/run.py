@@ -117,6 +117,9 @@ def check_apart(inputs: Sequence[str | Path], out: Path) -> None:
             raise OutputError(f"input {path} is inside --out {out}; choose another --out")
 
 
+#: Skip reasons of folders whose later content changes no document.
+_UNREAD = frozenset({walk.OUT_REASON, walk.RUN_REASON, walk.INDEX_REASON})
+
 #: The lock file of a run folder, held (flock) by the scan writing it.
 RUN_LOCK = ".lock"
 
@@ -173,9 +176,10 @@ def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
 def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> InputSignature:
     """Hash the path, size and ``mtime_ns`` of each input file, in the reader's order.
 
-    Folders are walked with the reader's own rules (globs, skipped folders); what the walk
-    skips unread (run and index folders, the scan's output, symlink loops) is left out, so
-    writing into a run folder inside the corpus changes nothing; the options
+    Folders are walked with the reader's own rules (globs, skipped folders); run and index
+    folders and the scan's output, which the walk skips unread, are left out, so writing
+    into a run folder inside the corpus changes nothing (other skipped entries count by path
+    and reason); the options
     that decide which documents come out (text and id columns, per-file cap, globs) and
     :data:`READER_VERSION` are part of the digest. Cheap (no file is opened), and it
     changes when any input does.
@@ -183,16 +187,19 @@ def input_signature(inputs: Sequence[str | Path], *, read: ReadOptions) -> Input
     h = hashlib.sha256(json.dumps([READER_VERSION, *read.signature()]).encode())
     files = 0
     for path, reason in walk.iter_input_files(list(inputs), options=read):
-        if reason is not None:
-            # skipped unread (a run or index folder, the scan's own output, a loop): what
-            # is written into it later changes no document
+        if reason in _UNREAD:
+            # a run or index folder, or the scan's own output: what is written into it
+            # later changes no document (other skipped entries count by path and reason)
             continue
-        try:
-            st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
-            item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
-            files += 1
-        except OSError as err:
-            item = f"{path}\0{err.errno}"
+        if reason is not None:  # a loop, an unreadable folder, a synth truth table...
+            item = f"{path}\0{reason}"
+        else:
+            try:
+                st = os.stat(path)  # noqa: PTH116 - pathlib costs ~7 µs a file here
+                item = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+                files += 1
+            except OSError as err:
+                item = f"{path}\0{err.errno}"
         h.update(os.fsencode(item) + b"\0\n")
     return InputSignature(
         h.hexdigest()[:32],

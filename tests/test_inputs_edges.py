@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from dedup.cli import app
 from dedup.errors import OutputError
 from dedup.filter import filter_run
+from dedup.io.decode import decode_bytes
 from dedup.io.walk import RawDoc, ReadOptions, iter_documents
 from tests.corpora import sentences as _sentences
 
@@ -108,6 +109,15 @@ def test_the_filter_never_writes_into_a_folder_read_through_a_symlink(tmp_path: 
             filter_run(run, out, overwrite=True)
     assert sorted(p.name for p in other.iterdir()) == ["c.txt"]
     filter_run(run, tmp_path / "clean.jsonl")  # outside: written
+    # a symlink to one file does not make its target's folder one the scan read
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text(sentences(30, seed=2))
+    (corpus / "notes.txt").symlink_to(home / "notes.txt")
+    run2 = tmp_path / "run2"
+    res = runner.invoke(app, ["scan", str(corpus), "--out", str(run2), "--no-semantic", "-q"])
+    assert res.exit_code == 0, res.output
+    filter_run(run2, home / "clean.jsonl")
 
 
 def test_jsonl_without_a_suffix_and_a_long_first_record(tmp_path: Path) -> None:
@@ -121,6 +131,9 @@ def test_jsonl_without_a_suffix_and_a_long_first_record(tmp_path: Path) -> None:
     pretty = json.dumps({"text": sentences(200, seed=9)}, indent=2)  # "{" alone on line 1
     (tmp_path / "pretty").write_text(pretty)
     assert [d.text for d in docs(tmp_path / "pretty")] == [pretty]
+    one = json.dumps({"name": "pkg", "version": "1.0"})  # a short JSON document, no newline
+    (tmp_path / "package").write_text(one)
+    assert [d.text for d in docs(tmp_path / "package")] == [one]
     prose = "{" + sentences(200, seed=8)  # no key after the brace: text
     (tmp_path / "prose").write_text(prose)
     assert [d.text for d in docs(tmp_path / "prose")] == [prose]
@@ -152,8 +165,11 @@ def test_a_short_csv_row_reads_the_same_on_both_paths(tmp_path: Path) -> None:
         ("Это абзац на русском языке для проверки определения кодировки. " * 3, "utf-16-be"),
         ("这是一个用于测试编码检测的中文段落，其中包含多个句子。" * 3, "utf-16-le"),
         ("这是一个用于测试编码检测的中文段落，其中包含多个句子。" * 3, "utf-16-be"),
+        ("第一行有一个字和ASCII字符 abc 123。\n第二行也是中文的内容。" * 2, "utf-16-le"),
+        ("日本語のテキストです。ひらがなとカタカナ、そして漢字。\n" * 2, "utf-16-be"),
+        ("مرحبا بكم في هذا النص العربي للاختبار.\n" * 2, "utf-16-le"),
     ],
-    ids=["en-32le", "en-32be", "ru-16le", "ru-16be", "zh-16le", "zh-16be"],
+    ids=["en-32le", "en-32be", "ru-16le", "ru-16be", "zh-16le", "zh-16be", "zh-mixed", "ja", "ar"],
 )
 def test_utf16_and_utf32_without_a_bom(tmp_path: Path, text: str, codec: str) -> None:
     (tmp_path / "t.txt").write_bytes(text.encode(codec))
@@ -162,12 +178,24 @@ def test_utf16_and_utf32_without_a_bom(tmp_path: Path, text: str, codec: str) ->
 
 
 def test_binary_with_nul_bytes_stays_binary(tmp_path: Path) -> None:
+    """Arrays of numbers, and random bytes whose NULs all fall on one side of 2-byte units
+    (what UTF-16 text looks like at first sight), are not taken for text."""
     (tmp_path / "ints.bin").write_bytes(struct.pack("<100i", *range(1, 101)))
+    (tmp_path / "floats.bin").write_bytes(struct.pack("<60f", *[i / 7 for i in range(60)]))
     (tmp_path / "bytes.bin").write_bytes(bytes(range(256)) * 4)
-    for got in docs(tmp_path):
-        assert got.status == "skipped"
-        assert got.reason is not None
-        assert got.reason.startswith("binary")
+    got = docs(tmp_path)
+    assert len(got) == 3
+    for d in got:
+        assert d.status == "skipped"
+        assert d.reason is not None
+        assert d.reason.startswith("binary")
+    rng = random.Random(0)
+    for _ in range(3000):
+        data = bytearray(rng.randrange(1, 256) for _ in range(2 * rng.randrange(16, 120)))
+        for at in rng.sample(range(1, len(data), 2), 2):
+            data[at] = 0
+        decoded = decode_bytes(bytes(data))
+        assert decoded.encoding is None or not decoded.encoding.startswith("utf-16")
 
 
 def test_an_xhtml_page_with_an_xml_declaration(tmp_path: Path) -> None:

@@ -224,15 +224,17 @@ def test_truncated_compressed_jsonl_keeps_every_whole_line(tmp_path: Path, kind:
     rng = random.Random(4)
     lines = [json.dumps({"text": f"record {i} " + sentences(rng, 40)}) for i in range(300)]
     data = PACKERS[kind]("".join(x + "\n" for x in lines).encode())
-    (tmp_path / f"cut.jsonl.{kind}").write_bytes(data[: len(data) * 2 // 3])
-    got = docs_of(tmp_path / f"cut.jsonl.{kind}")
-    ok = [d for d in got if d.status == "ok"]
-    assert [d.text for d in ok] == [json.loads(x)["text"] for x in lines[: len(ok)]]
-    assert len(ok) > 100
-    assert got[-1].path.endswith(f":{len(ok) + 1}")
-    assert got[-1].status == "skipped"
-    assert "data" in (got[-1].reason or "")
-    assert (got[-1].reason or "").endswith("the rest is not read")
+    # cut mid-stream, and cut in the trailer only: every line whole, the end still damaged
+    for cut, least in ((len(data) * 2 // 3, 100), (len(data) - 4, 300)):
+        (tmp_path / f"cut.jsonl.{kind}").write_bytes(data[:cut])
+        got = docs_of(tmp_path / f"cut.jsonl.{kind}")
+        ok = [d for d in got if d.status == "ok"]
+        assert [d.text for d in ok] == [json.loads(x)["text"] for x in lines[: len(ok)]]
+        assert len(ok) >= least
+        assert got[-1].path.endswith(f":{len(ok) + 1}")
+        assert got[-1].status == "skipped"
+        assert "data" in (got[-1].reason or "")
+        assert (got[-1].reason or "").endswith("the rest is not read")
 
 
 def test_text_starting_like_bzip2_stays_text(tmp_path: Path) -> None:

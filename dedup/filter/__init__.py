@@ -177,8 +177,8 @@ def _walked_folders(inputs: list[Path], read: ReadOptions) -> set[Path]:
     for src in inputs:
         if src.is_dir():
             for path, reason in walk.iter_input_files([src], options=read):
-                if reason is None:
-                    out.add(Path(os.path.realpath(path)).parent)
+                if reason is None:  # the folder walked into (a file symlink's target's is not)
+                    out.add(Path(os.path.realpath(Path(path).parent)))
     return out
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Compression",
     "CorruptData",
     "TooLarge",
+    "check_end",
     "inner_name",
     "open_decompressed",
     "sniff_compression",
@@ -100,6 +101,18 @@ def inner_name(name: str, fmt: Compression) -> str:
     return name
 
 
+def check_end(stream: io.BufferedReader) -> None:
+    """Raise what ended ``stream`` when that was damaged data rather than the true end (a
+    no-op for a plain file): call it where a reader meets the end of its data.
+
+    Raises:
+        CorruptData: the compressed data is damaged or cut short.
+    """
+    raw = stream.raw
+    if isinstance(raw, CappedReader) and raw.error is not None:
+        raise raw.error
+
+
 class CappedReader(io.RawIOBase):
     """A raw binary stream over a decompressing one that refuses to give more than a cap."""
 
@@ -109,7 +122,7 @@ class CappedReader(io.RawIOBase):
         self._kind = kind
         self._max = max_bytes
         self.n_out = 0
-        self._error: OSError | None = None
+        self.error: CorruptData | None = None
 
     def readable(self) -> bool:
         return True
@@ -119,9 +132,9 @@ class CappedReader(io.RawIOBase):
         # asking for more then raises.
         # Damaged data first reads as the end of the stream, so that a buffered reader hands
         # out the bytes it holds (a line in the making would be lost with an exception); the
-        # next read raises, so a reader learns the stream did not end, after its last data.
-        if self._error is not None:
-            raise self._error
+        # next read raises, and check_end tells a reader at the end what ended the data.
+        if self.error is not None:
+            raise self.error
         room = self._max + 1 - self.n_out
         if room <= 0:
             raise TooLarge(self._max)
@@ -129,10 +142,10 @@ class CappedReader(io.RawIOBase):
         try:
             data = self._stream.read(min(len(view), room))
         except _decode_errors() as err:
-            self._error = CorruptData(self._kind, str(err) or type(err).__name__)
+            self.error = CorruptData(self._kind, str(err) or type(err).__name__)
             return 0
         except OSError as err:
-            self._error = CorruptData(self._kind, err.strerror or str(err))
+            self.error = CorruptData(self._kind, err.strerror or str(err))
             return 0
         n = len(data)
         view[:n] = data
@@ -159,13 +172,13 @@ class _Decompressor(Protocol):
 
 
 class _ChunkStream:
-    """xz or bzip2 data (one stream or several, concatenated), decompressed as it is read.
+    """gzip, bzip2 or xz data (one stream or several, concatenated), decompressed as read.
 
-    Unlike ``bz2.open``, whose own read buffer drops what it holds when the data turns out
-    damaged, every byte that decompresses is handed out before the damage is reported, so
-    the records of a truncated file before the cut are kept. The xz decoder allocates the
-    dictionary size the file declares (up to 1.5 GiB); past ``XZ_MEMLIMIT`` it refuses,
-    which the reader reports as corrupt data.
+    Unlike ``gzip.open`` and ``bz2.open``, whose own read buffers drop what they hold when
+    the data turns out damaged, every byte that decompresses is handed out before the damage
+    is reported, so the records of a truncated file before the cut are kept. The xz decoder
+    allocates the dictionary size the file declares (up to 1.5 GiB); past ``XZ_MEMLIMIT`` it
+    refuses, which the reader reports as corrupt data.
     """
 
     def __init__(self, path: str, new: Callable[[], _Decompressor]) -> None:
@@ -199,42 +212,35 @@ class _ChunkStream:
         self._file.close()
 
 
-class _GzipStream:
-    """gzip data (one member or several, concatenated), decompressed as it is read, with
-    the same promise as :class:`_ChunkStream` (``gzip.open`` drops its buffer on damage)."""
+class _Zlib:
+    """zlib's gzip decoder with the interface of the lzma and bz2 ones (``needs_input``,
+    input kept between calls), for :class:`_ChunkStream`."""
 
-    def __init__(self, path: str) -> None:
-        self._file = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+    def __init__(self) -> None:
         self._dec = zlib.decompressobj(wbits=31)
-        self._in = b""  # input the decoder has not taken yet
-        self._done = False
+        self._in = b""
 
-    def read(self, size: int = -1, /) -> bytes:
-        want = size if size > 0 else 1 << 16
-        while not self._done:
-            if self._dec.eof:
-                rest = self._dec.unused_data + self._in + self._file.read(1 << 16)
-                if not rest.strip(b"\0"):  # end of file, or padding
-                    self._done = True
-                    break
-                self._dec, self._in = zlib.decompressobj(wbits=31), rest
-            elif not self._in:
-                self._in = self._file.read(1 << 16)
-                if not self._in:
-                    raise EOFError("compressed file ended before the end-of-stream marker")
-            data = self._dec.decompress(self._in, want)
-            self._in = self._dec.unconsumed_tail
-            if data:
-                return data
-        return b""
+    @property
+    def eof(self) -> bool:
+        return self._dec.eof
 
-    def close(self) -> None:
-        self._file.close()
+    @property
+    def needs_input(self) -> bool:
+        return not self._in
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._dec.unused_data
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        out = self._dec.decompress(self._in + data, max(max_length, 0))
+        self._in = self._dec.unconsumed_tail
+        return out
 
 
 def _open_raw(path: str, fmt: Compression) -> _Stream:
     if fmt.name == "gzip":
-        return _GzipStream(path)
+        return _ChunkStream(path, _Zlib)
     if fmt.name == "bzip2":
         return _ChunkStream(path, bz2.BZ2Decompressor)
     if fmt.name == "xz":

@@ -8,7 +8,9 @@ controls left by a Windows-1252 round trip, and binary files that must be refuse
 from __future__ import annotations
 
 import codecs
+import collections
 import re
+import unicodedata
 from typing import NamedTuple
 
 
@@ -145,9 +147,9 @@ def _unicode_without_bom(data: bytes) -> tuple[str, ...]:
     """The codecs to try on UTF-32 or UTF-16 text without a BOM, told by its NUL bytes.
 
     UTF-32: every 4-byte unit is at most U+10FFFF, so its top byte is NUL and the next at
-    most 0x10. UTF-16: the NUL bytes all fall on one side of the 2-byte units, which random
-    binary data does not do: the high side for spaces, punctuation and Latin letters
-    (tried first), the low side for CJK characters such as U+4E00.
+    most 0x10. UTF-16: even-sized data with NUL bytes, the byte order whose high side holds
+    more of them first (spaces, punctuation and Latin letters have a NUL high byte; CJK
+    characters such as U+4E00 a NUL low byte). :func:`_reads_as_text` then decides.
     """
     n = len(data)
     if n % 4 == 0:
@@ -155,13 +157,37 @@ def _unicode_without_bom(data: bytes) -> tuple[str, ...]:
             return ("utf-32-le",)
         if data[0::4].count(0) == n // 4 and max(data[1::4]) <= 0x10:
             return ("utf-32-be",)
-    if n % 2 == 0 and data.count(0) >= 2:
+    if n % 2 == 0 and n >= 2 * _MIN_UTF16_CHARS and data.count(0) >= 2:
         even, odd = data[0::2].count(0), data[1::2].count(0)
-        if even == 0:
-            return ("utf-16-le", "utf-16-be")
-        if odd == 0:
-            return ("utf-16-be", "utf-16-le")
+        return ("utf-16-le", "utf-16-be") if odd >= even else ("utf-16-be", "utf-16-le")
     return ()
+
+
+#: Fewest characters of a text taken for UTF-16 without a BOM (shorter: too little evidence).
+_MIN_UTF16_CHARS = 32
+
+
+def _block(c: str) -> int:
+    """A script-sized block of the code point: CJK ideographs and Hangul syllables are one
+    block each, anything else its 128 code points."""
+    o = ord(c)
+    if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF:
+        return -1
+    if 0xAC00 <= o <= 0xD7AF:
+        return -2
+    return o >> 7
+
+
+def _reads_as_text(text: str) -> bool:
+    """Whether decoded bytes read as text of a language: no control, private-use or
+    unassigned characters, and nine in ten of the others from three blocks (ASCII, accented
+    letters or a script's punctuation, and the script; Japanese: kana and ideographs).
+    Bytes that are not text decode to characters spread over many blocks."""
+    seen = [c for c in text if not c.isspace()]
+    if not seen or any(unicodedata.category(c) in ("Cc", "Co", "Cn", "Cs") for c in seen):
+        return False
+    counts = collections.Counter(map(_block, seen)).most_common(3)
+    return sum(k for _, k in counts) >= 0.9 * len(seen)
 
 
 def _decode_with_nul(data: bytes) -> Decoded:
@@ -172,8 +198,7 @@ def _decode_with_nul(data: bytes) -> Decoded:
             text = data.decode(codec)
         except UnicodeDecodeError:
             continue
-        shown_chars = sum(c.isprintable() or c.isspace() for c in text)
-        if shown_chars >= 0.95 * len(text):  # not control codes: text
+        if _reads_as_text(text):
             return _finish(text, codec)
     if n % 2 == 0 and nul * 4 >= n:  # ASCII-heavy UTF-16 has a NUL in every other byte
         half = n // 2

@@ -32,6 +32,7 @@ from typing import Literal
 from dedup.io.compressed import (
     Compression,
     TooLarge,
+    check_end,
     inner_name,
     open_decompressed,
     sniff_compression,
@@ -89,8 +90,9 @@ def _first_line_is_object(head: bytes) -> bool:
         return False
     if len(line) < 2:
         # a first line longer than the head (a long record): JSONL if it opens as an
-        # object with a key, which prose and pretty-printed JSON (``{`` alone) never do
-        return _OBJECT_START.match(line[0]) is not None
+        # object with a key, which prose and pretty-printed JSON (``{`` alone) never do; a
+        # short file of one line without its newline (a JSON document) stays text
+        return len(head) >= _HEAD and _OBJECT_START.match(line[0]) is not None
     try:
         return isinstance(json.loads(line[0]), dict)
     except (ValueError, RecursionError):
@@ -165,7 +167,7 @@ def _compressed_whole(stream: BufferedReader, name: str, fmt: Format, max_bytes:
         data = stream.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise TooLarge(max_bytes)
-        stream.read(1)  # raises when the data ended damaged rather than complete
+        check_end(stream)  # the data ended damaged rather than complete
     except OSError as err:
         return skipped(name, err.strerror or str(err))
     if fmt == "html":
@@ -185,7 +187,7 @@ def _compressed_csv(
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(stream, out, 1 << 20)
-            stream.read(1)  # raises when the data ended damaged rather than complete
+            check_end(stream)  # the data ended damaged rather than complete
         except OSError as err:
             yield skipped(name, err.strerror or str(err))
             return

@@ -17,7 +17,7 @@ from io import BufferedReader
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dedup.io.compressed import CorruptData, TooLarge
+from dedup.io.compressed import CorruptData, TooLarge, check_end
 from dedup.io.decode import binary_kind, clean_text, decode_bytes, shown
 from dedup.io.options import ReadOptions
 
@@ -225,6 +225,8 @@ def _jsonl_lines(
     while True:
         try:
             line: bytes = f.readline(max_bytes + 2)  # a line of max_bytes, and its CRLF
+            if not line.endswith(b"\n"):  # the end, or a line cut by damaged data
+                check_end(f)
         except (TooLarge, CorruptData) as err:
             yield skipped(f"{name}:{lineno + 1}", f"{err.strerror}; the rest is not read")
             return n_docs + 1
@@ -244,12 +246,6 @@ def _jsonl_lines(
             n_docs += 1
             yield skipped(where, too_large(n, max_bytes), n)
             continue
-        if not line.endswith(b"\n"):  # the last line, or one cut by damaged data
-            try:
-                f.peek(1)
-            except OSError as err:
-                yield skipped(where, f"{err.strerror or err}; the rest is not read")
-                return n_docs + 1
         if line.strip():
             n_docs += 1
             yield _jsonl_doc(where, line.rstrip(b"\r\n"), text_column, id_column)
