@@ -153,8 +153,9 @@ def run_lock(out: Path) -> Iterator[None]:
 
 
 def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
-    """Create the run folder; refuse one holding a run of another config (unless
-    ``overwrite``); remove temporary files left by an atomic write killed halfway."""
+    """Refuse a run folder holding a run of another config (unless ``overwrite``); remove
+    temporary files left by an atomic write killed halfway. Called under :func:`run_lock`,
+    which makes the folder."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"output path {out} exists and is not a folder")
     manifest = out / MANIFEST
@@ -165,11 +166,7 @@ def check_out(out: Path, cfg: RunConfig, *, overwrite: bool) -> None:
                 f"{out} holds a run with another config (fingerprint {prev}, this scan's "
                 f"{cfg.fingerprint()}); choose another --out or pass --overwrite"
             )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder {out}: {exc.strerror}") from exc
-    for leftover in out.glob(".*.tmp"):
+    for leftover in out.glob(".*.tmp"):  # the folder itself was made by run_lock
         leftover.unlink(missing_ok=True)
 
 

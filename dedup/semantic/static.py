@@ -100,8 +100,7 @@ def _source(name: str | None) -> Path:
             f"--model must be a local sentence-transformers model folder (nothing is "
             f"downloaded), got {name!r}"
         )
-    weights = [p for p in path.iterdir() if p.suffix in (".safetensors", ".bin")]
-    if not (path / "tokenizer.json").is_file() or not weights:
+    if not (path / "tokenizer.json").is_file() or not _weights(path):
         raise ModelError(
             f"--model {name!r} is not a sentence-transformers model folder: it needs "
             "tokenizer.json and the weights (model.safetensors or pytorch_model.bin)"
@@ -109,9 +108,14 @@ def _source(name: str | None) -> Path:
     return path
 
 
+def _weights(folder: Path) -> list[Path]:
+    """The model's weight files in ``folder`` (``.safetensors``, ``.bin``), sorted."""
+    return sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin"))
+
+
 def _cache_file(source: Path) -> Path:
     """Cache path keyed by the source's weights (size and name) and :data:`VERSION`."""
-    weights = sorted(p for p in source.iterdir() if p.suffix in (".safetensors", ".bin"))
+    weights = _weights(source)
     stamp = json.dumps(
         [str(source.resolve()), [(p.name, p.stat().st_size) for p in weights], VERSION, DIMS]
     )
