@@ -79,7 +79,8 @@ def scan(
         max_bytes=max_bytes,
         include=tuple(include),
         exclude=tuple(exclude),
-        skip=(str(out),),
+        # the scan's outputs are never read as its inputs, the vector store included
+        skip=(str(out),) + (() if vector_cache is None else (str(vector_cache),)),
     ).validate()
     runner = engines.get(engine)
     runner.check(resume=resume)

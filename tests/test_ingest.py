@@ -140,7 +140,7 @@ def test_why_scanning_a_folder_skips_earlier_runs_and_the_output(tmp_path: Path)
     skipped = dict(docs.filter(pl.col("status") == "skipped").select("path", "reason").iter_rows())
     assert skipped == {
         "./runs/a": "a dedup run folder (its manifest.json): not read",
-        "./runs/b": "inside this command's output folder (--out, --index)",
+        "./runs/b": "inside this command's output folder (--out, --index, --vector-cache)",
     }
     assert pair_set(pairs, Path()) == {("a.txt", "b.txt"): "near_duplicate"}
 
@@ -247,7 +247,11 @@ def test_mixed_folder_end_to_end(tmp_path: Path) -> None:
         names["gazette_a"]: ("ok", None, None),
         names["planet_a"]: ("ok", None, None),
         names["planet_b"]: ("ok", None, None),
-        "runs/new": ("skipped", "inside this command's output folder (--out, --index)", None),
+        "runs/new": (
+            "skipped",
+            "inside this command's output folder (--out, --index, --vector-cache)",
+            None,
+        ),
     }
     found = pair_set(pairs, root)
     assert found.pop((f"{jsonl}:2", f"{csv}:2")) == "exact"

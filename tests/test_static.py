@@ -52,12 +52,46 @@ def test_cache_written_once_reused_and_rebuilt_when_damaged(
     again = static.load_static_model()
     assert len(fake_distil) == 1
     np.testing.assert_array_equal(again.vectors, model.vectors)
-    # a damaged file is rebuilt
-    model.path.write_bytes(b"not a table")
+    # a damaged file is rebuilt: not a zip at all, and a zip cut short
+    good = model.path.read_bytes()
+    for n, damaged in enumerate((b"not a table", good[:1000], good[: len(good) // 2]), start=2):
+        model.path.write_bytes(damaged)
+        monkeypatch.setattr(static, "_LOADED", {})
+        rebuilt = static.load_static_model()
+        assert len(fake_distil) == n
+        np.testing.assert_array_equal(rebuilt.vectors, model.vectors)
+
+
+def test_new_weights_of_the_same_size_are_distilled_again(
+    fake_distil: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A checkpoint saved over the model's weights keeps their size; the cached table of the
+    old weights must not serve it."""
+    import os
+    import shutil
+
+    src = Path(static._source(None))
+    copy = tmp_path / "model"
+    shutil.copytree(src, copy)
+    static.load_static_model(str(copy))
+    assert len(fake_distil) == 1
+    (weights,) = static._weights(copy)
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # rewritten, same size
     monkeypatch.setattr(static, "_LOADED", {})
-    rebuilt = static.load_static_model()
+    static.load_static_model(str(copy))
     assert len(fake_distil) == 2
-    np.testing.assert_array_equal(rebuilt.vectors, model.vectors)
+
+
+def test_an_unwritable_cache_folder_costs_the_cache_not_the_scan(
+    fake_distil: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("DEDUP_CACHE_DIR", str(tmp_path / "afile" / "sub"))
+    model = static.load_static_model()
+    assert len(fake_distil) == 1
+    assert model.vectors.shape[0] > 20_000
+    assert not model.path.exists()
 
 
 def test_special_pieces_are_zero_and_frequent_pieces_weigh_less(fake_distil: list[int]) -> None:

@@ -47,6 +47,27 @@ def test_environment_variable_sets_the_cache(
         CliRunner().invoke(app, ["scan", str(seeds_dir), "--out", out, *extra])
     # the variable, the option over it, and the variable for a Ray scan too
     assert seen == [tmp_path / "env", tmp_path / "opt", tmp_path / "env"]
+    monkeypatch.setenv("DEDUP_VECTOR_CACHE", "~/vectors")  # as a shell would expand it
+    CliRunner().invoke(app, ["scan", str(seeds_dir), "--out", out])
+    assert seen[-1] == Path.home() / "vectors"
+
+
+def test_a_cache_folder_inside_the_corpus_is_not_read(tmp_path: Path) -> None:
+    """The vector store is an output of the scan: its files are never documents, and its
+    growth changes no document."""
+    from dedup.config import RunConfig, SemanticConfig
+
+    corpus = tmp_path / "c"
+    (corpus / "vectors" / "m").mkdir(parents=True)
+    (corpus / "vectors" / "m" / "0a.npz").write_bytes(b"PK\x03\x04 not text")
+    (corpus / "a.txt").write_text("Some words of a short document. " * 20)
+    cfg = RunConfig(semantic=SemanticConfig(enabled=False))
+    result = scan([corpus], tmp_path / "r", config=cfg, vector_cache=corpus / "vectors")
+    docs = result.documents.filter(pl.col("status") == "ok")
+    assert docs["path"].to_list() == [str(corpus / "a.txt")]
+    assert "inside this command's output folder" in " ".join(
+        result.documents["reason"].drop_nulls().to_list()
+    )
 
 
 @pytest.mark.semantic

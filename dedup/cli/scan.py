@@ -189,4 +189,4 @@ def _vector_cache(option: Path | None) -> Path | None:
     if option is not None:
         return option
     value = os.environ.get("DEDUP_VECTOR_CACHE", "")
-    return Path(value) if value else None
+    return Path(value).expanduser() if value else None

@@ -39,7 +39,7 @@ __all__ = [
     "read_source",
 ]
 
-OUT_REASON = "inside this command's output folder (--out, --index)"
+OUT_REASON = "inside this command's output folder (--out, --index, --vector-cache)"
 RUN_REASON = "a dedup run folder (its manifest.json): not read"
 INDEX_REASON = "a dedup index folder (its index.json): not read"
 SYNTH_REASON = "dedup synth metadata, not a document"

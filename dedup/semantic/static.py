@@ -18,10 +18,13 @@ needs numpy and the ``tokenizers`` package only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,11 +117,10 @@ def _weights(folder: Path) -> list[Path]:
 
 
 def _cache_file(source: Path) -> Path:
-    """Cache path keyed by the source's weights (size and name) and :data:`VERSION`."""
-    weights = _weights(source)
-    stamp = json.dumps(
-        [str(source.resolve()), [(p.name, p.stat().st_size) for p in weights], VERSION, DIMS]
-    )
+    """Cache path keyed by the source's weights (name, size and modification time: a
+    checkpoint of the same shape saved over them is another model) and :data:`VERSION`."""
+    weights = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in _weights(source)]
+    stamp = json.dumps([str(source.resolve()), weights, VERSION, DIMS])
     key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     return cache_dir() / f"static-{source.name}-v{VERSION}-{key}.npz"
 
@@ -188,11 +190,20 @@ def _write_atomic(path: Path, vectors: FloatArray, pieces: list[str], name: str)
 def _read(path: Path) -> tuple[FloatArray, list[str]] | None:
     """The cached table, or None when it is missing or damaged."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with path.open("rb") as raw, np.load(raw, allow_pickle=False) as data:  # closed on damage
             vectors = np.asarray(data["vectors"], dtype=np.float32)
             pieces = [str(p) for p in data["pieces"]]
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ):
+        return None  # damaged (cut short, a flipped bit): distilled again
     if vectors.ndim != 2 or vectors.shape[0] != len(pieces) or not np.isfinite(vectors).all():
         return None
     return vectors, pieces
@@ -223,7 +234,8 @@ def load_static_model(name: str | None = None, *, progress: Progress | None = No
                 vectors, pieces = distill(source, progress=progress)
             except (OSError, ValueError, RuntimeError, ImportError) as exc:
                 raise ModelError(f"cannot distil a static model from {source}: {exc}") from exc
-            _write_atomic(path, vectors, pieces, key)
+            with contextlib.suppress(OSError):  # an unwritable cache: used, not kept
+                _write_atomic(path, vectors, pieces, key)
             table = (vectors, pieces)
         model = _make(key, source, path, *table)
         _LOADED[key] = model
