@@ -409,3 +409,23 @@ def test_short_sentences_keep_their_partner_without_a_sentence_matrix() -> None:
     for cap in (200_000, 400):  # every seed kept; a cap that passes over positions
         al = align_passages(text, text, config=PassageConfig(max_sentence_cells=0, max_seeds=cap))
         assert list(al.path) == [(i, i) for i in range(len(al.sentences_a))], cap
+
+
+def test_a_sentence_beside_a_copied_one_is_not_taken_for_its_other_half() -> None:
+    """A on one side matches B's second sentence word for word; B's first sentence, on the
+    same subject, scores high against it too. A copy is not a sentence rewritten as two, so
+    B's first sentence stays out of the run; a reworded pair still takes such a neighbour."""
+    from dedup.align.passage_sentences import sentence_runs
+
+    score = np.zeros((4, 5), dtype=np.float32)
+    lexical = np.zeros((4, 5), dtype=np.float32)
+    for i in range(4):  # A's sentence i is B's sentence i + 1
+        score[i, i + 1] = 2.0
+        lexical[i, i + 1] = 1.0
+    score[0, 0] = 1.2  # B's first sentence: the same subject as A's first
+    chain = [(i, i + 1) for i in range(4)]
+    (run,) = sentence_runs(chain, score, lexical, max_gap=1, min_links=2, extend=0.8)
+    assert all(j != 0 for _, j in run.links)
+    lexical[0, 1] = 0.4  # reworded: then B's first sentence may be its other half
+    (run,) = sentence_runs(chain, score, lexical, max_gap=1, min_links=2, extend=0.8)
+    assert (0, 0) in run.links

@@ -190,16 +190,25 @@ def plain_scores(
     return plain, lex, cos
 
 
+#: Word-level ratio from which a matched sentence pair is a copy, not a rewrite: its partner
+#: holds all its words, so a neighbour cannot be the other half of a sentence rewritten as two.
+VERBATIM_RATIO = 0.9
+
+
 def _attach_neighbours(
-    pairs: list[tuple[int, int]], score: FloatMatrix, threshold: float = 1.0
+    pairs: list[tuple[int, int]], score: FloatMatrix, lexical: FloatMatrix, threshold: float = 1.0
 ) -> list[tuple[int, int]]:
     """Add ``(i', j)`` for an unmatched sentence ``i'`` next to a matched ``i`` whose partner
-    ``j`` it also matches (and the same on B's side): one sentence rewritten as two."""
+    ``j`` it also matches (and the same on B's side): one sentence rewritten as two. A pair
+    copied word for word (:data:`VERBATIM_RATIO`) takes no neighbour: a sentence on the same
+    subject beside a copy is not part of it."""
     used_a = {i for i, _ in pairs}
     used_b = {j for _, j in pairs}
     extra: list[tuple[int, int]] = []
     n, m = score.shape
     for i, j in pairs:
+        if lexical[i, j] >= VERBATIM_RATIO:
+            continue
         for ii in (i - 1, i + 1):
             if 0 <= ii < n and ii not in used_a and score[ii, j] >= threshold:
                 extra.append((ii, j))
@@ -211,7 +220,9 @@ def _attach_neighbours(
     return sorted({*pairs, *extra})
 
 
-def _fill(run: list[tuple[int, int]], score: FloatMatrix, extend: float) -> list[tuple[int, int]]:
+def _fill(
+    run: list[tuple[int, int]], score: FloatMatrix, lexical: FloatMatrix, extend: float
+) -> list[tuple[int, int]]:
     """Extend a run: inside its box (one sentence wider on each side) sentences match from
     ``extend`` (< 1.0), in order, as a seed's neighbours need less evidence than a seed."""
     n, m = score.shape
@@ -233,7 +244,7 @@ def _fill(run: list[tuple[int, int]], score: FloatMatrix, extend: float) -> list
             extra.append((a_lo + i, b_lo + j))
             used_a.add(a_lo + i)
             used_b.add(b_lo + j)
-    return _attach_neighbours(sorted({*run, *extra}), score, extend)
+    return _attach_neighbours(sorted({*run, *extra}), score, lexical, extend)
 
 
 def mutual_best(score: FloatMatrix) -> list[tuple[int, int]]:
@@ -287,7 +298,7 @@ def sentence_runs(
         The runs, ordered by their first sentence of A.
     """
     runs: list[list[tuple[int, int]]] = []
-    for i, j in _attach_neighbours(list(chain), score):
+    for i, j in _attach_neighbours(list(chain), score, lexical):
         if runs:
             pi, pj = runs[-1][-1]
             if i - pi <= max_gap + 1 and -1 <= j - pj <= max_gap + 1:
@@ -298,7 +309,7 @@ def sentence_runs(
     for run in runs:
         if len({i for i, _ in run}) < min_links and len({j for _, j in run}) < min_links:
             continue
-        run = _fill(run, score, extend)
+        run = _fill(run, score, lexical, extend)
         sc = float(np.mean([min(float(score[i, j]), 2.0) / 2.0 for i, j in run]))
         lx = float(np.mean([float(lexical[i, j]) for i, j in run]))
         out.append(SentenceRun(tuple(run), sc, lx))
