@@ -142,16 +142,22 @@ def _mix(*parts: tuple[list[str], set[Pair]]) -> tuple[list[str], set[Pair]]:
     return texts, truth
 
 
-def main() -> None:
-    """Measure every corpus and write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def corpus_arguments(parser: argparse.ArgumentParser, out: str) -> None:
+    """The corpora's options (seeds, Clough–Stevenson, NewsWCL50, the English background) and
+    ``--out`` (``results/OUT`` by default), shared with ``semantic_separation.py``."""
     parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
     parser.add_argument(
         "--clough", type=Path, default=REPO / "benchmarks" / "data" / "clough-stevenson"
     )
     parser.add_argument("--newswcl50", type=Path, default=None)
     parser.add_argument("--background", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=REPO / "results" / "semantic_recall.json")
+    parser.add_argument("--out", type=Path, default=REPO / "results" / out)
+
+
+def main() -> None:
+    """Measure every corpus and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    corpus_arguments(parser, "semantic_recall.json")
     parser.add_argument(
         "--minilm-cache", type=Path, default=None, help="folder keeping MiniLM vectors"
     )

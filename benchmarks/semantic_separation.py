@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from english_corpus import digest, english_documents  # noqa: E402
-from semantic_recall import Pair, clough, newswcl50, seeds  # noqa: E402
+from semantic_recall import Pair, clough, corpus_arguments, newswcl50, seeds  # noqa: E402
 
 from dedup.semantic import static  # noqa: E402
 from dedup.semantic.search import normalize_rows  # noqa: E402
@@ -77,13 +77,7 @@ def _news_read(cos: np.ndarray, pairs: list[Pair], sizes: dict[int, int], t: flo
 def main() -> None:
     """Measure and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
-    parser.add_argument(
-        "--clough", type=Path, default=REPO / "benchmarks" / "data" / "clough-stevenson"
-    )
-    parser.add_argument("--newswcl50", type=Path, default=None)
-    parser.add_argument("--background", type=int, default=1000)
-    parser.add_argument("--out", type=Path, default=REPO / "results" / "semantic_separation.json")
+    corpus_arguments(parser, "semantic_separation.json")
     args = parser.parse_args()
     texts: list[str] = []
     classes: dict[str, list[Pair]] = {}

@@ -63,6 +63,15 @@ def crash_in_align(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "align_stage", boom)
 
 
+def interrupted(corpus: Path, run: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``run`` after a scan of ``corpus`` killed while aligning (its checkpoints written)."""
+    with monkeypatch.context() as m:
+        crash_in_align(m)
+        with pytest.raises(RuntimeError, match="killed in align"):
+            scan([corpus], run, config=CFG)
+    return run
+
+
 def forbid(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
     for name in names:
 
@@ -76,11 +85,7 @@ def test_resume_skips_finished_stages_and_gives_the_same_tables(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scan([corpus], tmp_path / "clean", config=CFG)
-    run = tmp_path / "run"
-    with monkeypatch.context() as m:
-        crash_in_align(m)
-        with pytest.raises(RuntimeError, match="killed in align"):
-            scan([corpus], run, config=CFG)
+    run = interrupted(corpus, tmp_path / "run", monkeypatch)
     assert not (run / "manifest.json").exists()
     assert (run / STAGES / "ingest" / MARKER).exists()
     assert (run / STAGES / "pairs" / MARKER).exists()
@@ -129,11 +134,7 @@ def test_resume_after_a_complete_run_finishes_at_once(
 def test_without_resume_checkpoints_are_ignored(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = tmp_path / "run"
-    with monkeypatch.context() as m:
-        crash_in_align(m)
-        with pytest.raises(RuntimeError):
-            scan([corpus], run, config=CFG)
+    run = interrupted(corpus, tmp_path / "run", monkeypatch)
     calls: list[int] = []
     real = pipeline.ingest
 
@@ -151,11 +152,7 @@ def test_without_resume_checkpoints_are_ignored(
 def test_changed_input_makes_checkpoints_stale(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = tmp_path / "run"
-    with monkeypatch.context() as m:
-        crash_in_align(m)
-        with pytest.raises(RuntimeError):
-            scan([corpus], run, config=CFG)
+    run = interrupted(corpus, tmp_path / "run", monkeypatch)
     victim = sorted(corpus.rglob("*_copy.txt"))[0]
     victim.write_text("An entirely different text now, nothing like its source.")
     scan([corpus], tmp_path / "clean", config=CFG)
@@ -174,11 +171,7 @@ def test_changed_input_makes_checkpoints_stale(
 def test_another_config_recomputes_every_stage(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = tmp_path / "run"
-    with monkeypatch.context() as m:
-        crash_in_align(m)
-        with pytest.raises(RuntimeError):
-            scan([corpus], run, config=CFG)
+    run = interrupted(corpus, tmp_path / "run", monkeypatch)
     other = RunConfig(semantic=CFG.semantic, lsh=LSHConfig(threshold=0.7))
     rec = Recorder()
     result = scan([corpus], run, config=other, resume=True, progress=rec)
@@ -191,11 +184,7 @@ def test_damaged_checkpoint_is_recomputed(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scan([corpus], tmp_path / "clean", config=CFG)
-    run = tmp_path / "run"
-    with monkeypatch.context() as m:
-        crash_in_align(m)
-        with pytest.raises(RuntimeError):
-            scan([corpus], run, config=CFG)
+    run = interrupted(corpus, tmp_path / "run", monkeypatch)
     ingest = run / STAGES / "ingest"
     (ingest / "keys.npy").write_bytes(b"not numpy")
     with (ingest / "shingles.u32").open("r+b") as f:
@@ -215,11 +204,7 @@ def test_same_size_damage_to_a_checkpoint_is_recomputed(
     """Damage that keeps a file's size and still parses (a flipped byte range) is caught by
     the marker's digests: the stage is computed again, never used (wrong tables) nor a crash."""
     scan([corpus], tmp_path / "clean", config=CFG)
-    run = tmp_path / "run"
-    with monkeypatch.context() as m:
-        crash_in_align(m)
-        with pytest.raises(RuntimeError):
-            scan([corpus], run, config=CFG)
+    run = interrupted(corpus, tmp_path / "run", monkeypatch)
     path = run / STAGES / "ingest" / name
     raw = bytearray(path.read_bytes())
     mid = len(raw) // 2
